@@ -1,0 +1,114 @@
+"""Where ManiSkill's SIMPLER assets live, whether they are complete, and where they came from.
+
+ManiSkill reads ``$MS_ASSET_DIR/data`` (default ``~/.maniskill/data``) when ``mani_skill`` is
+first imported, and asks an interactive y/n question when an asset is missing. lapa-bench
+checks the files itself *before* importing ``mani_skill`` and raises :class:`AssetsMissingError`
+instead, so no run ever blocks on that prompt.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Files every Bridge task needs (relative to the data dir).
+REQUIRED_FILES = (
+    "robots/widowx/wx250s.urdf",
+    "tasks/bridge_v2_real2sim_dataset/custom/info_bridge_custom_v0.json",
+    "tasks/bridge_v2_real2sim_dataset/custom/info_bridge_custom_baked_tex_v0.json",
+    "tasks/bridge_v2_real2sim_dataset/real_inpainting/bridge_real_eval_1.png",
+    "tasks/bridge_v2_real2sim_dataset/real_inpainting/bridge_sink.png",
+    "tasks/bridge_v2_real2sim_dataset/stages/bridge_table_1_v1.glb",
+    "tasks/bridge_v2_real2sim_dataset/stages/bridge_table_1_v2.glb",
+)
+DOWNLOAD_IDS = ("bridge_v2_real2sim", "widowx250s")
+FIX_HINT = (
+    "Fix: run `lapa-bench assets download` (fetches the official assets into $MS_ASSET_DIR, "
+    "default ~/.maniskill), or point MS_ASSET_DIR at an existing asset folder "
+    "(export MS_ASSET_DIR=/path/to/simpler-assets; ManiSkill reads $MS_ASSET_DIR/data)."
+)
+
+
+class AssetsMissingError(FileNotFoundError):
+    """SIMPLER assets are not where ManiSkill will look."""
+
+
+def asset_root() -> Path:
+    """The folder ManiSkill uses: ``$MS_ASSET_DIR`` or ``~/.maniskill``."""
+    return Path(os.environ.get("MS_ASSET_DIR") or Path.home() / ".maniskill").expanduser()
+
+
+def data_dir() -> Path:
+    return asset_root() / "data"
+
+
+def missing_files(root: Path | None = None) -> list[str]:
+    d = (Path(root) if root else asset_root()) / "data"
+    return [f for f in REQUIRED_FILES if not (d / f).is_file()]
+
+
+def check_assets(root: Path | None = None) -> Path:
+    """Return the data dir, or raise :class:`AssetsMissingError` naming the fix."""
+    root = Path(root) if root else asset_root()
+    missing = missing_files(root)
+    if missing:
+        env = os.environ.get("MS_ASSET_DIR")
+        where = f"MS_ASSET_DIR={env}" if env else "MS_ASSET_DIR is not set, so ~/.maniskill"
+        raise AssetsMissingError(
+            f"SIMPLER assets not found under {root / 'data'} ({where}); missing "
+            f"{len(missing)} file(s), e.g. {missing[0]}.\n{FIX_HINT}"
+        )
+    _check_mani_skill_dir(root)
+    return root / "data"
+
+
+def _check_mani_skill_dir(root: Path) -> None:
+    """mani_skill fixes its asset dir at import; a later change of MS_ASSET_DIR has no effect."""
+    ms = sys.modules.get("mani_skill")
+    if ms is None:
+        return
+    imported = Path(ms.ASSET_DIR).resolve()
+    if imported != (root / "data").resolve():
+        raise AssetsMissingError(
+            f"mani_skill was imported with its asset dir at {imported}, but the assets are "
+            f"under {root / 'data'}. Set MS_ASSET_DIR before importing mani_skill "
+            "(or before starting Python)."
+        )
+
+
+def asset_source(root: Path | None = None) -> dict:
+    """Describe where the assets came from: the official download or a substituted pack."""
+    root = Path(root) if root else asset_root()
+    readme = root / "README.md"
+    text = readme.read_text(errors="replace") if readme.is_file() else ""
+    substituted = "Substitutions" in text or "substitut" in text.lower()
+    return {
+        "dir": str(root.resolve()),
+        "kind": "substituted pack" if substituted else "official download",
+        "note": (
+            "shared SIMPLER asset pack with substitutions (box table stage; eggplant visual "
+            "mesh); results are close to, but not identical with, the official assets"
+            if substituted
+            else "assets from ManiSkill's official download (bridge_v2_real2sim, widowx250s)"
+        ),
+    }
+
+
+def download(root: Path | None = None) -> Path:
+    """Non-interactive wrapper of ManiSkill's downloader for the Bridge task assets."""
+    root = Path(root) if root else asset_root()
+    os.environ["MS_ASSET_DIR"] = str(root)
+    os.environ["MS_SKIP_ASSET_DOWNLOAD_PROMPT"] = "1"
+    _check_mani_skill_dir(root)
+    from mani_skill.utils import assets, download_asset
+
+    for asset_id in DOWNLOAD_IDS:
+        if assets.is_data_source_downloaded(asset_id):
+            print(f"[assets] {asset_id}: already present")
+            continue
+        print(f"[assets] downloading {asset_id} into {root / 'data'} ...")
+        download_asset.download(assets.DATA_SOURCES[asset_id], non_interactive=True)
+    missing = missing_files(root)
+    if missing:
+        raise AssetsMissingError(f"download finished but files are still missing: {missing}")
+    return root / "data"

@@ -1,0 +1,163 @@
+"""The ``lapa-bench`` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EPILOG = """examples:
+  lapa-bench eval --policy scripted --tasks all --episodes 24 --seeds 0 --out runs/scripted
+  lapa-bench eval --policy random --tasks carrot,spoon --episodes 4 --seeds 0 1 2 --out runs/random
+  lapa-bench eval --policy lapa --checkpoint ckpt/lapa --shard 1/4 --out runs/lapa   # 4 processes
+  lapa-bench report runs/scripted runs/random --out results/oracle
+  lapa-bench policies            # what can be evaluated
+  lapa-bench tasks               # the SIMPLER WidowX tasks
+  lapa-bench assets check        # are the simulator assets installed?
+"""
+
+
+def _kv(text: str):
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    k, v = text.split("=", 1)
+    try:
+        v = json.loads(v)
+    except json.JSONDecodeError:
+        pass  # a plain string
+    return k, v
+
+
+def _image_size(text: str):
+    try:
+        h, w = (int(x) for x in text.lower().split("x"))
+        return (h, w)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW like 256x256, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lapa-bench",
+        description="Train LAPA-style policies and benchmark them beside baselines in SIMPLER (ManiSkill 3).",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    e = sub.add_parser("eval", help="roll a policy out on SIMPLER tasks (resumable)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Evaluate a policy on SIMPLER WidowX tasks. One JSON record per finished "
+                       "episode is appended to OUT/records*.jsonl; re-running the same command skips "
+                       "finished episodes (safe after a crash or kill -9).")
+    e.add_argument("--policy", required=True, help="registered policy name (see `lapa-bench policies`)")
+    e.add_argument("--checkpoint", default=None, help="checkpoint folder (config.json + weights) to load")
+    e.add_argument("--policy-config", "-c", metavar="KEY=VALUE", type=_kv, action="append", default=[],
+                   help="policy config override (JSON value), repeatable, e.g. -c noise=0.002")
+    e.add_argument("--tasks", nargs="+", default=["all"], help="'all' or task names/env ids (default: all)")
+    e.add_argument("--episodes", type=int, default=24, help="evaluation episode ids per task, first N of 24 (default 24)")
+    e.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (default: 0)")
+    e.add_argument("--out", required=True, help="run folder for records, manifest and videos")
+    e.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N (1-based), e.g. 2/4")
+    e.add_argument("--video", type=int, default=0, metavar="K", help="save mp4s of the first K episodes per task")
+    e.add_argument("--label", default=None, help="name of this run in reports (default: policy name)")
+    e.add_argument("--image-size", type=_image_size, default=None, metavar="HxW",
+                   help="resize camera images (default 480x640, native)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    r = sub.add_parser("report", help="success-rate table + plot from run folders",
+                       description="Build the comparison table (pandas) with Wilson 95%% intervals, print it, "
+                       "and write table.md, table.csv and plot.png to --out.")
+    r.add_argument("runs", nargs="+", help="run folders written by `lapa-bench eval`")
+    r.add_argument("--out", default=None, help="folder for table.md, table.csv, plot.png")
+    r.add_argument("--metric", default="success_at_end",
+                   choices=["success_at_end", "success_once", "grasped", "consecutive_grasp"],
+                   help="headline metric (first table, plot); default success_at_end")
+
+    sub.add_parser("policies", help="list registered policies")
+    sub.add_parser("tasks", help="list the SIMPLER tasks")
+    a = sub.add_parser("assets", help="check or download the SIMPLER assets",
+                       description="ManiSkill reads $MS_ASSET_DIR/data (default ~/.maniskill/data).")
+    a.add_argument("action", choices=["check", "download"])
+    return p
+
+
+def cmd_eval(args) -> int:
+    from lapa_bench.evaluate import EvalConfig, evaluate, parse_shard
+
+    cfg = EvalConfig(policy=args.policy, out=args.out, checkpoint=args.checkpoint,
+                     policy_config=dict(args.policy_config), tasks=args.tasks, episodes=args.episodes,
+                     seeds=args.seeds, shard=parse_shard(args.shard), video=args.video, label=args.label,
+                     image_size=args.image_size, progress=not args.no_progress)
+    out = evaluate(cfg)
+    from lapa_bench.report import build_report
+
+    build_report([out])
+    return 0
+
+
+def cmd_report(args) -> int:
+    from lapa_bench.report import build_report
+
+    res = build_report(args.runs, args.out, metric=args.metric)
+    for k, v in res["paths"].items():
+        print(f"[report] {k}: {v}")
+    return 0
+
+
+def cmd_policies(args) -> int:
+    from lapa_bench.policy import broken_policies, describe_policies
+
+    for row in describe_policies():
+        flag = " (privileged)" if row["privileged"] else ""
+        print(f"{row['name']:<12} {row['summary']}{flag}")
+    for mod, err in broken_policies().items():
+        print(f"[unavailable] {mod}: {err}")
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    from tasks import TASKS
+
+    for t in TASKS.values():
+        print(f"{t.name:<9} {t.env_id:<46} {t.max_steps:>4} steps  {len(t.episode_ids)} episodes  "
+              f"{t.scene:<10} \"{t.instruction}\"")
+    return 0
+
+
+def cmd_assets(args) -> int:
+    from lapa_bench import assets
+
+    if args.action == "download":
+        d = assets.download()
+    else:
+        d = assets.check_assets()
+    print(f"[assets] OK: {d} ({assets.asset_source()['kind']})")
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "report": cmd_report, "policies": cmd_policies, "tasks": cmd_tasks,
+            "assets": cmd_assets}
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    from lapa_bench.assets import AssetsMissingError
+    from lapa_bench.evaluate import RunMismatchError
+    from lapa_bench.policy import ConfigError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (AssetsMissingError, RunMismatchError, ConfigError, FileNotFoundError, ValueError, KeyError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"lapa-bench {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; finished episodes are saved, re-run the same command to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

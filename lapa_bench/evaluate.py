@@ -1,0 +1,236 @@
+"""The evaluation engine: roll a policy out on SIMPLER tasks, one record per episode, resumable.
+
+Protocol (SIMPLER's): every (task, episode id, seed) is one episode of the task's full horizon
+(60 or 120 steps at 5 Hz; episodes never stop early). ``success_at_end``: the source object is
+on the target at the last step; ``success_once``: it was at some step. ``grasped``: SIMPLER's
+``is_src_obj_grasped`` at some step; ``consecutive_grasp``: grasped for >= 5 steps in a row.
+An episode whose policy raises, or returns a NaN / wrongly shaped / out-of-bounds action,
+stops there and is recorded as a failure with its reason; the run goes on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lapa_bench import assets, provenance
+from lapa_bench.policy import Policy, config_to_dict, format_exception, make_policy
+from lapa_bench.records import EpisodeRecord, RecordWriter, done_keys, record_file, write_json_atomic
+from lapa_bench.specs import InvalidActionError, check_action
+
+
+class RunMismatchError(ValueError):
+    """The output dir holds a run of a different policy/checkpoint/config."""
+
+
+@dataclass
+class EvalConfig:
+    policy: str
+    out: str
+    checkpoint: str | None = None
+    policy_config: dict = field(default_factory=dict)
+    tasks: list[str] = field(default_factory=lambda: ["all"])
+    episodes: int = 24  # first N of each task's 24 evaluation episode ids
+    seeds: list[int] = field(default_factory=lambda: [0])
+    shard: tuple[int, int] | None = None  # (i, n), 0-based: this process runs items i, i+n, ...
+    video: int = 0  # write mp4s of the first K episodes per task (first seed)
+    label: str | None = None  # name in reports (default: policy name)
+    image_size: tuple[int, int] | None = None
+    progress: bool = True
+
+    def identity(self) -> dict:
+        """What must match for two invocations to share an output dir."""
+        return {"policy": self.policy, "checkpoint": self.checkpoint,
+                "policy_config": self.policy_config, "label": self.label or self.policy,
+                "image_size": list(self.image_size) if self.image_size else None}
+
+
+def plan(tasks, episodes: int, seeds) -> list[tuple]:
+    """Ordered work items (task_spec, episode_id, seed)."""
+    from tasks import resolve_tasks
+
+    specs_ = resolve_tasks(tasks)
+    items = []
+    for t in specs_:
+        if not 1 <= episodes <= len(t.episode_ids):
+            raise ValueError(f"--episodes must be in 1..{len(t.episode_ids)} for {t.name}, got {episodes}")
+        for seed in seeds:
+            for eid in t.episode_ids[:episodes]:
+                items.append((t, eid, int(seed)))
+    return items
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` (1-based, as on the command line) -> (i, n) 0-based."""
+    if not text:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like I/N (e.g. 1/4), got {text!r}") from None
+    if not (n >= 1 and 1 <= i <= n):
+        raise ValueError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
+    return (i - 1, n)
+
+
+def seed_everything(seed: int, episode_id: int) -> None:
+    s = (int(seed) * 1000003 + int(episode_id)) % (2**31)
+    random.seed(s)
+    np.random.seed(s)
+    try:
+        import torch
+
+        torch.manual_seed(s)
+    except ImportError:
+        pass
+
+
+def run_episode(env, policy: Policy, episode_id: int, seed: int, frames: list | None = None) -> dict:
+    """Roll one episode out; returns the record fields (never raises for policy errors)."""
+    t0 = time.perf_counter()
+    seed_everything(seed, episode_id)
+    if policy.privileged:
+        policy.bind_env(env)
+    obs, info = env.reset(seed=int(seed), options={"episode_id": int(episode_id)})
+    out = dict(success_at_end=False, success_once=False, grasped=False, consecutive_grasp=False,
+               steps=0, error=None)
+    if frames is not None:
+        frames.append(obs["image"])
+    context = {"task": env.task.name, "env_id": env.task.env_id, "episode_id": int(episode_id)}
+    try:
+        policy.reset(env.instruction, seed=int(seed), context=context)
+    except Exception as e:
+        out["error"] = f"policy.reset raised {format_exception(e)}"
+    queue: list = []
+    success = False
+    for _ in range(env.max_steps if out["error"] is None else 0):
+        if not queue:
+            try:
+                queue = list(check_action(policy.act(obs)))
+            except Exception as e:
+                out["error"] = (f"invalid action: {e}" if isinstance(e, InvalidActionError)
+                                else f"policy.act raised {format_exception(e)}")
+                break
+        obs, _, _, _, info = env.step(queue.pop(0))
+        out["steps"] += 1
+        success = bool(info["success"])
+        out["success_once"] |= success
+        out["grasped"] |= bool(info.get("is_src_obj_grasped", False))
+        out["consecutive_grasp"] |= bool(info.get("consecutive_grasp", False))
+        if frames is not None:
+            frames.append(obs["image"])
+    if out["error"] is None:
+        out["success_at_end"] = success
+    else:  # a crashed episode is a failure, whatever happened before the crash
+        out["success_at_end"] = out["success_once"] = False
+    out["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def _write_video(path: Path, frames: list) -> None:
+    import imageio.v2 as imageio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.mp4")
+    imageio.mimsave(tmp, frames, fps=5, macro_block_size=1)
+    tmp.replace(path)
+
+
+def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> dict:
+    path = out / "manifest.json"
+    ident = cfg.identity()
+    old = None
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            old = None
+        if old is not None and old.get("identity") != json.loads(json.dumps(ident)):
+            raise RunMismatchError(
+                f"{out} already holds a run of {old.get('identity')}, not {ident}. "
+                "Use another --out, or delete that folder to start over."
+            )
+    manifest = {
+        "identity": ident,
+        "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"},
+        "policy_class": f"{type(policy).__module__}.{type(policy).__qualname__}" if policy else None,
+        "resolved_policy_config": config_to_dict(policy.config) if policy else None,
+        "versions": provenance.package_versions(),
+        "git_sha": provenance.git_sha(),
+        "assets": assets.asset_source(),
+        "machine": provenance.machine(),
+        "created": (old or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json_atomic(path, manifest)
+    return manifest
+
+
+def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
+    """Run (or resume) an evaluation; returns the output dir. See the module docstring."""
+    from tqdm.auto import tqdm
+
+    from tasks import make_env
+
+    out = Path(cfg.out)
+    items = plan(cfg.tasks, cfg.episodes, cfg.seeds)
+    assets.check_assets()
+    if cfg.shard is not None:
+        i, n = cfg.shard
+        items = items[i::n]
+    if policy is None:
+        policy = make_policy(cfg.policy, checkpoint=cfg.checkpoint, **cfg.policy_config)
+    out.mkdir(parents=True, exist_ok=True)
+    write_manifest(cfg, out, policy)
+    done = done_keys(out)
+    todo = [it for it in items if (it[0].env_id, it[1], it[2]) not in done]
+    if len(todo) < len(items):
+        print(f"[eval] {out}: {len(items) - len(todo)} of {len(items)} episodes already done; resuming.")
+    writer = RecordWriter(record_file(out, cfg.shard))
+    label = cfg.label or cfg.policy
+    video_eps = {}
+    for t, eid, seed in items:  # first K episode ids per task, first seed
+        if seed == cfg.seeds[0] and len(video_eps.setdefault(t.env_id, [])) < cfg.video:
+            video_eps[t.env_id].append(eid)
+    n_ok = n_done = 0
+    bar = tqdm(total=len(todo), desc=f"eval {label}", unit="ep", disable=not cfg.progress, dynamic_ncols=True)
+    env = None
+    try:
+        for t, eid, seed in todo:
+            if env is None or env.task != t:
+                if env is not None:
+                    env.close()
+                bar.set_description(f"eval {label} [{t.name}]")
+                env = make_env(t, image_size=cfg.image_size)
+            want_video = eid in video_eps.get(t.env_id, []) and seed == cfg.seeds[0]
+            frames = [] if want_video else None
+            try:
+                res = run_episode(env, policy, eid, seed, frames)
+            except Exception as e:  # the simulator itself failed: record it, rebuild the env
+                res = dict(success_at_end=False, success_once=False, grasped=False,
+                           consecutive_grasp=False, steps=0, wall_seconds=0.0,
+                           error=f"environment raised {format_exception(e)}")
+                env.close()
+                env = None
+            video = None
+            if frames:
+                vp = out / "videos" / t.name / f"episode{eid:02d}_seed{seed}.mp4"
+                _write_video(vp, frames)
+                video = str(vp.relative_to(out))
+            rec = EpisodeRecord(policy=cfg.policy, checkpoint=cfg.checkpoint, task=t.env_id,
+                                episode_id=int(eid), seed=int(seed), label=label, video=video, **res)
+            writer.append(rec)
+            n_done += 1
+            n_ok += rec.success_at_end
+            bar.set_postfix_str(f"success {n_ok}/{n_done} ({100 * n_ok / n_done:.0f}%)")
+            bar.update(1)
+    finally:
+        bar.close()
+        if env is not None:
+            env.close()
+    return out

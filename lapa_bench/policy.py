@@ -1,0 +1,240 @@
+"""One policy interface for every checkpoint and baseline, and the registry that names them.
+
+A policy is a class with a config dataclass, registered under a name::
+
+    from dataclasses import dataclass
+    from lapa_bench.policy import Policy, register_policy
+
+    @dataclass
+    class HoldConfig:
+        gripper: float = 1.0
+
+    @register_policy("hold")
+    class HoldPolicy(Policy):
+        config_class = HoldConfig
+
+        def act(self, obs):
+            return np.array([0, 0, 0, 0, 0, 0, self.config.gripper], dtype=np.float32)
+
+Drop that file into ``policies/`` (it is found automatically) or, from another package, declare
+it in that package's ``pyproject.toml``::
+
+    [project.entry-points."lapa_bench.policies"]
+    hold = "my_pkg.hold:HoldPolicy"
+
+Then ``make_policy("hold", gripper=-1)`` or ``lapa-bench eval --policy hold``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import pkgutil
+import traceback
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lapa_bench import specs
+
+ENTRY_POINT_GROUP = "lapa_bench.policies"
+CONFIG_NAME = "config.json"
+
+
+class ConfigError(ValueError):
+    """A policy config (keyword arguments or config.json) is malformed."""
+
+
+@dataclasses.dataclass
+class EmptyConfig:
+    """A policy without settings."""
+
+
+class Policy:
+    """Maps observations (``lapa_bench.specs``) to 7-D delta end-effector actions.
+
+    Subclasses set ``config_class`` (a dataclass) and implement :meth:`act`; they may override
+    :meth:`reset`, :meth:`save_pretrained` (call ``super()`` to write ``config.json``) and
+    :meth:`_load_weights`. ``act`` returns one action ``(7,)`` or an action chunk ``(k, 7)``,
+    which the harness executes in order before it calls ``act`` again.
+
+    Privileged policies (the ``scripted`` oracle) set ``privileged = True``; the harness then
+    calls :meth:`bind_env` with the simulator env before each episode. Learned policies must not.
+    """
+
+    name: ClassVar[str] = ""  # set by @register_policy
+    config_class: ClassVar[type] = EmptyConfig
+    privileged: ClassVar[bool] = False
+
+    def __init__(self, config=None, **kwargs):
+        self.config = build_config(self.config_class, config, kwargs, self.name)
+        self.observation_space = specs.observation_space()
+        self.action_space = specs.action_space()
+        self.checkpoint: str | None = None
+
+    # -- rollout -------------------------------------------------------------------------
+    def reset(self, instruction: str, seed: int | None = None, context: dict | None = None) -> None:
+        """Start an episode. ``context`` holds ``task`` and ``episode_id`` for bookkeeping."""
+
+    def act(self, obs: dict) -> np.ndarray:
+        raise NotImplementedError
+
+    def bind_env(self, env) -> None:
+        """Privileged policies only: receive the ``SimplerBridgeEnv`` of the coming episode."""
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def save_pretrained(self, directory) -> Path:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        payload = {"policy": self.name, "config": config_to_dict(self.config)}
+        tmp = d / (CONFIG_NAME + ".tmp")
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
+        tmp.replace(d / CONFIG_NAME)
+        return d
+
+    @classmethod
+    def from_pretrained(cls, directory, **overrides) -> "Policy":
+        name, config = read_checkpoint_config(directory)
+        if cls is not Policy and cls.name and name != cls.name:
+            raise ConfigError(f"{directory} holds a {name!r} checkpoint, not {cls.name!r}")
+        pcls = cls if cls is not Policy else get_policy_class(name)
+        config.update(overrides)
+        policy = pcls(**config)
+        policy._load_weights(Path(directory))
+        policy.checkpoint = str(directory)
+        return policy
+
+    def _load_weights(self, directory: Path) -> None:
+        """Load weights/statistics written by :meth:`save_pretrained` (none by default)."""
+
+
+# -- configs -------------------------------------------------------------------------------
+def config_to_dict(config) -> dict:
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
+
+
+def build_config(config_class, config, kwargs: dict, policy_name: str = ""):
+    if config is not None and kwargs:
+        raise ConfigError("pass either a config object or keyword arguments, not both")
+    if config is not None and not isinstance(config, dict):
+        return config
+    values = dict(config or {}, **kwargs)
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown config key(s) {unknown} for policy {policy_name!r}; "
+            f"valid keys: {sorted(fields) or 'none'}"
+        )
+    try:
+        return config_class(**values)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"bad config for policy {policy_name!r}: {e}") from None
+
+
+def read_checkpoint_config(directory) -> tuple[str, dict]:
+    d = Path(directory)
+    path = d / CONFIG_NAME
+    if not d.is_dir():
+        raise ConfigError(f"checkpoint directory {d} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"{d} is not a checkpoint: it has no {CONFIG_NAME} (write one with save_pretrained)")
+    try:
+        payload = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(payload, dict) or "policy" not in payload or not isinstance(payload.get("config", {}), dict):
+        raise ConfigError(f'{path} must be an object {{"policy": NAME, "config": {{...}}}}')
+    return payload["policy"], dict(payload.get("config", {}))
+
+
+# -- registry ------------------------------------------------------------------------------
+_REGISTRY: dict[str, type[Policy]] = {}
+_BROKEN: dict[str, str] = {}  # module -> import error, shown in listings
+_DISCOVERED = False
+
+
+def register_policy(name: str):
+    """Class decorator: make a :class:`Policy` subclass available as ``name``."""
+
+    def deco(cls):
+        if not (isinstance(cls, type) and issubclass(cls, Policy)):
+            raise TypeError(f"@register_policy({name!r}) must decorate a Policy subclass")
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            prev = _REGISTRY[name]
+            if (prev.__module__, prev.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise ValueError(f"policy name {name!r} is already registered by {prev.__module__}.{prev.__qualname__}")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _discover() -> None:
+    """Import every module of the ``policies`` package and the entry-point group once."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    import policies
+
+    for mod in pkgutil.walk_packages(policies.__path__, prefix="policies."):
+        try:
+            importlib.import_module(mod.name)
+        except Exception as e:  # a broken optional policy must not hide the others
+            _BROKEN[mod.name] = f"{type(e).__name__}: {e}"
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+            if ep.name not in _REGISTRY:
+                register_policy(ep.name)(cls)
+        except Exception as e:
+            _BROKEN[f"entry point {ep.name} ({ep.value})"] = f"{type(e).__name__}: {e}"
+
+
+def available_policies() -> list[str]:
+    _discover()
+    return sorted(_REGISTRY)
+
+
+def broken_policies() -> dict[str, str]:
+    _discover()
+    return dict(_BROKEN)
+
+
+def get_policy_class(name: str) -> type[Policy]:
+    _discover()
+    if name not in _REGISTRY:
+        msg = f"unknown policy {name!r}. Known policies: {', '.join(available_policies())}."
+        if _BROKEN:
+            msg += " Modules that failed to import: " + "; ".join(f"{k} ({v})" for k, v in _BROKEN.items())
+        raise KeyError(msg)
+    return _REGISTRY[name]
+
+
+def make_policy(name: str, checkpoint: str | Path | None = None, **config: Any) -> Policy:
+    """Build a registered policy from keyword config, or load it from a checkpoint folder."""
+    cls = get_policy_class(name)
+    if checkpoint is not None:
+        return cls.from_pretrained(checkpoint, **config)
+    return cls(**config)
+
+
+def describe_policies() -> list[dict]:
+    rows = []
+    for name in available_policies():
+        cls = _REGISTRY[name]
+        doc = (cls.__doc__ or "").strip().splitlines()
+        rows.append({"name": name, "class": f"{cls.__module__}.{cls.__qualname__}",
+                     "privileged": cls.privileged, "summary": doc[0] if doc else ""})
+    return rows
+
+
+def format_exception(e: BaseException) -> str:
+    tb = traceback.extract_tb(e.__traceback__)
+    where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
+    return f"{type(e).__name__}: {e}{where}"

@@ -1,0 +1,50 @@
+"""What a run ran on: package versions, git revision, device, assets."""
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("lapa-bench", "mani-skill", "sapien", "torch", "gymnasium", "numpy", "transformers", "pandas")
+
+
+def package_versions() -> dict[str, str | None]:
+    out = {}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = None
+    out["python"] = platform.python_version()
+    return out
+
+
+def git_sha(path: Path | None = None) -> str | None:
+    root = Path(path or Path(__file__).resolve().parent.parent)
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def torch_device(requested: str = "auto") -> str:
+    """The device to run models on: ``cuda`` when available (or asked for), else ``cpu``."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {requested!r} requested but CUDA is not available; use --device cpu")
+    return requested
+
+
+def machine() -> dict:
+    import os
+
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor()}

@@ -1,0 +1,99 @@
+"""Episode records: one JSON line per finished episode, appended atomically; and the manifest.
+
+A record is written with a single ``write`` of one line on a file opened with ``O_APPEND`` and
+then ``fsync``-ed, so a process killed at any instant (``kill -9``) leaves either the whole line
+or, at worst, a torn last line, which :func:`read_records` drops and :class:`RecordWriter`
+cuts off before appending. Each shard writes its own file, so shards never share a file.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+RECORD_GLOB = "records*.jsonl"
+
+
+@dataclass
+class EpisodeRecord:
+    policy: str
+    checkpoint: str | None
+    task: str  # ManiSkill env id
+    episode_id: int
+    seed: int
+    success_at_end: bool = False
+    success_once: bool = False
+    grasped: bool = False  # is_src_obj_grasped at any step
+    consecutive_grasp: bool = False  # grasped for >= 5 consecutive steps at some point
+    steps: int = 0
+    wall_seconds: float = 0.0
+    error: str | None = None  # why the episode failed to run (policy raised, bad action, ...)
+    label: str | None = None  # name shown in reports (defaults to policy)
+    video: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.task, int(self.episode_id), int(self.seed))
+
+
+def record_file(out_dir: Path, shard: tuple[int, int] | None) -> Path:
+    if shard is None or shard[1] == 1:
+        return Path(out_dir) / "records.jsonl"
+    i, n = shard
+    return Path(out_dir) / f"records.shard-{i}-of-{n}.jsonl"
+
+
+def read_records(out_dir: Path) -> list[dict]:
+    """All complete records of a run dir (every shard file). Torn last lines are ignored."""
+    rows = []
+    for f in sorted(Path(out_dir).glob(RECORD_GLOB)):
+        with open(f, "rb") as fh:
+            for line in fh:
+                if not line.endswith(b"\n"):
+                    continue  # torn write from a killed process
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    return rows
+
+
+def done_keys(out_dir: Path) -> set[tuple[str, int, int]]:
+    return {(r["task"], int(r["episode_id"]), int(r["seed"])) for r in read_records(out_dir)}
+
+
+class RecordWriter:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair()
+
+    def _repair(self) -> None:
+        """Cut a torn last line (left by a process killed mid-write)."""
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            with open(self.path, "r+b") as fh:
+                fh.truncate(keep)
+
+    def append(self, record: EpisodeRecord | dict) -> None:
+        row = asdict(record) if isinstance(record, EpisodeRecord) else dict(record)
+        line = (json.dumps(row, sort_keys=True) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_json_atomic(path: Path, payload) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)

@@ -1,0 +1,168 @@
+"""Success-rate tables (pandas) and plots (matplotlib) from one or more run dirs.
+
+Each cell is a rate over episodes with its Wilson 95% score interval. The ``Average`` column
+pools every episode of the row (equal to the mean of the task rates when every task has the same
+number of episodes, as in the standard protocol).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lapa_bench.records import read_records
+
+METRICS = {
+    "success_at_end": "success at end",
+    "success_once": "success at any step",
+    "grasped": "grasp (ever)",
+    "consecutive_grasp": "grasp (>=5 steps)",
+}
+Z95 = 1.959963984540054
+
+
+def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for k successes in n trials (returns fractions)."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def load_records(run_dirs) -> pd.DataFrame:
+    rows = []
+    for d in run_dirs:
+        d = Path(d)
+        if not d.is_dir():
+            raise FileNotFoundError(f"run dir {d} does not exist")
+        recs = read_records(d)
+        if not recs:
+            raise ValueError(f"run dir {d} has no episode records (records*.jsonl); did the eval run?")
+        for r in recs:
+            r = dict(r)
+            r["label"] = r.get("label") or r["policy"]
+            r["run_dir"] = str(d)
+            rows.append(r)
+    df = pd.DataFrame(rows)
+    # one row per (label, task, episode, seed): the last record wins if a run was merged twice
+    df = df.drop_duplicates(subset=["label", "task", "episode_id", "seed"], keep="last")
+    df["errored"] = df["error"].notna()
+    return df
+
+
+def _task_short(env_id: str) -> str:
+    from tasks import TASKS
+
+    for t in TASKS.values():
+        if t.env_id == env_id:
+            return t.name
+    return env_id
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """Long table: one row per (label, task) plus (label, 'Average'), every metric with CI."""
+    out = []
+    order = [t for t in dict.fromkeys(df["task"])]
+    for label, g in df.groupby("label", sort=False):
+        parts = [(t, g[g["task"] == t]) for t in order if (g["task"] == t).any()] + [("Average", g)]
+        for task, s in parts:
+            row = {"policy": label, "task": _task_short(task) if task != "Average" else task,
+                   "n": len(s), "errors": int(s["errored"].sum())}
+            for m in METRICS:
+                k = int(s[m].astype(bool).sum())
+                lo, hi = wilson_interval(k, len(s))
+                row[m] = 100 * k / len(s)
+                row[f"{m}_lo"], row[f"{m}_hi"] = 100 * lo, 100 * hi
+            out.append(row)
+    return pd.DataFrame(out)
+
+
+def wide_table(summary: pd.DataFrame, metric: str = "success_at_end", with_ci: bool = True) -> pd.DataFrame:
+    def cell(r):
+        v = f"{r[metric]:.1f}"
+        return f"{v} [{r[metric + '_lo']:.0f}, {r[metric + '_hi']:.0f}]" if with_ci else v
+
+    s = summary.assign(cell=summary.apply(cell, axis=1))
+    tasks = list(dict.fromkeys(summary["task"]))
+    t = s.pivot(index="policy", columns="task", values="cell")
+    t = t[[c for c in tasks if c in t.columns]]
+    n = summary[summary["task"] == "Average"].set_index("policy")["n"]
+    t["n"] = n
+    return t.loc[list(dict.fromkeys(summary["policy"]))]
+
+
+def plot(summary: pd.DataFrame, path: Path, metric: str = "success_at_end") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(summary["task"]))
+    policies = list(dict.fromkeys(summary["policy"]))
+    x = np.arange(len(tasks))
+    width = 0.8 / max(1, len(policies))
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(tasks) + 0.5 * len(policies)), 4))
+    for i, p in enumerate(policies):
+        s = summary[summary["policy"] == p].set_index("task").reindex(tasks)
+        v = s[metric].to_numpy()
+        err = np.vstack([v - s[f"{metric}_lo"].to_numpy(), s[f"{metric}_hi"].to_numpy() - v])
+        ax.bar(x + (i - (len(policies) - 1) / 2) * width, v, width, yerr=err, capsize=3, label=p)
+    ax.set_xticks(x, tasks)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel(f"{METRICS[metric]} (%)")
+    n = int(summary["n"].max()) if len(summary) else 0
+    ax.set_title(f"SIMPLER WidowX: {METRICS[metric]}, Wilson 95% intervals")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join([df.index.name or "policy"] + cols) + " |",
+             "|" + "---|" * (len(cols) + 1)]
+    for idx, row in df.iterrows():
+        lines.append("| " + " | ".join([str(idx)] + [str(v) for v in row.to_list()]) + " |")
+    return "\n".join(lines)
+
+
+def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: bool = False) -> dict:
+    """Print the table; write ``table.md``, ``table.csv`` (long, every metric) and ``plot.png``."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
+    df = load_records(run_dirs)
+    summary = summarize(df)
+    sections = []
+    for m in (metric, *[k for k in METRICS if k != metric]):
+        sections.append((m, wide_table(summary, m)))
+    text = []
+    for m, t in sections:
+        text.append(f"### {METRICS[m]} (%), Wilson 95% interval\n\n{to_markdown(t)}\n")
+    errors = df[df["errored"]]
+    if len(errors):
+        text.append(f"{len(errors)} episode(s) failed with an error (counted as failures), e.g.: "
+                    f"`{errors.iloc[0]['error']}`\n")
+    md = "\n".join(text)
+    if not quiet:
+        print(md)
+    paths = {}
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "table.md").write_text(md)
+        summary.round(2).to_csv(out / "table.csv", index=False)
+        paths = {"markdown": out / "table.md", "csv": out / "table.csv",
+                 "plot": plot(summary, out / "plot.png", metric)}
+        (out / "sources.json").write_text(json.dumps([str(d) for d in run_dirs], indent=2))
+    return {"summary": summary, "markdown": md, "paths": paths}

@@ -1,0 +1,147 @@
+"""A gymnasium env around one SIMPLER Bridge task (ManiSkill 3, CPU physics, one scene)."""
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+import numpy as np
+
+from lapa_bench import assets, specs
+from lapa_bench.geometry import quat_to_euler_xyz
+
+GRIPPER_QPOS_CLOSED, GRIPPER_QPOS_OPEN = 0.015, 0.037
+
+
+def _render_backend(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+class SimplerBridgeEnv(gym.Env):
+    """One SIMPLER WidowX task with lapa-bench's observation and action (see ``lapa_bench.specs``).
+
+    ``reset(seed=s, options={"episode_id": i})`` places the objects in SIMPLER's evaluation
+    configuration ``i`` (0-23). ``info`` carries SIMPLER's metrics as Python scalars:
+    ``success`` (source object on target now), ``is_src_obj_grasped`` (ever, this episode),
+    ``consecutive_grasp`` (grasped for >= 5 consecutive steps, ever) and ``src_on_target``.
+    Episodes never terminate early; they are truncated at the task's ``max_steps``.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": specs.CONTROL_HZ}
+
+    def __init__(self, task, image_size=None, render_backend: str = "auto"):
+        from tasks import get_task
+
+        self.task = get_task(task)
+        assets.check_assets()  # before mani_skill is imported: never reach its y/n prompt
+        os.environ.setdefault("MS_SKIP_ASSET_DOWNLOAD_PROMPT", "0")
+        import mani_skill.envs  # noqa: F401  (registers the envs)
+        from mani_skill.envs.tasks.digital_twins.base_env import BaseDigitalTwinEnv
+
+        # ManiSkill keeps this list on the class: it would grow with every env made in a process.
+        BaseDigitalTwinEnv._objects_to_remove_from_greenscreen = []
+        self._env = gym.make(
+            self.task.env_id,
+            obs_mode="rgb+segmentation",
+            num_envs=1,
+            sim_backend="physx_cpu",
+            render_backend=_render_backend(render_backend),
+            max_episode_steps=self.task.max_steps,
+        )
+        self.image_size = tuple(image_size) if image_size else specs.DEFAULT_IMAGE_SIZE
+        self.observation_space = specs.observation_space(self.image_size)
+        self.action_space = specs.action_space()
+        self.max_steps = self.task.max_steps
+        self.instruction = self.task.instruction
+        self._last_frame = None
+
+    # -- gymnasium API -------------------------------------------------------------------
+    def reset(self, *, seed=None, options=None):
+        options = dict(options or {})
+        if "episode_id" in options:
+            options["episode_id"] = int(options["episode_id"])
+        obs, info = self._env.reset(seed=seed, options=options)
+        return self._obs(obs), self._info(info)
+
+    def step(self, action):
+        a = np.asarray(action, dtype=np.float32).reshape(specs.ACTION_DIM)
+        obs, _, _, truncated, info = self._env.step(a)
+        return self._obs(obs), 0.0, False, bool(np.asarray(truncated).reshape(-1)[0]), self._info(info)
+
+    def render(self):
+        return self._last_frame
+
+    def close(self):
+        self._env.close()
+
+    # -- helpers -------------------------------------------------------------------------
+    @property
+    def unwrapped_env(self):
+        return self._env.unwrapped
+
+    def _obs(self, raw) -> dict:
+        img = raw["sensor_data"]["3rd_view_camera"]["rgb"][0].cpu().numpy()
+        if img.shape[:2] != self.image_size:
+            import cv2
+
+            img = cv2.resize(img, self.image_size[::-1], interpolation=cv2.INTER_AREA)
+        self._last_frame = img
+        return {"image": img, "instruction": self.instruction, "state": self.proprio()}
+
+    @staticmethod
+    def _info(info) -> dict:
+        out = {}
+        for k, v in info.items():
+            if hasattr(v, "reshape"):
+                v = np.asarray(v.cpu() if hasattr(v, "cpu") else v).reshape(-1)
+                v = v[0].item() if v.size == 1 else v
+            out[k] = v
+        return out
+
+    def proprio(self) -> np.ndarray:
+        u = self._env.unwrapped
+        pose = u.agent.controller.controllers["arm"].ee_pose_at_base
+        p = pose.p[0].cpu().numpy()
+        rpy = quat_to_euler_xyz(pose.q[0].cpu().numpy())
+        finger = float(u.agent.robot.get_qpos()[0, -2])
+        g = 2 * (finger - GRIPPER_QPOS_CLOSED) / (GRIPPER_QPOS_OPEN - GRIPPER_QPOS_CLOSED) - 1
+        return np.array([*p, *rpy, g], dtype=np.float32)
+
+    def privileged_state(self) -> dict:
+        """Simulator ground truth for privileged policies (the ``scripted`` oracle), base frame.
+
+        Returns positions (m) and quaternions (wxyz) of the source and target objects, the
+        end-effector's measured and target pose, the finger positions, and the objects' bounding
+        box half-sizes in their own frames.
+        """
+        u = self._env.unwrapped
+        to_base = u.agent.robot.pose.inv()
+        arm = u.agent.controller.controllers["arm"]
+
+        def pq(pose):
+            return pose.p[0].cpu().numpy().astype(np.float64), pose.q[0].cpu().numpy().astype(np.float64)
+
+        out = {}
+        for role, name in (("source", self.task.source_object), ("target", self.task.target_object)):
+            p, q = pq(to_base * u.objs[name].pose)
+            bbox = u.model_db[name]["bbox"]
+            half = (np.array(bbox["max"]) - np.array(bbox["min"])) / 2
+            out[role] = {"p": p, "q": q, "half_size": half}
+        out["ee"] = dict(zip("pq", pq(arm.ee_pose_at_base)))
+        out["ee_target"] = dict(zip("pq", pq(arm._target_pose)))
+        out["fingers"] = [pq(to_base * link.pose)[0] for link in (u.agent.finger1_link, u.agent.finger2_link)]
+        out["grasped"] = bool(u.agent.is_grasping(u.objs[self.task.source_object])[0])
+        return out
+
+
+def make_env(task, image_size=None, render_backend: str = "auto") -> SimplerBridgeEnv:
+    """Make the gymnasium env of one SIMPLER Bridge task.
+
+    ``task``: short name (``spoon``, ``carrot``, ``stack``, ``eggplant``) or ManiSkill env id.
+    ``image_size``: ``(H, W)`` to resize the camera image to (default 480x640, native).
+    Raises :class:`lapa_bench.assets.AssetsMissingError` when the assets are not installed.
+    """
+    return SimplerBridgeEnv(task, image_size=image_size, render_backend=render_backend)
