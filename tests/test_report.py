@@ -1,0 +1,63 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lapa_bench.report import build_report, summarize, wilson_interval
+
+
+@pytest.mark.parametrize("k, n, lo, hi", [
+    (0, 10, 0.0, 0.2775),
+    (5, 10, 0.2366, 0.7634),
+    (24, 24, 0.8622, 1.0),
+    (12, 24, 0.3134, 0.6866),
+])
+def test_wilson_known_values(k, n, lo, hi):
+    a, b = wilson_interval(k, n)
+    assert a == pytest.approx(lo, abs=1e-3) and b == pytest.approx(hi, abs=1e-3)
+
+
+def test_wilson_empty_is_nan():
+    assert all(np.isnan(wilson_interval(0, 0)))
+
+
+def _write_run(d, label, success):
+    d.mkdir()
+    with open(d / "records.jsonl", "w") as f:
+        for i, (task, s) in enumerate(success):
+            f.write(json.dumps({"policy": label, "label": label, "checkpoint": None, "task": task,
+                                "episode_id": i, "seed": 0, "success_at_end": s, "success_once": s,
+                                "grasped": True, "consecutive_grasp": s, "steps": 60,
+                                "wall_seconds": 1.0, "error": None if s or i % 2 else "x"}) + "\n")
+
+
+def test_report_table_and_files(tmp_path):
+    a = [("PutCarrotOnPlateInScene-v1", i < 3) for i in range(4)] + \
+        [("PutSpoonOnTableClothInScene-v1", i < 1) for i in range(4)]
+    _write_run(tmp_path / "a", "pol_a", a)
+    _write_run(tmp_path / "b", "pol_b", [(t, False) for t, _ in a])
+    res = build_report([tmp_path / "a", tmp_path / "b"], tmp_path / "out", quiet=True)
+    s = res["summary"].set_index(["policy", "task"])
+    assert s.loc[("pol_a", "carrot"), "success_at_end"] == 75.0
+    assert s.loc[("pol_a", "spoon"), "success_at_end"] == 25.0
+    assert s.loc[("pol_a", "Average"), "success_at_end"] == 50.0
+    assert s.loc[("pol_a", "Average"), "n"] == 8
+    assert s.loc[("pol_b", "Average"), "success_at_end"] == 0.0
+    assert s.loc[("pol_a", "carrot"), "grasped"] == 100.0
+    lo, hi = wilson_interval(4, 8)
+    assert s.loc[("pol_a", "Average"), "success_at_end_lo"] == pytest.approx(100 * lo)
+    for name in ("table.md", "table.csv", "plot.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    md = (tmp_path / "out" / "table.md").read_text()
+    assert "| pol_a |" in md and "75.0 [" in md
+    csv = pd.read_csv(tmp_path / "out" / "table.csv")
+    assert set(csv["policy"]) == {"pol_a", "pol_b"}
+
+
+def test_report_on_missing_or_empty_dir(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        build_report([tmp_path / "nope"], quiet=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no episode records"):
+        build_report([tmp_path / "empty"], quiet=True)

@@ -1,0 +1,157 @@
+"""Tests on the real ManiSkill SIMPLER env (few, short episodes)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import requires_sim
+from lapa_bench import specs
+from lapa_bench.evaluate import EvalConfig, evaluate, run_episode
+from lapa_bench.policy import Policy, make_policy
+from lapa_bench.records import read_records
+
+pytestmark = [pytest.mark.sim, requires_sim]
+LAPA_BENCH = [sys.executable, "-m", "lapa_bench.cli"]
+
+
+def _strip(rows):
+    return sorted([{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows],
+                  key=lambda r: (r["task"], r["episode_id"], r["seed"]))
+
+
+@pytest.mark.parametrize("task", ["spoon", "carrot", "stack", "eggplant"])
+def test_env_contract(task):
+    from tasks import TASKS, make_env
+
+    env = make_env(task, image_size=(128, 160))
+    try:
+        obs, info = env.reset(seed=0, options={"episode_id": 5})
+        assert set(obs) == {"image", "instruction", "state"}
+        assert obs["image"].shape == (128, 160, 3) and obs["image"].dtype == np.uint8
+        assert obs["image"].std() > 5  # a real rendered picture, not a blank frame
+        assert obs["instruction"] == TASKS[task].instruction
+        assert obs["state"].shape == (specs.STATE_DIM,) and obs["state"].dtype == np.float32
+        assert env.observation_space["image"].contains(obs["image"])
+        assert env.max_steps == TASKS[task].max_steps
+        a = np.zeros(7, np.float32)
+        a[2], a[6] = 0.02, specs.GRIPPER_OPEN
+        obs2, r, term, trunc, info = env.step(a)
+        assert not term and not trunc
+        for k in ("success", "is_src_obj_grasped", "consecutive_grasp"):
+            assert isinstance(info[k], bool)
+        assert 0.005 < obs2["state"][2] - obs["state"][2] < 0.03  # dz moves the gripper up
+    finally:
+        env.close()
+
+
+def test_scripted_oracle_solves_an_episode(carrot_env):
+    r = run_episode(carrot_env, make_policy("scripted"), episode_id=7, seed=0)
+    assert r["error"] is None and r["success_once"] and r["grasped"]
+
+
+def test_nan_action_fails_episode_and_run_goes_on(tmp_path):
+    class NanAt3(Policy):
+        def reset(self, instruction, seed=None, context=None):
+            self.t, self.ep = 0, context["episode_id"]
+
+        def act(self, obs):
+            self.t += 1
+            if self.ep == 0 and self.t == 3:
+                return np.full(7, np.nan)
+            if self.ep == 1:
+                return np.zeros(3)
+            return np.zeros(7)
+
+    cfg = EvalConfig(policy="nan_at_3", out=str(tmp_path / "run"), tasks=["carrot"], episodes=3,
+                     progress=False)
+    evaluate(cfg, policy=NanAt3())
+    rows = {r["episode_id"]: r for r in read_records(tmp_path / "run")}
+    assert len(rows) == 3
+    assert "NaN" in rows[0]["error"] and rows[0]["steps"] == 2
+    assert "shape" in rows[1]["error"] and rows[1]["steps"] == 0
+    assert rows[2]["error"] is None and rows[2]["steps"] == 60
+
+
+def _eval_cmd(out, *extra):
+    return LAPA_BENCH + ["eval", "--policy", "random", "--tasks", "carrot", "--episodes", "3",
+                         "--seeds", "0", "1", "--out", str(out), "--no-progress", *extra]
+
+
+def test_determinism_and_resume_after_kill_9(tmp_path):
+    """Same seed -> identical records; a run killed with SIGKILL resumes with nothing lost or
+    duplicated and yields the same records as an uninterrupted run."""
+    env = dict(os.environ)
+    full = tmp_path / "full"
+    subprocess.run(_eval_cmd(full), check=True, env=env, capture_output=True, timeout=600)
+    rows_full = read_records(full)
+    assert len(rows_full) == 6
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_eval_cmd(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(read_records(killed)) < 2:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_before = len(read_records(killed))
+    assert 2 <= n_before < 6, "the kill should land mid-run"
+    res = subprocess.run(_eval_cmd(killed), env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "already done" in res.stdout
+    rows_resumed = read_records(killed)
+    assert len(rows_resumed) == 6
+    assert len({(r["task"], r["episode_id"], r["seed"]) for r in rows_resumed}) == 6
+    assert _strip(rows_resumed) == _strip(rows_full)  # determinism across processes, too
+    manifest = json.loads((killed / "manifest.json").read_text())
+    assert manifest["versions"]["mani-skill"] and manifest["assets"]["kind"]
+
+
+def test_cli_rejects_bad_input(tmp_path):
+    def run(*args):
+        return subprocess.run(LAPA_BENCH + list(args), capture_output=True, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL)
+
+    r = run("eval", "--policy", "nope", "--tasks", "carrot", "--out", str(tmp_path / "a"))
+    assert r.returncode == 2 and "unknown policy 'nope'" in r.stderr and "scripted" in r.stderr
+    r = run("eval", "--policy", "zero", "--tasks", "teapot", "--out", str(tmp_path / "b"))
+    assert r.returncode == 2 and "unknown task 'teapot'" in r.stderr and "carrot" in r.stderr
+    r = run("eval", "--policy", "zero", "-c", "bogus=1", "--tasks", "carrot", "--out", str(tmp_path / "c"))
+    assert r.returncode == 2 and "valid keys" in r.stderr
+    r = run("eval", "--policy", "zero", "--shard", "5/4", "--out", str(tmp_path / "d"))
+    assert r.returncode == 2 and "shard" in r.stderr
+
+
+def test_missing_assets_never_prompt(tmp_path):
+    """With no assets, eval fails fast with the fix, and never reaches ManiSkill's y/n prompt."""
+    env = dict(os.environ, MS_ASSET_DIR=str(tmp_path / "no_assets"))
+    r = subprocess.run(LAPA_BENCH + ["eval", "--policy", "zero", "--tasks", "carrot", "--episodes", "1",
+                                     "--out", str(tmp_path / "run")],
+                       capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2
+    assert "lapa-bench assets download" in r.stderr and "MS_ASSET_DIR" in r.stderr
+    assert "(y|n)" not in r.stdout
+    from tasks import make_env
+    from lapa_bench.assets import AssetsMissingError
+
+    old = os.environ["MS_ASSET_DIR"]
+    try:
+        os.environ["MS_ASSET_DIR"] = str(tmp_path / "no_assets")
+        with pytest.raises(AssetsMissingError, match="assets download"):
+            make_env("carrot")
+    finally:
+        os.environ["MS_ASSET_DIR"] = old
+
+
+def test_output_dir_of_another_policy_is_refused(tmp_path):
+    cfg = EvalConfig(policy="zero", out=str(tmp_path), tasks=["carrot"], episodes=1, progress=False)
+    from lapa_bench.evaluate import RunMismatchError, write_manifest
+
+    write_manifest(cfg, tmp_path)
+    with pytest.raises(RunMismatchError, match="another --out"):
+        write_manifest(EvalConfig(policy="random", out=str(tmp_path)), tmp_path)
