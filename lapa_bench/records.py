@@ -41,8 +41,8 @@ class EpisodeRecord:
 def record_file(out_dir: Path, shard: tuple[int, int] | None) -> Path:
     if shard is None or shard[1] == 1:
         return Path(out_dir) / "records.jsonl"
-    i, n = shard
-    return Path(out_dir) / f"records.shard-{i}-of-{n}.jsonl"
+    i, n = shard  # 0-based internally; file names use the command line's 1-based I/N
+    return Path(out_dir) / f"records.shard-{i + 1}-of-{n}.jsonl"
 
 
 def read_records(out_dir: Path) -> list[dict]:

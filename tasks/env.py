@@ -12,6 +12,22 @@ from lapa_bench.geometry import quat_to_euler_xyz
 GRIPPER_QPOS_CLOSED, GRIPPER_QPOS_OPEN = 0.015, 0.037
 
 
+def _quiet_mani_skill() -> None:
+    """Hide ManiSkill's known-harmless set-up warnings (set LAPA_BENCH_VERBOSE=1 to see them)."""
+    if os.environ.get("LAPA_BENCH_VERBOSE"):
+        return
+    import logging
+    import warnings
+
+    logging.getLogger("mani_skill").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Creating a tensor from a list of numpy.ndarrays")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="mani_skill")
+
+
+def _refuse_prompt(message: str) -> bool:
+    raise assets.AssetsMissingError(f"ManiSkill wanted to ask: {message!r}\n{assets.FIX_HINT}")
+
+
 def _render_backend(requested: str) -> str:
     if requested != "auto":
         return requested
@@ -37,8 +53,11 @@ class SimplerBridgeEnv(gym.Env):
 
         self.task = get_task(task)
         assets.check_assets()  # before mani_skill is imported: never reach its y/n prompt
-        os.environ.setdefault("MS_SKIP_ASSET_DOWNLOAD_PROMPT", "0")
+        _quiet_mani_skill()
         import mani_skill.envs  # noqa: F401  (registers the envs)
+        from mani_skill.utils import download_asset
+
+        download_asset.prompt_yes_no = _refuse_prompt  # belt and braces: never block on input()
         from mani_skill.envs.tasks.digital_twins.base_env import BaseDigitalTwinEnv
 
         # ManiSkill keeps this list on the class: it would grow with every env made in a process.

@@ -69,13 +69,19 @@ def test_nan_action_fails_episode_and_run_goes_on(tmp_path):
             return np.zeros(7)
 
     cfg = EvalConfig(policy="nan_at_3", out=str(tmp_path / "run"), tasks=["carrot"], episodes=3,
-                     progress=False)
+                     progress=False, video=1)
     evaluate(cfg, policy=NanAt3())
     rows = {r["episode_id"]: r for r in read_records(tmp_path / "run")}
     assert len(rows) == 3
     assert "NaN" in rows[0]["error"] and rows[0]["steps"] == 2
     assert "shape" in rows[1]["error"] and rows[1]["steps"] == 0
     assert rows[2]["error"] is None and rows[2]["steps"] == 60
+    # --video 1: the first episode of the task is saved as an mp4, named without its result
+    assert rows[0]["video"] == "videos/carrot/episode00_seed0.mp4" and rows[1]["video"] is None
+    import imageio.v2 as imageio
+
+    frames = imageio.mimread(tmp_path / "run" / rows[0]["video"])
+    assert len(frames) == 3 and frames[0].shape == (480, 640, 3)  # reset frame + 2 steps
 
 
 def _eval_cmd(out, *extra):
@@ -155,3 +161,13 @@ def test_output_dir_of_another_policy_is_refused(tmp_path):
     write_manifest(cfg, tmp_path)
     with pytest.raises(RunMismatchError, match="another --out"):
         write_manifest(EvalConfig(policy="random", out=str(tmp_path)), tmp_path)
+
+
+def test_maniskill_prompt_is_refused(carrot_env):
+    """Even if ManiSkill itself decides to ask its y/n download question, we raise instead."""
+    from mani_skill.utils import download_asset
+
+    from lapa_bench.assets import AssetsMissingError
+
+    with pytest.raises(AssetsMissingError, match="assets download"):
+        download_asset.prompt_yes_no("Would you like to download them now?")
