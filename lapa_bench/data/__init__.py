@@ -1,0 +1,2 @@
+"""Datasets: the LeRobot v2.1 on-disk format (write and read), collection in the simulator."""
+from lapa_bench.data.lerobot import DatasetFormatError, LeRobotDataset, LeRobotWriter, validate  # noqa: F401

@@ -1,0 +1,313 @@
+"""Write and read datasets in the LeRobot v2.1 layout.
+
+    meta/info.json            codebase_version, fps, features, path templates, totals
+    meta/episodes.jsonl       one line per episode: episode_index, tasks, length (+ our extras)
+    meta/tasks.jsonl          task_index, task (the language instruction)
+    meta/episodes_stats.jsonl per-episode feature statistics (v2.1)
+    meta/stats.json           dataset-wide feature statistics
+    data/chunk-000/episode_000000.parquet      one row per frame
+    videos/chunk-000/<camera>/episode_000000.mp4
+
+Frame columns: ``observation.state``, ``action`` (omitted in action-free datasets), ``timestamp``,
+``frame_index``, ``episode_index``, ``index``, ``task_index``. Videos are H.264 mp4 written
+through imageio-ffmpeg (which ships its own ffmpeg).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+CODEBASE_VERSION = "v2.1"
+CHUNKS_SIZE = 1000
+DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
+VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
+IMAGE_KEY = "observation.images.image"
+REQUIRED_META = ("meta/info.json", "meta/episodes.jsonl", "meta/tasks.jsonl")
+INDEX_FEATURES = {
+    "timestamp": {"dtype": "float32", "shape": [1], "names": None},
+    "frame_index": {"dtype": "int64", "shape": [1], "names": None},
+    "episode_index": {"dtype": "int64", "shape": [1], "names": None},
+    "index": {"dtype": "int64", "shape": [1], "names": None},
+    "task_index": {"dtype": "int64", "shape": [1], "names": None},
+}
+
+
+class DatasetFormatError(ValueError):
+    """A dataset folder does not follow the LeRobot v2.1 layout."""
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    for i, line in enumerate(path.read_text().splitlines()):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise DatasetFormatError(f"{path}: line {i + 1} is not JSON ({e})") from None
+    return rows
+
+
+def _stats(x: np.ndarray) -> dict:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim == 4:  # images (T, H, W, C) -> per channel, in [0, 1]
+        x = x.reshape(-1, x.shape[-1]) / 255.0
+    return {"min": x.min(0).tolist(), "max": x.max(0).tolist(), "mean": x.mean(0).tolist(),
+            "std": x.std(0).tolist(), "count": [int(len(x))]}
+
+
+def _merge_stats(parts: list[dict]) -> dict:
+    n = np.array([p["count"][0] for p in parts], dtype=np.float64)
+    mean = np.array([p["mean"] for p in parts])
+    var = np.array([p["std"] for p in parts]) ** 2
+    tot = n.sum()
+    m = (n[:, None] * mean).sum(0) / tot
+    v = (n[:, None] * (var + (mean - m) ** 2)).sum(0) / tot
+    return {"min": np.min([p["min"] for p in parts], 0).tolist(), "max": np.max([p["max"] for p in parts], 0).tolist(),
+            "mean": m.tolist(), "std": np.sqrt(v).tolist(), "count": [int(tot)]}
+
+
+def write_video(path: Path, frames, fps: int) -> None:
+    import imageio.v2 as imageio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")
+    with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=9, macro_block_size=1,
+                            ffmpeg_params=["-pix_fmt", "yuv444p"]) as w:
+        for f in frames:
+            w.append_data(np.asarray(f, dtype=np.uint8))
+    os.replace(tmp, path)
+
+
+def read_video(path: Path) -> np.ndarray:
+    import imageio.v2 as imageio
+
+    if not Path(path).is_file():
+        raise DatasetFormatError(f"video {path} is missing")
+    with imageio.get_reader(path) as r:
+        return np.stack([np.asarray(f) for f in r])
+
+
+class LeRobotWriter:
+    """Append episodes to a LeRobot v2.1 dataset folder (creating it, or resuming it).
+
+    An episode becomes visible (``meta/episodes.jsonl``) only after its parquet and video files
+    are complete, so an interrupted writer leaves whole episodes only.
+    """
+
+    def __init__(self, root, fps: int, image_shape, state_names=None, action_names=None,
+                 robot_type: str = "widowx", with_actions: bool = True, extra_info: dict | None = None):
+        self.root = Path(root)
+        self.fps, self.robot_type, self.with_actions = int(fps), robot_type, with_actions
+        h, w, c = image_shape
+        self.features = {
+            IMAGE_KEY: {"dtype": "video", "shape": [h, w, c], "names": ["height", "width", "channels"],
+                        "info": {"video.fps": float(fps), "video.codec": "h264", "video.pix_fmt": "yuv444p",
+                                 "video.height": h, "video.width": w, "video.channels": c,
+                                 "has_audio": False, "video.is_depth_map": False}},
+        }
+        if state_names:
+            self.features["observation.state"] = {"dtype": "float32", "shape": [len(state_names)], "names": list(state_names)}
+        if with_actions and action_names:
+            self.features["action"] = {"dtype": "float32", "shape": [len(action_names)], "names": list(action_names)}
+        self.features.update(INDEX_FEATURES)
+        self.extra_info = dict(extra_info or {})
+        self.episodes: list[dict] = []
+        self.tasks: dict[str, int] = {}
+        self.episode_stats: list[dict] = []
+        if (self.root / "meta" / "episodes.jsonl").exists():
+            self._resume()
+
+    def _resume(self):
+        self.episodes = _read_jsonl(self.root / "meta" / "episodes.jsonl")
+        self.tasks = {r["task"]: r["task_index"] for r in _read_jsonl(self.root / "meta" / "tasks.jsonl")}
+        p = self.root / "meta" / "episodes_stats.jsonl"
+        self.episode_stats = _read_jsonl(p) if p.exists() else []
+        info = json.loads((self.root / "meta" / "info.json").read_text())
+        self.extra_info = {**info.get("lapa_bench", {}), **self.extra_info}
+
+    @property
+    def total_frames(self) -> int:
+        return sum(e["length"] for e in self.episodes)
+
+    def add_episode(self, frames, task: str, states=None, actions=None, meta: dict | None = None) -> int:
+        frames = np.asarray(frames, dtype=np.uint8)
+        T = len(frames)
+        if T < 2:
+            raise ValueError("an episode needs at least 2 frames")
+        idx = len(self.episodes)
+        chunk = idx // CHUNKS_SIZE
+        if task not in self.tasks:
+            self.tasks[task] = len(self.tasks)
+        import pandas as pd
+
+        cols = {
+            "timestamp": (np.arange(T) / self.fps).astype(np.float32),
+            "frame_index": np.arange(T, dtype=np.int64),
+            "episode_index": np.full(T, idx, dtype=np.int64),
+            "index": np.arange(self.total_frames, self.total_frames + T, dtype=np.int64),
+            "task_index": np.full(T, self.tasks[task], dtype=np.int64),
+        }
+        stats = {IMAGE_KEY: _stats(frames[:: max(1, T // 10)])}
+        for key, arr in (("observation.state", states), ("action", actions)):
+            if key in self.features:
+                if arr is None:
+                    raise ValueError(f"dataset has feature {key!r}; pass it for every episode")
+                a = np.asarray(arr, dtype=np.float32)
+                if a.shape != (T, self.features[key]["shape"][0]):
+                    raise ValueError(f"{key} has shape {a.shape}, expected ({T}, {self.features[key]['shape'][0]})")
+                cols[key] = list(a)
+                stats[key] = _stats(a)
+        for k in INDEX_FEATURES:
+            stats[k] = _stats(cols[k])
+        df = pd.DataFrame(cols)
+        data_path = self.root / DATA_PATH.format(episode_chunk=chunk, episode_index=idx)
+        data_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = data_path.with_name(f".{data_path.name}.tmp")
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, data_path)
+        write_video(self.root / VIDEO_PATH.format(episode_chunk=chunk, video_key=IMAGE_KEY, episode_index=idx),
+                    frames, self.fps)
+        ep = {"episode_index": idx, "tasks": [task], "length": T, **(meta or {})}
+        self.episodes.append(ep)
+        self.episode_stats.append({"episode_index": idx, "stats": stats})
+        self._write_meta()
+        return idx
+
+    def _write_meta(self):
+        meta = self.root / "meta"
+        n = len(self.episodes)
+        info = {
+            "codebase_version": CODEBASE_VERSION, "robot_type": self.robot_type,
+            "total_episodes": n, "total_frames": self.total_frames, "total_tasks": len(self.tasks),
+            "total_videos": n, "total_chunks": (n - 1) // CHUNKS_SIZE + 1 if n else 0,
+            "chunks_size": CHUNKS_SIZE, "fps": self.fps, "splits": {"train": f"0:{n}"},
+            "data_path": DATA_PATH, "video_path": VIDEO_PATH, "features": self.features,
+            "lapa_bench": self.extra_info,
+        }
+        # order matters for crash safety: data files exist before the episode is listed
+        _write_atomic(meta / "tasks.jsonl", "".join(json.dumps({"task_index": i, "task": t}) + "\n"
+                                                    for t, i in sorted(self.tasks.items(), key=lambda x: x[1])).encode())
+        _write_atomic(meta / "episodes_stats.jsonl", "".join(json.dumps(s) + "\n" for s in self.episode_stats).encode())
+        _write_atomic(meta / "stats.json", json.dumps(
+            {k: _merge_stats([s["stats"][k] for s in self.episode_stats]) for k in self.episode_stats[0]["stats"]},
+            indent=2).encode())
+        _write_atomic(meta / "info.json", json.dumps(info, indent=2).encode())
+        _write_atomic(meta / "episodes.jsonl", "".join(json.dumps(e) + "\n" for e in self.episodes).encode())
+
+
+def validate(root) -> dict:
+    """Check a folder against the LeRobot v2.1 layout; returns info.json or raises with the problem."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetFormatError(f"dataset folder {root} does not exist")
+    for f in REQUIRED_META:
+        if not (root / f).is_file():
+            raise DatasetFormatError(f"{root} is not a LeRobot v2.1 dataset: {f} is missing")
+    try:
+        info = json.loads((root / "meta/info.json").read_text())
+    except json.JSONDecodeError as e:
+        raise DatasetFormatError(f"{root}/meta/info.json is not JSON: {e}") from None
+    for key in ("codebase_version", "fps", "features", "data_path", "total_episodes"):
+        if key not in info:
+            raise DatasetFormatError(f"{root}/meta/info.json lacks {key!r}")
+    if not str(info["codebase_version"]).startswith("v2"):
+        raise DatasetFormatError(f"{root}: codebase_version {info['codebase_version']!r}; this reader supports v2.x")
+    feats = info["features"]
+    for k in ("frame_index", "episode_index", "index", "task_index", "timestamp"):
+        if k not in feats:
+            raise DatasetFormatError(f"{root}: feature {k!r} missing from meta/info.json")
+    for k, f in feats.items():
+        if not isinstance(f, dict) or "dtype" not in f or "shape" not in f:
+            raise DatasetFormatError(f"{root}: feature {k!r} needs 'dtype' and 'shape'")
+    eps = _read_jsonl(root / "meta/episodes.jsonl")
+    if len(eps) != info["total_episodes"]:
+        raise DatasetFormatError(f"{root}: info.json says {info['total_episodes']} episodes, episodes.jsonl has {len(eps)}")
+    for e in eps:
+        for k in ("episode_index", "tasks", "length"):
+            if k not in e:
+                raise DatasetFormatError(f"{root}: episode line {e} lacks {k!r}")
+    return info
+
+
+class LeRobotDataset:
+    """Read a LeRobot v2.x dataset folder (ours, or e.g. a converted Bridge V2)."""
+
+    def __init__(self, root, image_key: str | None = None):
+        self.root = Path(root)
+        self.info = validate(self.root)
+        self.episodes = _read_jsonl(self.root / "meta/episodes.jsonl")
+        self.tasks = {r["task_index"]: r["task"] for r in _read_jsonl(self.root / "meta/tasks.jsonl")}
+        feats = self.info["features"]
+        videos = [k for k, f in feats.items() if f["dtype"] == "video"]
+        self.image_key = image_key or (videos[0] if videos else None)
+        if self.image_key is not None and self.image_key not in feats:
+            raise DatasetFormatError(f"{root}: no feature {self.image_key!r}; cameras: {videos}")
+        self.has_actions = "action" in feats
+        self.fps = self.info["fps"]
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    @property
+    def num_frames(self) -> int:
+        return sum(e["length"] for e in self.episodes)
+
+    def _path(self, template_key: str, idx: int, **kw) -> Path:
+        chunk = idx // self.info.get("chunks_size", CHUNKS_SIZE)
+        return self.root / self.info[template_key].format(episode_chunk=chunk, episode_index=idx, **kw)
+
+    def table(self, i: int):
+        import pandas as pd
+
+        idx = self.episodes[i]["episode_index"]
+        p = self._path("data_path", idx)
+        if not p.is_file():
+            raise DatasetFormatError(f"{self.root}: episode {idx} data file {p.relative_to(self.root)} is missing")
+        df = pd.read_parquet(p)
+        missing = [k for k in ("frame_index", "episode_index") if k not in df.columns]
+        if missing:
+            raise DatasetFormatError(f"{p}: columns {missing} missing (has {list(df.columns)})")
+        return df
+
+    def frames(self, i: int) -> np.ndarray:
+        idx = self.episodes[i]["episode_index"]
+        return read_video(self._path("video_path", idx, video_key=self.image_key))
+
+    def episode(self, i: int, with_frames: bool = True) -> dict:
+        df = self.table(i)
+        ep = dict(self.episodes[i])
+        out = {"meta": ep, "task": ep["tasks"][0] if ep.get("tasks") else self.tasks.get(int(df["task_index"].iloc[0]))}
+        for key in ("observation.state", "action"):
+            if key in df.columns:
+                out[key] = np.stack(df[key].to_numpy()).astype(np.float32)
+        if with_frames:
+            out["frames"] = self.frames(i)
+        return out
+
+    def without_actions(self) -> "LeRobotDataset":
+        """The same episodes, with actions hidden (an action-free view for latent-action learning)."""
+        view = LeRobotDataset.__new__(LeRobotDataset)
+        view.__dict__.update(self.__dict__)
+        view.has_actions = False
+        orig = self.episode
+
+        def episode(i, with_frames=True):
+            e = orig(i, with_frames)
+            e.pop("action", None)
+            return e
+
+        view.episode = episode
+        return view

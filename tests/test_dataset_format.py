@@ -1,0 +1,71 @@
+"""LeRobot v2.1 writer/reader on a tiny dataset made here (no simulator)."""
+import json
+
+import numpy as np
+import pytest
+
+from lapa_bench.data import DatasetFormatError, LeRobotDataset, LeRobotWriter, validate
+from lapa_bench.specs import ACTION_NAMES, STATE_NAMES
+
+
+def _episode(T, seed):
+    rng = np.random.default_rng(seed)
+    # smooth images (like camera frames) so that lossy video stays close to the original
+    yy, xx = np.mgrid[0:32, 0:48]
+    frames = np.stack([np.stack([(xx * 4 + t * 7) % 256, (yy * 6 + t * 3) % 256,
+                                 np.full_like(xx, 40 * seed + 20)], -1) for t in range(T)]).astype(np.uint8)
+    return frames, rng.normal(size=(T, 7)).astype(np.float32), rng.normal(size=(T, 7)).astype(np.float32)
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255 ** 2 / max(mse, 1e-12))
+
+
+def test_write_read_round_trip(tmp_path):
+    w = LeRobotWriter(tmp_path / "ds", fps=5, image_shape=(32, 48, 3), state_names=STATE_NAMES,
+                      action_names=ACTION_NAMES, extra_info={"source": "test"})
+    eps = [_episode(6, 1), _episode(4, 2)]
+    for i, (f, s, a) in enumerate(eps):
+        w.add_episode(f, task=["put carrot on plate", "stack"][i], states=s, actions=a, meta={"success": True})
+    info = validate(tmp_path / "ds")
+    assert info["codebase_version"] == "v2.1" and info["total_frames"] == 10
+    for rel in ("meta/stats.json", "meta/episodes_stats.jsonl", "data/chunk-000/episode_000001.parquet",
+                "videos/chunk-000/observation.images.image/episode_000001.mp4"):
+        assert (tmp_path / "ds" / rel).is_file(), rel
+    ds = LeRobotDataset(tmp_path / "ds")
+    assert len(ds) == 2 and ds.num_frames == 10
+    for i, (f, s, a) in enumerate(eps):
+        e = ds.episode(i)
+        assert np.array_equal(e["action"], a) and np.array_equal(e["observation.state"], s)
+        assert e["frames"].shape == f.shape
+        assert psnr(e["frames"], f) >= 35
+    assert e["task"] == "stack" and e["meta"]["success"] is True
+    assert "action" not in ds.without_actions().episode(0, with_frames=False)
+    # resume: a new writer appends after the existing episodes
+    w2 = LeRobotWriter(tmp_path / "ds", fps=5, image_shape=(32, 48, 3), state_names=STATE_NAMES,
+                       action_names=ACTION_NAMES)
+    w2.add_episode(*_episode(3, 3)[:1], task="stack", states=_episode(3, 3)[1], actions=_episode(3, 3)[2])
+    assert len(LeRobotDataset(tmp_path / "ds")) == 3
+
+
+def test_malformed_datasets_give_clear_errors(tmp_path):
+    w = LeRobotWriter(tmp_path / "ds", fps=5, image_shape=(32, 48, 3), state_names=STATE_NAMES,
+                      action_names=ACTION_NAMES)
+    f, s, a = _episode(4, 1)
+    w.add_episode(f, task="t", states=s, actions=a)
+    with pytest.raises(DatasetFormatError, match="does not exist"):
+        LeRobotDataset(tmp_path / "nope")
+    (tmp_path / "ds/data/chunk-000/episode_000000.parquet").unlink()
+    with pytest.raises(DatasetFormatError, match="data file .* is missing"):
+        LeRobotDataset(tmp_path / "ds").episode(0)
+    info = json.loads((tmp_path / "ds/meta/info.json").read_text())
+    del info["features"]["frame_index"]
+    (tmp_path / "ds/meta/info.json").write_text(json.dumps(info))
+    with pytest.raises(DatasetFormatError, match="frame_index"):
+        LeRobotDataset(tmp_path / "ds")
+    (tmp_path / "ds/meta/tasks.jsonl").unlink()
+    with pytest.raises(DatasetFormatError, match="tasks.jsonl is missing"):
+        validate(tmp_path / "ds")
+    with pytest.raises(ValueError, match="shape"):
+        w.add_episode(f, task="t", states=s[:2], actions=a)
