@@ -14,6 +14,8 @@ EPILOG = """examples:
   lapa-bench policies            # what can be evaluated
   lapa-bench tasks               # the SIMPLER WidowX tasks
   lapa-bench assets check        # are the simulator assets installed?
+  lapa-bench collect --tasks all --episodes 50 --out data/bridge_demos   # scripted demos
+  lapa-bench data info data/bridge_demos
 """
 
 
@@ -72,6 +74,31 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["success_at_end", "success_once", "grasped", "consecutive_grasp"],
                    help="headline metric (first table, plot); default success_at_end")
 
+    c = sub.add_parser("collect", help="collect scripted demonstrations (LeRobot v2.1), disjoint from evaluation",
+                       description="Roll the privileged `scripted` oracle out from random layouts that keep every "
+                       "movable object >= 2 cm from its position in all 24 evaluation episodes, and write the "
+                       "successful episodes as a LeRobot v2.1 dataset. Safe to interrupt; re-run to resume.")
+    c.add_argument("--tasks", nargs="+", default=["all"], help="'all' or task names (default all)")
+    c.add_argument("--episodes", type=int, required=True, help="successful demonstrations per task")
+    c.add_argument("--out", required=True, help="dataset folder")
+    c.add_argument("--image-size", type=_image_size, default=(256, 256), metavar="HxW", help="frame size (default 256x256)")
+    c.add_argument("--keep-failures", action="store_true", help="also store failed attempts (success=false)")
+    c.add_argument("--seed", type=int, default=0, help="base seed of the layouts and noise (default 0)")
+    c.add_argument("--noise", type=float, default=0.002, help="oracle translation noise std, m (default 0.002)")
+    c.add_argument("--workers", type=int, default=1, help="tasks collected in parallel processes (default 1)")
+    c.add_argument("--no-progress", action="store_true")
+
+    d = sub.add_parser("data", help="inspect and check datasets")
+    dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    di = dsub.add_parser("info", help="episodes, frames, tasks, success, action stats, contact sheet PNG")
+    di.add_argument("dataset")
+    di.add_argument("--sheet", default=None, help="contact sheet path (default DATASET/contact_sheet.png)")
+    dr = dsub.add_parser("replay-check", help="replay recorded actions from the recorded layouts; report success")
+    dr.add_argument("dataset")
+    dr.add_argument("--max-episodes", type=int, default=None, help="check only the first N episodes per task")
+    dr.add_argument("--out", default=None, help="write the per-episode results as JSON here")
+    dr.add_argument("--workers", type=int, default=1, help="datasets replayed in parallel processes")
+
     sub.add_parser("policies", help="list registered policies")
     sub.add_parser("tasks", help="list the SIMPLER tasks")
     a = sub.add_parser("assets", help="check or download the SIMPLER assets",
@@ -101,6 +128,28 @@ def cmd_report(args) -> int:
     for k, v in res["paths"].items():
         print(f"[report] {k}: {v}")
     return 0
+
+
+def cmd_collect(args) -> int:
+    from lapa_bench.collect import CollectConfig, collect
+
+    if args.episodes < 1:
+        raise ValueError("--episodes must be >= 1")
+    collect(CollectConfig(tasks=args.tasks, episodes=args.episodes, out=args.out, image_size=args.image_size,
+                          keep_failures=args.keep_failures, seed=args.seed, noise=args.noise,
+                          progress=not args.no_progress), workers=args.workers)
+    return 0
+
+
+def cmd_data(args) -> int:
+    from lapa_bench.data import inspect
+
+    if args.data_command == "info":
+        info = inspect.dataset_info(args.dataset, sheet=args.sheet)
+        print(inspect.format_info(info))
+        return 0
+    res = inspect.replay_check(args.dataset, max_episodes=args.max_episodes, out=args.out, workers=args.workers)
+    return 0 if res["rate"] >= 0.95 else 1
 
 
 def cmd_policies(args) -> int:
@@ -134,7 +183,7 @@ def cmd_assets(args) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "report": cmd_report, "policies": cmd_policies, "tasks": cmd_tasks,
+COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data, "policies": cmd_policies, "tasks": cmd_tasks,
             "assets": cmd_assets}
 
 
@@ -146,11 +195,12 @@ def main(argv=None) -> int:
         return 2
     from lapa_bench.assets import AssetsMissingError
     from lapa_bench.evaluate import RunMismatchError
+    from lapa_bench.data import DatasetFormatError
     from lapa_bench.policy import ConfigError
 
     try:
         return COMMANDS[args.command](args)
-    except (AssetsMissingError, RunMismatchError, ConfigError, FileNotFoundError, ValueError, KeyError) as e:
+    except (AssetsMissingError, RunMismatchError, ConfigError, DatasetFormatError, FileNotFoundError, ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"lapa-bench {args.command}: error: {msg}", file=sys.stderr)
         return 2

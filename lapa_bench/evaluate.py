@@ -90,8 +90,13 @@ def seed_everything(seed: int, episode_id: int) -> None:
         pass
 
 
-def run_episode(env, policy: Policy, episode_id: int, seed: int, frames: list | None = None) -> dict:
-    """Roll one episode out; returns the record fields (never raises for policy errors)."""
+def run_episode(env, policy: Policy, episode_id: int, seed: int, frames: list | None = None,
+                on_step=None) -> dict:
+    """Roll one episode out; returns the record fields (never raises for policy errors).
+
+    ``frames``: a list to receive every image (reset frame included). ``on_step(obs, action)``
+    is called for each executed step with the observation the action was chosen from.
+    """
     t0 = time.perf_counter()
     seed_everything(seed, episode_id)
     if policy.privileged:
@@ -116,7 +121,10 @@ def run_episode(env, policy: Policy, episode_id: int, seed: int, frames: list | 
                 out["error"] = (f"invalid action: {e}" if isinstance(e, InvalidActionError)
                                 else f"policy.act raised {format_exception(e)}")
                 break
-        obs, _, _, _, info = env.step(queue.pop(0))
+        action = queue.pop(0)
+        if on_step is not None:
+            on_step(obs, action)
+        obs, _, _, _, info = env.step(action)
         out["steps"] += 1
         success = bool(info["success"])
         out["success_once"] |= success

@@ -55,6 +55,8 @@ class SimplerBridgeEnv(gym.Env):
         assets.check_assets()  # before mani_skill is imported: never reach its y/n prompt
         _quiet_mani_skill()
         import mani_skill.envs  # noqa: F401  (registers the envs)
+
+        _quiet_mani_skill()  # again: importing mani_skill resets its logger's level
         from mani_skill.utils import download_asset
 
         download_asset.prompt_yes_no = _refuse_prompt  # belt and braces: never block on input()
@@ -70,6 +72,8 @@ class SimplerBridgeEnv(gym.Env):
             render_backend=_render_backend(render_backend),
             max_episode_steps=self.task.max_steps,
         )
+        u = self._env.unwrapped
+        self._eval_layouts = (u.xyz_configs.clone(), u.quat_configs.clone())  # SIMPLER's 24 layouts
         self.image_size = tuple(image_size) if image_size else specs.DEFAULT_IMAGE_SIZE
         self.observation_space = specs.observation_space(self.image_size)
         self.action_space = specs.action_space()
@@ -129,6 +133,39 @@ class SimplerBridgeEnv(gym.Env):
         g = 2 * (finger - GRIPPER_QPOS_CLOSED) / (GRIPPER_QPOS_OPEN - GRIPPER_QPOS_CLOSED) - 1
         return np.array([*p, *rpy, g], dtype=np.float32)
 
+    def initial_layout(self) -> dict:
+        """Where the objects were placed at the last reset, before settling (world frame)."""
+        u = self._env.unwrapped
+        return {name: {"p": u.objs[name].pose.p[0].cpu().numpy().tolist(),
+                       "q": u.objs[name].pose.q[0].cpu().numpy().tolist()} for name in u.obj_names}
+
+    def set_layout(self, xyz, quat) -> None:
+        """Place the objects of the *next* reset at a custom layout (data collection only).
+
+        ``xyz``: (n_objects, 3) world positions, ``quat``: (n_objects, 4) wxyz, in the order of
+        the env's ``obj_names`` (source first). Reset with ``options={"episode_id": 0}``.
+        :meth:`restore_layouts` brings SIMPLER's evaluation layouts back.
+        """
+        import torch
+
+        u = self._env.unwrapped
+        u.xyz_configs = torch.as_tensor(np.asarray(xyz), dtype=torch.float32)[None]
+        u.quat_configs = torch.as_tensor(np.asarray(quat), dtype=torch.float32)[None]
+
+    def restore_layouts(self) -> None:
+        u = self._env.unwrapped
+        u.xyz_configs, u.quat_configs = self._eval_layouts
+
+    def evaluation_layouts(self) -> dict:
+        """World xy of every object in each of the 24 evaluation episodes: {name: (24, 2)}."""
+        u = self._env.unwrapped
+        xyz, quat = self._eval_layouts
+        ids = np.asarray(self.task.episode_ids)
+        n_xyz, n_q = len(xyz), len(quat)
+        pos_ids = (ids % (n_xyz * n_q)) // n_q
+        p = xyz.cpu().numpy()[pos_ids]  # (24, n_objects, 3)
+        return {name: p[:, i, :2] for i, name in enumerate(u.obj_names)}
+
     def privileged_state(self) -> dict:
         """Simulator ground truth for privileged policies (the ``scripted`` oracle), base frame.
 
@@ -152,7 +189,6 @@ class SimplerBridgeEnv(gym.Env):
         out["ee"] = dict(zip("pq", pq(arm.ee_pose_at_base)))
         out["ee_target"] = dict(zip("pq", pq(arm._target_pose)))
         out["fingers"] = [pq(to_base * link.pose)[0] for link in (u.agent.finger1_link, u.agent.finger2_link)]
-        out["grasped"] = bool(u.agent.is_grasping(u.objs[self.task.source_object])[0])
         return out
 
 

@@ -69,3 +69,57 @@ def test_malformed_datasets_give_clear_errors(tmp_path):
         validate(tmp_path / "ds")
     with pytest.raises(ValueError, match="shape"):
         w.add_episode(f, task="t", states=s[:2], actions=a)
+
+
+def _tiny_dataset(root, n=3, T=5):
+    w = LeRobotWriter(root, fps=5, image_shape=(32, 48, 3), state_names=STATE_NAMES, action_names=ACTION_NAMES)
+    for k in range(n):
+        f, s, a = _episode(T, k + 1)
+        w.add_episode(f, task=f"task {k % 2}", states=s, actions=a)
+    return LeRobotDataset(root)
+
+
+def test_ssv2_video_folder(tmp_path):
+    from lapa_bench.data.lerobot import write_video
+    from lapa_bench.data.torch_datasets import FramePairs
+    from lapa_bench.data.videos import VideoFolder
+
+    for vid in ("11", "12"):
+        write_video(tmp_path / "ssv2" / "videos" / f"{vid}.mp4", _episode(6, int(vid))[0], fps=12)
+    (tmp_path / "ssv2" / "labels.json").write_text(json.dumps([
+        {"id": "11", "label": "Pushing cup from left to right", "template": "Pushing [something] from left to right"},
+        {"id": "12", "template": "Putting [something] on [something]"}]))
+    vf = VideoFolder(tmp_path / "ssv2")
+    assert len(vf) == 2 and vf.instruction(0) == "Pushing cup from left to right"
+    assert vf.instruction(1) == "Putting something on something"
+    assert vf.frames(0).shape == (6, 32, 48, 3)
+    assert vf.frames(1, size=(16, 16)).shape == (6, 16, 16, 3)
+    pairs = FramePairs([vf], horizon=2)
+    assert len(pairs) == 2 * (6 - 2)
+    item = pairs[0]
+    assert item["x_t"].shape == (3, 32, 48) and 0 <= float(item["x_t"].min()) and float(item["x_t"].max()) <= 1
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(DatasetFormatError, match="no videos"):
+        VideoFolder(tmp_path / "bad")
+    (tmp_path / "ssv2" / "labels.json").write_text("[{]")
+    with pytest.raises(DatasetFormatError, match="labels"):
+        VideoFolder(tmp_path / "ssv2")
+
+
+def test_torch_datasets_and_split(tmp_path):
+    from lapa_bench.data.torch_datasets import FramePairs, StepSamples, split_episodes
+
+    ds = _tiny_dataset(tmp_path / "ds", n=4, T=5)
+    tr, va = split_episodes(4, 0.25, seed=0)
+    assert sorted(tr + va) == [0, 1, 2, 3] and len(va) == 1 and not set(tr) & set(va)
+    pairs = FramePairs([ds.without_actions()], horizon=3, episodes=tr, image_size=(16, 16))
+    assert len(pairs) == len(tr) * 2 and pairs[1]["x_th"].shape == (3, 16, 16)
+    assert pairs[0]["instruction"].startswith("task")
+    steps = StepSamples([ds], targets="action", episodes=va)
+    s = steps[2]
+    assert np.allclose(s["target"].numpy(), ds.episode(va[0], with_frames=False)["action"][2])
+    codes = {e: np.arange(5 * 4).reshape(5, 4) for e in range(4)}
+    lat = StepSamples([ds.without_actions()], targets=codes)
+    assert len(lat) == 20 and lat[6]["target"].tolist() == [4, 5, 6, 7]
+    with pytest.raises(ValueError, match="no actions"):
+        StepSamples([ds.without_actions()], targets="action")

@@ -85,7 +85,7 @@ def write_video(path: Path, frames, fps: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")
     with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=9, macro_block_size=1,
-                            ffmpeg_params=["-pix_fmt", "yuv444p"]) as w:
+                            pixelformat="yuv444p") as w:
         for f in frames:
             w.append_data(np.asarray(f, dtype=np.uint8))
     os.replace(tmp, path)
@@ -311,3 +311,16 @@ class LeRobotDataset:
 
         view.episode = episode
         return view
+
+
+def open_datasets(path) -> list[LeRobotDataset]:
+    """A dataset folder, or a folder of dataset folders (as `lapa-bench collect` writes)."""
+    path = Path(path)
+    if (path / "meta" / "info.json").is_file():
+        return [LeRobotDataset(path)]
+    if not path.is_dir():
+        raise DatasetFormatError(f"dataset folder {path} does not exist")
+    parts = sorted(p.parent.parent for p in path.glob("*/meta/info.json"))
+    if not parts:
+        raise DatasetFormatError(f"{path} holds no LeRobot dataset (no meta/info.json in it or its sub-folders)")
+    return [LeRobotDataset(p) for p in parts]
