@@ -78,7 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Roll the privileged `scripted` oracle out from random layouts that keep every "
                        "movable object >= 2 cm from its position in all 24 evaluation episodes, and write the "
                        "successful episodes as a LeRobot v2.1 dataset. Safe to interrupt; re-run to resume.")
-    c.add_argument("--tasks", nargs="+", default=["all"], help="'all' or task names (default all)")
+    c.add_argument("--source", choices=["bridge", "panda"], default="bridge",
+                   help="bridge: WidowX demonstrations with actions (SIMPLER tasks); panda: action-free "
+                   "cross-embodiment videos of a Panda on ManiSkill tabletop tasks (default bridge)")
+    c.add_argument("--tasks", nargs="+", default=["all"],
+                   help="'all' or task names: SIMPLER tasks for bridge, PickCube-v1/StackCube-v1/PushCube-v1/"
+                   "PullCube-v1 for panda (default all)")
     c.add_argument("--episodes", type=int, required=True, help="successful demonstrations per task")
     c.add_argument("--out", required=True, help="dataset folder")
     c.add_argument("--image-size", type=_image_size, default=(256, 256), metavar="HxW", help="frame size (default 256x256)")
@@ -135,6 +140,12 @@ def cmd_collect(args) -> int:
 
     if args.episodes < 1:
         raise ValueError("--episodes must be >= 1")
+    if args.source == "panda":
+        from lapa_bench.panda_videos import PandaConfig, collect_panda
+
+        collect_panda(PandaConfig(tasks=args.tasks, episodes=args.episodes, out=args.out, image_size=args.image_size,
+                                  seed=args.seed, progress=not args.no_progress), workers=args.workers)
+        return 0
     collect(CollectConfig(tasks=args.tasks, episodes=args.episodes, out=args.out, image_size=args.image_size,
                           keep_failures=args.keep_failures, seed=args.seed, noise=args.noise,
                           progress=not args.no_progress), workers=args.workers)

@@ -152,6 +152,29 @@ def collect_task(cfg: CollectConfig, task_name: str, position: int = 0) -> dict:
     return {"task": task.name, "episodes": len(writer.episodes), "seconds": round(time.time() - t0, 1)}
 
 
+def run_per_task(fn, cfg, names: list[str], workers: int) -> list[dict]:
+    """``fn(cfg, name, position)`` for every name, ``workers`` at a time in spawned processes."""
+    if workers <= 1 or len(names) == 1:
+        return [fn(cfg, n) for n in names]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+        futs = [ex.submit(fn, cfg, n, i % workers) for i, n in enumerate(names)]
+        return [f.result() for f in futs]
+
+
+def write_collection_summary(out: Path, cfg, workers: int, results: list[dict], wall: float) -> None:
+    from dataclasses import asdict
+
+    from lapa_bench.records import write_json_atomic
+
+    write_json_atomic(Path(out) / "collection.json", {"config": asdict(cfg), "workers": workers, "parts": results,
+                                                      "wall_seconds_last_run": round(wall, 1)})
+    n = sum(r["episodes"] for r in results)
+    print(f"[collect] {out}: {n} episodes in {len(results)} task datasets ({wall:.0f} s this run)")
+
+
 def collect(cfg: CollectConfig, workers: int = 1) -> Path:
     """Collect every task of ``cfg.tasks`` into ``OUT/<task>/`` (one LeRobot dataset per task),
     ``workers`` tasks at a time in separate processes."""
@@ -162,22 +185,6 @@ def collect(cfg: CollectConfig, workers: int = 1) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    if workers <= 1 or len(names) == 1:
-        results = [collect_task(cfg, n) for n in names]
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-            futs = [ex.submit(collect_task, cfg, n, i % workers) for i, n in enumerate(names)]
-            results = [f.result() for f in futs]
-    wall = time.time() - t0
-    from dataclasses import asdict
-
-    from lapa_bench.records import write_json_atomic
-
-    write_json_atomic(out / "collection.json", {"config": asdict(cfg), "workers": workers, "parts": results,
-                                                "wall_seconds_last_run": round(wall, 1)})
-    n = sum(r["episodes"] for r in results)
-    print(f"[collect] {out}: {n} episodes in {len(results)} task datasets ({wall:.0f} s this run)")
+    results = run_per_task(collect_task, cfg, names, workers)
+    write_collection_summary(out, cfg, workers, results, time.time() - t0)
     return out

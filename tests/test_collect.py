@@ -44,3 +44,16 @@ def test_collect_then_replay(tmp_path):
     # resume: asking for the same number again does nothing
     collect(cfg)
     assert len(open_datasets(tmp_path / "demos")[0]) == 1
+
+
+def test_panda_cross_embodiment_videos_have_no_actions(tmp_path):
+    from lapa_bench.data.torch_datasets import FramePairs
+    from lapa_bench.panda_videos import PandaConfig, collect_panda
+
+    collect_panda(PandaConfig(tasks=["PushCube-v1"], episodes=1, out=str(tmp_path / "v"), image_size=(64, 64),
+                              progress=False))
+    (ds,) = open_datasets(tmp_path / "v")
+    assert not ds.has_actions and "action" not in ds.info["features"]
+    assert ds.info["robot_type"] == "panda" and ds.episodes[0]["success"]
+    pairs = FramePairs([ds], horizon=1)
+    assert len(pairs) == ds.episodes[0]["length"] - 1 and pairs[0]["x_t"].shape == (3, 64, 64)

@@ -92,12 +92,22 @@ def write_video(path: Path, frames, fps: int) -> None:
 
 
 def read_video(path: Path) -> np.ndarray:
-    import imageio.v2 as imageio
-
+    """Decode every frame (T, H, W, 3) uint8: PyAV in-process when installed, else imageio-ffmpeg."""
     if not Path(path).is_file():
         raise DatasetFormatError(f"video {path} is missing")
+    try:
+        import av
+    except ImportError:
+        av = None
+    if av is not None:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
+    import imageio.v2 as imageio
+
     with imageio.get_reader(path) as r:
-        return np.stack([np.asarray(f) for f in r])
+        return np.stack([np.asarray(f)[..., :3] for f in r])
 
 
 class LeRobotWriter:

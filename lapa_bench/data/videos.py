@@ -50,11 +50,9 @@ class VideoFolder:
         return self.labels.get(self.ids[i], "")
 
     def frames(self, i: int, size: tuple[int, int] | None = None) -> np.ndarray:
-        import imageio.v2 as imageio
+        from lapa_bench.data.lerobot import read_video
 
-        with imageio.get_reader(self.paths[self.ids[i]]) as r:
-            frames = [np.asarray(f)[..., :3] for f in r]
-        out = np.stack(frames)
+        out = read_video(self.paths[self.ids[i]])
         if size is not None and out.shape[1:3] != tuple(size):
             import cv2
 
