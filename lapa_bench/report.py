@@ -111,7 +111,7 @@ def plot(summary: pd.DataFrame, path: Path, metric: str = "success_at_end") -> P
     for i, p in enumerate(policies):
         s = summary[summary["policy"] == p].set_index("task").reindex(tasks)
         v = s[metric].to_numpy()
-        err = np.vstack([v - s[f"{metric}_lo"].to_numpy(), s[f"{metric}_hi"].to_numpy() - v])
+        err = np.clip(np.vstack([v - s[f"{metric}_lo"].to_numpy(), s[f"{metric}_hi"].to_numpy() - v]), 0, None)
         ax.bar(x + (i - (len(policies) - 1) / 2) * width, v, width, yerr=err, capsize=3, label=p)
     ax.set_xticks(x, tasks)
     ax.set_ylim(0, 105)

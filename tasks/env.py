@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 
 from lapa_bench import assets, specs
-from lapa_bench.geometry import quat_to_euler_xyz
+from lapa_bench.geometry import pose_in_frame, quat_to_euler_xyz
 
 GRIPPER_QPOS_CLOSED, GRIPPER_QPOS_OPEN = 0.015, 0.037
 
@@ -19,7 +19,9 @@ def _quiet_mani_skill() -> None:
     import logging
     import warnings
 
-    logging.getLogger("mani_skill").setLevel(logging.ERROR)
+    from mani_skill.utils.logging_utils import logger  # named "mani_skill " (sic)
+
+    logger.setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Creating a tensor from a list of numpy.ndarrays")
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="mani_skill")
 
@@ -53,10 +55,9 @@ class SimplerBridgeEnv(gym.Env):
 
         self.task = get_task(task)
         assets.check_assets()  # before mani_skill is imported: never reach its y/n prompt
-        _quiet_mani_skill()
         import mani_skill.envs  # noqa: F401  (registers the envs)
 
-        _quiet_mani_skill()  # again: importing mani_skill resets its logger's level
+        _quiet_mani_skill()
         from mani_skill.utils import download_asset
 
         download_asset.prompt_yes_no = _refuse_prompt  # belt and braces: never block on input()
@@ -126,9 +127,10 @@ class SimplerBridgeEnv(gym.Env):
 
     def proprio(self) -> np.ndarray:
         u = self._env.unwrapped
-        pose = u.agent.controller.controllers["arm"].ee_pose_at_base
-        p = pose.p[0].cpu().numpy()
-        rpy = quat_to_euler_xyz(pose.q[0].cpu().numpy())
+        root = u.agent.robot.pose.raw_pose[0].cpu().numpy().astype(np.float64)
+        ee = u.agent.controller.controllers["arm"].ee_link.pose.raw_pose[0].cpu().numpy().astype(np.float64)
+        p, q = pose_in_frame(root[:3], root[3:], ee[:3], ee[3:])  # numpy: cheaper than torch poses here
+        rpy = quat_to_euler_xyz(q)
         finger = float(u.agent.robot.get_qpos()[0, -2])
         g = 2 * (finger - GRIPPER_QPOS_CLOSED) / (GRIPPER_QPOS_OPEN - GRIPPER_QPOS_CLOSED) - 1
         return np.array([*p, *rpy, g], dtype=np.float32)

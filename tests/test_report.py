@@ -37,7 +37,8 @@ def test_report_table_and_files(tmp_path):
         [("PutSpoonOnTableClothInScene-v1", i < 1) for i in range(4)]
     _write_run(tmp_path / "a", "pol_a", a)
     _write_run(tmp_path / "b", "pol_b", [(t, False) for t, _ in a])
-    res = build_report([tmp_path / "a", tmp_path / "b"], tmp_path / "out", quiet=True)
+    _write_run(tmp_path / "c", "pol_c", [(t, True) for t, _ in a])  # 100%: interval touches the bound
+    res = build_report([tmp_path / "a", tmp_path / "b", tmp_path / "c"], tmp_path / "out", quiet=True)
     s = res["summary"].set_index(["policy", "task"])
     assert s.loc[("pol_a", "carrot"), "success_at_end"] == 75.0
     assert s.loc[("pol_a", "spoon"), "success_at_end"] == 25.0
@@ -52,7 +53,7 @@ def test_report_table_and_files(tmp_path):
     md = (tmp_path / "out" / "table.md").read_text()
     assert "| pol_a |" in md and "75.0 [" in md
     csv = pd.read_csv(tmp_path / "out" / "table.csv")
-    assert set(csv["policy"]) == {"pol_a", "pol_b"}
+    assert set(csv["policy"]) == {"pol_a", "pol_b", "pol_c"}
 
 
 def test_report_on_missing_or_empty_dir(tmp_path):
