@@ -104,6 +104,28 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--out", default=None, help="write the per-episode results as JSON here")
     dr.add_argument("--workers", type=int, default=1, help="datasets replayed in parallel processes")
 
+    lq = sub.add_parser("laq", help="latent action quantization (LAPA stage 1): train, label")
+    lsub = lq.add_subparsers(dest="laq_command", metavar="ACTION", required=True)
+    lt = lsub.add_parser("train", help="train the LAQ model on frame pairs of action-free videos",
+                         description="Train LAQ on (x_t, x_{t+H}) pairs of one or more dataset folders (actions are "
+                         "ignored). Resumes from OUT/last; logs loss, perplexity and code usage to OUT/log.csv.")
+    lt.add_argument("--data", nargs="+", required=True, help="dataset folders (LeRobot, or folders of them)")
+    lt.add_argument("--out", required=True, help="checkpoint folder")
+    lt.add_argument("--preset", default="tiny", choices=["tiny", "full"], help="model size (default tiny)")
+    lt.add_argument("--set", metavar="KEY=VALUE", type=_kv, action="append", default=[],
+                    help="override an LAQConfig field, e.g. --set frame_gap=2")
+    lt.add_argument("--steps", type=int, default=2000)
+    lt.add_argument("--batch-size", type=int, default=32)
+    lt.add_argument("--lr", type=float, default=3e-4)
+    lt.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 ...")
+    lt.add_argument("--seed", type=int, default=0)
+    lt.add_argument("--no-progress", action="store_true")
+    ll = lsub.add_parser("label", help="write the latent codes of every step of a dataset (npz)")
+    ll.add_argument("checkpoint", help="LAQ checkpoint folder")
+    ll.add_argument("--data", nargs="+", required=True)
+    ll.add_argument("--out", required=True, help="output .npz")
+    ll.add_argument("--device", default="auto")
+
     sub.add_parser("policies", help="list registered policies")
     sub.add_parser("tasks", help="list the SIMPLER tasks")
     a = sub.add_parser("assets", help="check or download the SIMPLER assets",
@@ -163,6 +185,19 @@ def cmd_data(args) -> int:
     return 0 if res["rate"] >= 0.95 else 1
 
 
+def cmd_laq(args) -> int:
+    from policies.lapa import train_laq
+
+    if args.laq_command == "train":
+        train_laq.train(train_laq.LAQTrainConfig(
+            data=args.data, out=args.out, preset=args.preset, overrides=dict(args.set), steps=args.steps,
+            batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
+            progress=not args.no_progress))
+    else:
+        train_laq.label(args.checkpoint, args.data, args.out, device=args.device)
+    return 0
+
+
 def cmd_policies(args) -> int:
     from lapa_bench.policy import broken_policies, describe_policies
 
@@ -194,7 +229,7 @@ def cmd_assets(args) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data, "policies": cmd_policies, "tasks": cmd_tasks,
+COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data, "laq": cmd_laq, "policies": cmd_policies, "tasks": cmd_tasks,
             "assets": cmd_assets}
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from lapa_bench import assets, specs
+from lapa_bench.geometry import quat_mul
 
 MIN_EVAL_DISTANCE = 0.02  # m
 
@@ -38,13 +39,6 @@ def _yaw_quat(yaw: float) -> np.ndarray:
     return np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])
 
 
-def _qmul(a, b) -> np.ndarray:
-    w1, x1, y1, z1 = a
-    w2, x2, y2, z2 = b
-    return np.array([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2, w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
-                     w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2])
-
-
 def sample_layout(env, rng: np.random.Generator, min_dist: float = MIN_EVAL_DISTANCE,
                   margin: float = 0.04, tries: int = 1000):
     """A random layout (xyz, quat per object) disjoint from the evaluation layouts, plus its check."""
@@ -64,7 +58,7 @@ def sample_layout(env, rng: np.random.Generator, min_dist: float = MIN_EVAL_DIST
             if n in fixed:
                 continue
             xyz[i, :2] = rng.uniform(lo, hi)
-            quat[i] = _qmul(_yaw_quat(rng.uniform(-np.pi, np.pi)), quat[i])
+            quat[i] = quat_mul(_yaw_quat(rng.uniform(-np.pi, np.pi)), quat[i])
         dists = {n: float(np.linalg.norm(eval_xy[n] - xyz[names.index(n), :2], axis=1).min()) for n in movable}
         if min(dists.values()) < min_dist:
             continue

@@ -123,3 +123,45 @@ def test_torch_datasets_and_split(tmp_path):
     assert len(lat) == 20 and lat[6]["target"].tolist() == [4, 5, 6, 7]
     with pytest.raises(ValueError, match="no actions"):
         StepSamples([ds.without_actions()], targets="action")
+
+
+# LeRobot v2.1 layout as documented: info.json keys and per-frame parquet columns with their dtypes.
+LEROBOT_V21_INFO_KEYS = {"codebase_version", "robot_type", "total_episodes", "total_frames", "total_tasks",
+                         "total_videos", "total_chunks", "chunks_size", "fps", "splits", "data_path",
+                         "video_path", "features"}
+LEROBOT_V21_VIDEO_INFO_KEYS = {"video.fps", "video.height", "video.width", "video.channels", "video.codec",
+                               "video.pix_fmt", "video.is_depth_map", "has_audio"}
+
+
+def test_lerobot_v21_schema(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ds = _tiny_dataset(tmp_path / "ds", n=2, T=4)
+    info = json.loads((tmp_path / "ds/meta/info.json").read_text())
+    assert LEROBOT_V21_INFO_KEYS <= set(info) and info["codebase_version"] == "v2.1"
+    assert info["data_path"] == "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
+    assert info["video_path"] == "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
+    assert info["splits"] == {"train": "0:2"} and info["total_videos"] == 2
+    video = info["features"]["observation.images.image"]
+    assert video["dtype"] == "video" and video["shape"] == [32, 48, 3]
+    assert LEROBOT_V21_VIDEO_INFO_KEYS <= set(video["info"])
+    schema = pq.read_schema(tmp_path / "ds/data/chunk-000/episode_000000.parquet")
+    want = {"timestamp": pa.float32(), "frame_index": pa.int64(), "episode_index": pa.int64(),
+            "index": pa.int64(), "task_index": pa.int64()}
+    for name, typ in want.items():
+        assert schema.field(name).type == typ, name
+    for name in ("observation.state", "action"):
+        t = schema.field(name).type
+        assert pa.types.is_list(t) and t.value_type == pa.float32(), (name, t)
+    # every non-video feature of info.json is a parquet column, and nothing else is
+    cols = {f for f, v in info["features"].items() if v["dtype"] != "video"}
+    assert cols == set(schema.names)
+    for line in (tmp_path / "ds/meta/episodes.jsonl").read_text().splitlines():
+        assert {"episode_index", "tasks", "length"} <= set(json.loads(line))
+    for line in (tmp_path / "ds/meta/tasks.jsonl").read_text().splitlines():
+        assert set(json.loads(line)) == {"task_index", "task"}
+    stats = json.loads((tmp_path / "ds/meta/stats.json").read_text())
+    assert {"mean", "std", "min", "max", "count"} <= set(stats["action"])
+    # global frame index runs across episodes
+    assert ds.table(1)["index"].tolist() == [4, 5, 6, 7]

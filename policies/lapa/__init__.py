@@ -1,0 +1,1 @@
+"""LAPA: latent action quantization (LAQ), latent pretraining, action finetuning."""

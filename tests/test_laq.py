@@ -1,0 +1,122 @@
+"""LAQ (stage 1) unit tests: shapes, NSVQ gradients, overfitting, checkpoints, code replacement."""
+import pytest
+import torch
+
+from policies.lapa.configuration_laq import LAQConfig, laq_full, laq_tiny
+from policies.lapa.modeling_laq import LAQ
+from policies.lapa.nsvq import NSVQ
+
+
+def micro():
+    return LAQConfig(image_size=32, patch_size=8, dim=64, spatial_depth=1, temporal_depth=1, decoder_depth=1,
+                     heads=2, dim_head=16, code_dim=8, replace_every=5)
+
+
+def pair(b=4, s=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(b, 3, s, s, generator=g)
+    return x, torch.roll(x, shifts=2, dims=3)  # the "action": a shift to the right
+
+
+def test_nsvq_shapes_and_gradients():
+    vq = NSVQ(dim=8, codebook_size=8)
+    z = torch.randn(5, 4, 8, requires_grad=True)
+    q, idx, loss = vq(z)
+    assert q.shape == z.shape and idx.shape == (5, 4) and idx.dtype == torch.long and loss.ndim == 0
+    q.sum().backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0  # gradient reaches the encoder side
+    assert vq.codebook.grad is not None and vq.codebook.grad.abs().sum() > 0
+    vq.eval()
+    q2, idx2, _ = vq(z.detach())
+    assert torch.equal(q2, vq.codebook[idx2])
+
+
+def test_laq_shapes_and_encoder_gradient():
+    m = LAQ(micro())
+    x_t, x_th = pair()
+    out = m(x_t, x_th)
+    assert out["recon"].shape == x_th.shape and out["indices"].shape == (4, 4)
+    out["loss"].backward()
+    assert m.patch_embed[1].weight.grad.abs().sum() > 0  # through NSVQ into the encoder
+    with pytest.raises(ValueError, match="expects frames"):
+        m(torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16))
+
+
+def test_configs():
+    full, tiny = laq_full(), laq_tiny()
+    assert (full.image_size, full.patch_size, full.dim, full.spatial_depth, full.temporal_depth, full.heads,
+            full.codebook_size, full.code_seq_len) == (256, 32, 1024, 8, 8, 16, 8, 4)
+    assert tiny.image_size == 64 and tiny.codebook_size == 8
+    with pytest.raises(ValueError, match="square"):
+        LAQConfig(code_seq_len=3)
+
+
+def test_laq_overfits_one_batch():
+    torch.manual_seed(0)
+    m = LAQ(micro())
+    x_t, x_th = pair()
+    opt = torch.optim.AdamW(m.parameters(), lr=2e-3)
+    first = None
+    for step in range(150):
+        out = m(x_t, x_th)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        first = first if first is not None else out["loss"].item()
+    m.eval()
+    final = m(x_t, x_th)["loss"].item()
+    assert final <= 0.1 * first, (first, final)
+
+
+def test_dead_codes_are_replaced():
+    torch.manual_seed(0)
+    vq = NSVQ(dim=4, codebook_size=8, dead_threshold=0.05)
+    vq.codebook.data[1:] += 100.0  # far away: never chosen
+    z = torch.randn(64, 4)
+    vq(z)
+    assert NSVQ.perplexity(vq.nearest(z), 8) < 1.5
+    assert vq.replace_dead_codes(z) == 7
+    assert NSVQ.perplexity(vq.nearest(z), 8) > 3
+
+
+def test_save_load_round_trip(tmp_path):
+    m = LAQ(micro()).eval()
+    x_t, x_th = pair()
+    m.save_pretrained(tmp_path / "laq")
+    m2 = LAQ.from_pretrained(tmp_path / "laq").eval()
+    assert torch.equal(m.label(x_t, x_th), m2.label(x_t, x_th))
+    assert torch.allclose(m(x_t, x_th)["recon"], m2(x_t, x_th)["recon"])
+    with pytest.raises(FileNotFoundError, match="not a LAQ checkpoint"):
+        LAQ.from_pretrained(tmp_path)
+
+
+def test_train_resume_and_label(tmp_path):
+    """The training command on a tiny dataset: log with perplexity, resume, eval.json, labels."""
+    import json
+
+    import numpy as np
+
+    from lapa_bench.data import LeRobotWriter
+    from policies.lapa.train_laq import LAQTrainConfig, label, train
+
+    w = LeRobotWriter(tmp_path / "ds", fps=5, image_shape=(32, 32, 3), with_actions=False)
+    yy, xx = np.mgrid[0:32, 0:32]
+    for e in range(3):
+        w.add_episode(np.stack([np.stack([(xx * 8 + 5 * t + 40 * e) % 256, yy * 8, xx * 4], -1)
+                                for t in range(6)]).astype(np.uint8), task="slide")
+    over = dict(image_size=32, patch_size=8, dim=32, spatial_depth=1, temporal_depth=1, decoder_depth=1, heads=2,
+                dim_head=16, code_dim=8, replace_every=3)
+    cfg = LAQTrainConfig(data=[str(tmp_path / "ds")], out=str(tmp_path / "laq"), overrides=over, steps=6,
+                         batch_size=4, log_every=2, save_every=3, progress=False, val_fraction=0.34)
+    train(cfg)
+    log = (tmp_path / "laq" / "log.csv").read_text().splitlines()
+    assert log[0].startswith("step,loss,perplexity,codes_used") and len(log) >= 4
+    assert json.loads((tmp_path / "laq" / "last" / "trainer_state.json").read_text())["step"] == 6
+    cfg.steps = 8
+    train(cfg)  # resumes at 6
+    assert json.loads((tmp_path / "laq" / "last" / "trainer_state.json").read_text())["step"] == 8
+    ev = json.loads((tmp_path / "laq" / "eval.json").read_text())
+    assert {"val_mse", "copy_mse", "perplexity", "codes_used"} <= set(ev)
+    label(tmp_path / "laq", [tmp_path / "ds"], tmp_path / "codes.npz")
+    z = np.load(tmp_path / "codes.npz")
+    assert len(z.files) == 3 and z[z.files[0]].shape == (6, 4)
