@@ -144,7 +144,8 @@ def cmd_eval(args) -> int:
     out = evaluate(cfg)
     from lapa_bench.report import build_report
 
-    build_report([out])
+    build_report([out], metrics=["success_at_end", "success_once"])
+    print(f"[eval] records in {out}; full table and plot: lapa-bench report {out} --out DIR")
     return 0
 
 

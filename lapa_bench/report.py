@@ -137,14 +137,18 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: bool = False) -> dict:
-    """Print the table; write ``table.md``, ``table.csv`` (long, every metric) and ``plot.png``."""
+def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: bool = False,
+                 metrics: list[str] | None = None) -> dict:
+    """Print the tables; write ``table.md``, ``table.csv`` (long, every metric) and ``plot.png``.
+
+    ``metrics``: which tables to show (default: the headline ``metric`` first, then all others).
+    """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
     df = load_records(run_dirs)
     summary = summarize(df)
     sections = []
-    for m in (metric, *[k for k in METRICS if k != metric]):
+    for m in metrics or (metric, *[k for k in METRICS if k != metric]):
         sections.append((m, wide_table(summary, m)))
     text = []
     for m, t in sections:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure SAPIEN (ManiSkill's renderer) finds a Vulkan device.
 #
-# * A GPU driver's Vulkan ICD (NVIDIA, AMD, Intel) is present  -> nothing to do.
+# * NVIDIA's Vulkan ICD is present (a GPU driver)               -> nothing to do.
 # * Mesa's lavapipe (CPU Vulkan) >= 24.3 is installed          -> nothing to do.
 # * Otherwise, on Debian bookworm: add bookworm-backports and install
 #   mesa-vulkan-drivers from it (Mesa 25.x). Older Mesa fails in SAPIEN with
@@ -14,8 +14,10 @@ MIN_MESA="24.3"
 ICD_DIRS="/usr/share/vulkan/icd.d /etc/vulkan/icd.d"
 
 have_gpu_icd() {
+  # Mesa's own radeon/intel ICDs are installed with lavapipe whether or not such a GPU exists,
+  # so only NVIDIA's driver ICD counts as "a GPU is here".
   for d in $ICD_DIRS; do
-    ls "$d" 2>/dev/null | grep -qiE 'nvidia|radeon|intel' && return 0
+    ls "$d" 2>/dev/null | grep -qi 'nvidia' && return 0
   done
   return 1
 }
@@ -31,12 +33,12 @@ mesa_ok() {
   ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1
 }
 
-if have_gpu_icd; then
-  echo "[vulkan] GPU Vulkan driver found; lavapipe not needed."
-  exit 0
-fi
 if mesa_ok; then
   echo "[vulkan] lavapipe (Mesa $(mesa_version)) already installed."
+  exit 0
+fi
+if have_gpu_icd; then
+  echo "[vulkan] NVIDIA Vulkan driver found; lavapipe not needed."
   exit 0
 fi
 
