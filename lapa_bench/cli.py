@@ -125,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     ll.add_argument("--data", nargs="+", required=True)
     ll.add_argument("--out", required=True, help="output .npz")
     ll.add_argument("--device", default="auto")
+    lp = lsub.add_parser("probe", help="linear probe: do the codes carry the true actions? (held-out R^2)")
+    lp.add_argument("checkpoint", help="LAQ checkpoint folder")
+    lp.add_argument("--data", nargs="+", required=True, help="datasets with actions")
+    lp.add_argument("--out", default=None, help="write the result as JSON here")
+    lp.add_argument("--device", default="auto")
 
     sub.add_parser("policies", help="list registered policies")
     sub.add_parser("tasks", help="list the SIMPLER tasks")
@@ -194,8 +199,12 @@ def cmd_laq(args) -> int:
             data=args.data, out=args.out, preset=args.preset, overrides=dict(args.set), steps=args.steps,
             batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
             progress=not args.no_progress))
-    else:
+    elif args.laq_command == "label":
         train_laq.label(args.checkpoint, args.data, args.out, device=args.device)
+    else:
+        res = train_laq.probe(args.checkpoint, args.data, device=args.device)
+        if args.out:
+            Path(args.out).write_text(json.dumps(res, indent=2))
     return 0
 
 

@@ -99,11 +99,15 @@ def test_train_resume_and_label(tmp_path):
     from lapa_bench.data import LeRobotWriter
     from policies.lapa.train_laq import LAQTrainConfig, label, train
 
-    w = LeRobotWriter(tmp_path / "ds", fps=5, image_shape=(32, 32, 3), with_actions=False)
+    from lapa_bench.specs import ACTION_NAMES
+
+    w = LeRobotWriter(tmp_path / "ds", fps=5, image_shape=(32, 32, 3), action_names=ACTION_NAMES)
     yy, xx = np.mgrid[0:32, 0:32]
+    rng = np.random.default_rng(0)
     for e in range(3):
         w.add_episode(np.stack([np.stack([(xx * 8 + 5 * t + 40 * e) % 256, yy * 8, xx * 4], -1)
-                                for t in range(6)]).astype(np.uint8), task="slide")
+                                for t in range(6)]).astype(np.uint8), task="slide",
+                      actions=rng.normal(size=(6, 7)).astype(np.float32))
     over = dict(image_size=32, patch_size=8, dim=32, spatial_depth=1, temporal_depth=1, decoder_depth=1, heads=2,
                 dim_head=16, code_dim=8, replace_every=3)
     cfg = LAQTrainConfig(data=[str(tmp_path / "ds")], out=str(tmp_path / "laq"), overrides=over, steps=6,
@@ -120,3 +124,7 @@ def test_train_resume_and_label(tmp_path):
     label(tmp_path / "laq", [tmp_path / "ds"], tmp_path / "codes.npz")
     z = np.load(tmp_path / "codes.npz")
     assert len(z.files) == 3 and z[z.files[0]].shape == (6, 4)
+    from policies.lapa.train_laq import probe
+
+    res = probe(tmp_path / "laq", [tmp_path / "ds"], val_fraction=0.34)
+    assert set(res["r2"]) >= {"dx", "dy", "dz"} and np.isfinite(res["r2_translation"])

@@ -221,3 +221,59 @@ def label(checkpoint, data_dirs, out, device: str = "auto", batch_size: int = 64
     np.savez_compressed(out, **codes)
     print(f"[laq] labelled {len(codes)} episodes -> {out}")
     return out
+
+
+def probe(checkpoint, data_dirs, val_fraction: float = 0.2, seed: int = 0, ridge: float = 1e-2,
+          device: str = "auto") -> dict:
+    """Linear probe: one-hot latent codes of step t -> the true action of step t (held-out R^2).
+
+    Episodes are split into train/validation; a ridge regression is fitted on the train episodes
+    and scored on the held-out ones, per action dimension; ``r2_translation`` averages x, y, z.
+    With frame gap H > 1 the target is the sum of the H actions the codes span.
+    """
+    import tempfile
+
+    from lapa_bench.data import open_datasets
+    from lapa_bench.data.torch_datasets import split_episodes
+    from lapa_bench.specs import ACTION_NAMES
+    from policies.lapa.modeling_laq import LAQ
+
+    cfg = LAQ.from_pretrained(checkpoint).config
+    with tempfile.TemporaryDirectory() as tmp:
+        codes = dict(np.load(label(checkpoint, data_dirs, Path(tmp) / "codes.npz", device=device)))
+    X, Y, G = [], [], []
+    e = 0
+    for d in data_dirs:
+        for ds in open_datasets(d):
+            if not ds.has_actions:
+                continue
+            for i in range(len(ds)):
+                a = ds.episode(i, with_frames=False)["action"]
+                c = codes[f"{Path(ds.root).name}/{ds.episodes[i]['episode_index']}"]
+                H = cfg.frame_gap
+                n = len(a) - H + 1
+                target = np.stack([a[t:t + H].sum(0) for t in range(n)])
+                onehot = np.zeros((n, cfg.code_seq_len * cfg.codebook_size))
+                for j in range(cfg.code_seq_len):
+                    onehot[np.arange(n), j * cfg.codebook_size + c[:n, j]] = 1
+                X.append(onehot)
+                Y.append(target)
+                G.append(np.full(n, e))
+                e += 1
+    if e < 2:
+        raise ValueError("the probe needs at least 2 episodes with actions")
+    X, Y, G = np.concatenate(X), np.concatenate(Y), np.concatenate(G)
+    train_eps, val_eps = split_episodes(e, val_fraction, seed)
+    tr, va = np.isin(G, train_eps), np.isin(G, val_eps)
+    Xb = np.hstack([X, np.ones((len(X), 1))])
+    A = Xb[tr].T @ Xb[tr] + ridge * np.eye(Xb.shape[1])
+    W = np.linalg.solve(A, Xb[tr].T @ Y[tr])
+    pred = Xb[va] @ W
+    ss_res = ((Y[va] - pred) ** 2).sum(0)
+    ss_tot = ((Y[va] - Y[tr].mean(0)) ** 2).sum(0)
+    r2 = 1 - ss_res / np.maximum(ss_tot, 1e-12)
+    out = {"r2": dict(zip(ACTION_NAMES, np.round(r2, 4).tolist())), "r2_translation": float(np.mean(r2[:3])),
+           "train_steps": int(tr.sum()), "val_steps": int(va.sum()), "episodes": e}
+    print(f"[laq probe] held-out R^2 (codes -> action): " + ", ".join(f"{k} {v:.3f}" for k, v in out["r2"].items())
+          + f"; translation mean {out['r2_translation']:.3f}")
+    return out
