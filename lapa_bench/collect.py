@@ -175,7 +175,8 @@ def collect(cfg: CollectConfig, workers: int = 1) -> Path:
     from tasks import resolve_tasks
 
     assets.check_assets()
-    names = [t.name for t in resolve_tasks(cfg.tasks)]
+    # longest episodes first, so that parallel workers finish together
+    names = [t.name for t in sorted(resolve_tasks(cfg.tasks), key=lambda t: -t.max_steps)]
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
