@@ -131,6 +131,40 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--out", default=None, help="write the result as JSON here")
     lp.add_argument("--device", default="auto")
 
+    lp2 = sub.add_parser("lapa", help="LAPA stages 2 and 3: latent pretraining, action finetuning (and Scratch)")
+    lsub2 = lp2.add_subparsers(dest="lapa_command", metavar="ACTION", required=True)
+    pre = lsub2.add_parser("pretrain", help="stage 2: pretrain the VLM to predict LAQ codes of action-free videos",
+                           description="Labels the videos with the LAQ's codes (cached in OUT/latent_codes.npz), then "
+                           "trains the VLM's latent head on (image_t, instruction) -> codes of step t. Resumes from "
+                           "OUT/last. Several GPUs: `accelerate launch -m lapa_bench.cli lapa pretrain ...`.")
+    pre.add_argument("--videos", nargs="+", required=True, help="dataset folders (actions, if any, are ignored)")
+    pre.add_argument("--laq", required=True, help="LAQ checkpoint folder (stage 1)")
+    fin = lsub2.add_parser("finetune", help="stage 3: action head on labelled trajectories -> policy lapa/scratch",
+                           description="Replaces the latent head of --init by an action head over discretized "
+                           "actions and trains it on the labelled trajectories (policy `lapa`). Without --init the "
+                           "model starts fresh: that is the Scratch baseline (policy `scratch`).")
+    fin.add_argument("--data", nargs="+", required=True, help="dataset folders with actions")
+    fin.add_argument("--init", default=None, help="stage-2 checkpoint (omit for Scratch)")
+    fin.add_argument("--policy-name", default=None, help="registered name written into the checkpoint "
+                     "(default: lapa with --init, scratch without)")
+    fin.add_argument("--bins", choices=["uniform", "quantile"], default="uniform",
+                     help="bin edges: uniform between the 1st/99th percentile (OpenVLA) or data quantiles")
+    for q in (pre, fin):
+        q.add_argument("--out", required=True, help="checkpoint folder")
+        q.add_argument("--preset", default="tiny", choices=["tiny", "full"], help="model size (default tiny)")
+        q.add_argument("--set", metavar="KEY=VALUE", type=_kv, action="append", default=[],
+                       help="override a LAPAConfig field, e.g. --set action_bins=128")
+        q.add_argument("--backbone", dest="language_backbone", default=None,
+                       help="pretrained causal LM (+ tokenizer): local folder or hub id already in the cache")
+        q.add_argument("--vision-backbone", default=None, help="pretrained vision encoder (CLIP/SigLIP): folder or id")
+        q.add_argument("--steps", type=int, default=1000)
+        q.add_argument("--batch-size", type=int, default=32)
+        q.add_argument("--lr", type=float, default=3e-4)
+        q.add_argument("--max-episodes", type=int, default=None, help="use the first N episodes of each dataset")
+        q.add_argument("--device", default="auto", help="auto (accelerate's choice) or cpu")
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--no-progress", action="store_true")
+
     sub.add_parser("policies", help="list registered policies")
     sub.add_parser("tasks", help="list the SIMPLER tasks")
     a = sub.add_parser("assets", help="check or download the SIMPLER assets",
@@ -208,6 +242,21 @@ def cmd_laq(args) -> int:
     return 0
 
 
+def cmd_lapa(args) -> int:
+    from policies.lapa import train_lapa
+
+    cfg = train_lapa.StageConfig(out=args.out, preset=args.preset, overrides=dict(args.set), steps=args.steps,
+                                 batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
+                                 vision_backbone=args.vision_backbone, language_backbone=args.language_backbone,
+                                 max_episodes=args.max_episodes, progress=not args.no_progress)
+    if args.lapa_command == "pretrain":
+        train_lapa.pretrain(cfg, args.videos, args.laq)
+    else:
+        train_lapa.finetune(cfg, args.data, init=args.init, policy_name=args.policy_name, bin_strategy=args.bins)
+    print(f"[lapa {args.lapa_command}] checkpoint: {args.out}")
+    return 0
+
+
 def cmd_policies(args) -> int:
     from lapa_bench.policy import broken_policies, describe_policies
 
@@ -239,7 +288,7 @@ def cmd_assets(args) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data, "laq": cmd_laq, "policies": cmd_policies, "tasks": cmd_tasks,
+COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data, "laq": cmd_laq, "lapa": cmd_lapa, "policies": cmd_policies, "tasks": cmd_tasks,
             "assets": cmd_assets}
 
 

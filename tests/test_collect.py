@@ -26,7 +26,7 @@ def test_sampled_layouts_are_disjoint_from_evaluation(carrot_env):
     assert not check_disjoint(carrot_env, bad)["disjoint"]
 
 
-def test_collect_then_replay(tmp_path):
+def test_collect_then_replay(tmp_path, carrot_env):
     cfg = CollectConfig(tasks=["carrot"], episodes=1, out=str(tmp_path / "demos"), image_size=(64, 64),
                         progress=False)
     collect(cfg)
@@ -36,7 +36,10 @@ def test_collect_then_replay(tmp_path):
     assert ep["frames"].shape[1:] == (64, 64, 3) and ep["action"].shape == (60, 7)
     assert ep["meta"]["success"] and ep["meta"]["disjointness"]["disjoint"]
     assert min(ep["meta"]["disjointness"]["min_eval_distance_m"].values()) >= MIN_EVAL_DISTANCE
-    # metadata check, re-computed from the stored layout
+    # metadata check, re-computed from the stored layout of every episode
+    for e in ds.episodes:
+        again = check_disjoint(carrot_env, e["layout"])
+        assert again["disjoint"] and min(again["min_eval_distance_m"].values()) >= MIN_EVAL_DISTANCE
     info = dataset_info(tmp_path / "demos")
     assert info["disjoint_from_eval"] == "1/1 episodes" and info["episodes"] == 1
     res = replay_check(tmp_path / "demos", progress=False)

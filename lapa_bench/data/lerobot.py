@@ -307,6 +307,18 @@ class LeRobotDataset:
             out["frames"] = self.frames(i)
         return out
 
+    def select(self, indices) -> "LeRobotDataset":
+        """A view with only the listed episodes (positions in ``self.episodes``)."""
+        import copy
+
+        view = copy.copy(self)
+        view.episodes = [self.episodes[i] for i in indices]
+        return view
+
+    def head(self, n: int) -> "LeRobotDataset":
+        """A view with the first ``n`` episodes."""
+        return self.select(range(min(n, len(self))))
+
     def without_actions(self) -> "LeRobotDataset":
         """The same episodes, with actions hidden (an action-free view for latent-action learning)."""
         view = LeRobotDataset.__new__(LeRobotDataset)

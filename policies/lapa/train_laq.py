@@ -185,7 +185,8 @@ def train(cfg: LAQTrainConfig) -> Path:
     return out
 
 
-def label(checkpoint, data_dirs, out, device: str = "auto", batch_size: int = 64) -> Path:
+def label(checkpoint, data_dirs, out, device: str = "auto", batch_size: int = 64,
+          max_episodes: int | None = None) -> Path:
     """Write the latent codes of every step of every episode: npz {"<dataset>/<episode>": (T, code_seq_len)}.
 
     Step t gets the codes of (x_t, x_{t+H}); the last H steps repeat the final available codes.
@@ -204,6 +205,8 @@ def label(checkpoint, data_dirs, out, device: str = "auto", batch_size: int = 64
 
     for d in data_dirs:
         for ds in open_datasets(d):
+            if max_episodes is not None:
+                ds = ds.head(max_episodes)
             for i in range(len(ds)):
                 f = ds.frames(i)
                 f = np.stack([cv2.resize(x, (c.image_size, c.image_size), interpolation=cv2.INTER_AREA) for x in f])

@@ -1,0 +1,97 @@
+"""Configuration of the LAPA vision-language-action model (stages 2 and 3), and of Scratch.
+
+The model is a vision encoder, a projector and a causal language model, all ``transformers``
+classes except the two-layer MLP projector (as in LLaVA / OpenVLA):
+
+    image --vision encoder (CLIP ViT by default)--> patch features --projector--> image tokens
+    [image tokens] [prompt tokens] [K query tokens] --causal LM (Llama by default)--> hidden states
+    hidden states at the K query positions --head--> K categorical predictions
+
+Heads (parallel decoding, one forward pass per step, as in OpenVLA-OFT):
+
+* ``latent`` (stage 2): K = ``code_seq_len`` queries, each a softmax over ``codebook_size`` LAQ codes.
+* ``action`` (stage 3): K = 7 queries, each a softmax over ``action_bins`` bins of one action
+  dimension (OpenVLA's discretization; see :mod:`policies.lapa.action_bins`).
+
+By default both towers are *built from the configs below with random weights* (nothing is
+downloaded). ``vision_backbone`` / ``language_backbone`` name a local folder or hub id to load
+pretrained weights (and the tokenizer, from the language backbone) when the user has them.
+The vision encoder is frozen when it is pretrained (as in the paper) and trained when it is built
+from scratch (``freeze_vision=None`` picks that; set True/False to force).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+PROMPT = "In: What action should the robot take to {instruction}?\nOut:"  # OpenVLA's prompt
+
+
+@dataclass
+class LAPAConfig:
+    image_size: int = 224
+    # kwargs of transformers' CLIPVisionConfig / LlamaConfig (or any config with a model_type
+    # key): used when no backbone is given, and written back with the resolved config on save
+    vision: dict = field(default_factory=dict)
+    text: dict = field(default_factory=dict)
+    vision_backbone: str | None = None
+    language_backbone: str | None = None
+    freeze_vision: bool | None = None  # None: frozen iff pretrained
+    image_mean: tuple = (0.48145466, 0.4578275, 0.40821073)  # CLIP's
+    image_std: tuple = (0.26862954, 0.26130258, 0.27577711)
+    prompt: str = PROMPT
+    max_prompt_tokens: int = 96  # longer prompts are truncated
+    head: str = "action"  # "latent" (stage 2) or "action" (stage 3)
+    code_seq_len: int = 4  # latent head: tokens per step (from the LAQ)
+    codebook_size: int = 8
+    action_dim: int = 7
+    action_bins: int = 256
+    device: str = "auto"  # for rollouts; training takes its device from accelerate
+
+    def __post_init__(self):
+        if self.head not in ("latent", "action"):
+            raise ValueError(f"head must be 'latent' or 'action', got {self.head!r}")
+        if self.action_bins < 2 or self.codebook_size < 2:
+            raise ValueError("action_bins and codebook_size must be >= 2")
+        self.image_mean, self.image_std = tuple(self.image_mean), tuple(self.image_std)
+
+    @property
+    def num_queries(self) -> int:
+        return self.code_seq_len if self.head == "latent" else self.action_dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.codebook_size if self.head == "latent" else self.action_bins
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _clip(image, patch, width, depth, heads):
+    return dict(model_type="clip_vision_model", image_size=image, patch_size=patch, hidden_size=width,
+                intermediate_size=4 * width, num_hidden_layers=depth, num_attention_heads=heads)
+
+
+def _llama(width, depth, heads, inter, vocab=259, max_pos=512):
+    return dict(model_type="llama", vocab_size=vocab, hidden_size=width, intermediate_size=inter,
+                num_hidden_layers=depth, num_attention_heads=heads, num_key_value_heads=heads,
+                max_position_embeddings=max_pos, tie_word_embeddings=False)
+
+
+def lapa_full() -> LAPAConfig:
+    """Paper scale: a 7B Llama-2-shaped language model and a ViT-L/14 vision encoder at 224 px.
+
+    (The paper's backbone is LWM-Chat-1M, Llama-2-7B with a VQGAN image tokenizer; we use a ViT
+    encoder + projector as OpenVLA does. Give ``vision_backbone``/``language_backbone`` to load
+    real weights; built from config it is randomly initialised.)
+    """
+    return LAPAConfig(image_size=224, vision=_clip(224, 14, 1024, 24, 16),
+                      text=_llama(4096, 32, 32, 11008, vocab=32000, max_pos=2048), action_bins=256)
+
+
+def lapa_tiny() -> LAPAConfig:
+    """Trains on a laptop CPU in minutes: 64 px images, 2-layer ViT, 4-layer width-128 LM."""
+    return LAPAConfig(image_size=64, vision=_clip(64, 8, 96, 2, 4), text=_llama(128, 4, 4, 384),
+                      prompt="{instruction}", max_prompt_tokens=64, action_bins=64)
+
+
+PRESETS = {"full": lapa_full, "tiny": lapa_tiny}

@@ -1,0 +1,238 @@
+"""The LAPA vision-language-action model, readable top to bottom (see ``configuration_lapa``).
+
+``LAPAModel(config)(pixels, input_ids, attention_mask)`` returns logits ``(B, K, classes)`` for the
+K queries of its head: latent codes (stage 2) or action bins (stage 3). ``replace_head("action")``
+turns a latent-pretrained model into one for action finetuning (the towers and projector are kept,
+the queries and the output layer are new). ``save_pretrained`` writes ``config.json``,
+``model.safetensors`` and the tokenizer into one folder; ``from_pretrained`` reads them back.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from policies.lapa.configuration_lapa import LAPAConfig
+
+MODEL_FILE = "model.safetensors"
+
+
+# -- tokenizer -----------------------------------------------------------------------------
+def _bytes_to_unicode() -> dict[int, str]:
+    """Printable stand-ins for the 256 byte values (the byte-level BPE convention)."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    chars, n = list(keep), 0
+    for b in range(256):
+        if b not in keep:
+            keep.append(b)
+            chars.append(256 + n)
+            n += 1
+    return dict(zip(keep, map(chr, chars)))
+
+
+def byte_tokenizer():
+    """An offline byte-level tokenizer (256 byte tokens + <pad> <s> </s>): any text, no download."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {c: i for i, c in enumerate(sorted(_bytes_to_unicode().values()))}
+    for tok in ("<pad>", "<s>", "</s>"):
+        vocab[tok] = len(vocab)
+    tk = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tk.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+
+
+# -- towers ----------------------------------------------------------------------------------
+def _config_from_dict(d: dict):
+    from transformers import AutoConfig
+
+    d = dict(d)
+    if "model_type" not in d:
+        raise ValueError(f"a tower config needs a 'model_type' key (e.g. 'clip_vision_model', 'llama'): {d}")
+    return AutoConfig.for_model(d.pop("model_type"), **d)
+
+
+def _config_to_dict(cfg) -> dict:
+    d = cfg.to_diff_dict() if hasattr(cfg, "to_diff_dict") else cfg.to_dict()
+    d["model_type"] = cfg.model_type
+    for k in ("transformers_version", "architectures", "_name_or_path", "torch_dtype", "dtype"):
+        d.pop(k, None)
+    return d
+
+
+def load_vision_tower(path_or_id: str):
+    """A pretrained vision encoder; a full CLIP/SigLIP model contributes its vision part."""
+    from transformers import AutoModel
+
+    m = AutoModel.from_pretrained(path_or_id)
+    if hasattr(m, "vision_model") and not m.config.model_type.endswith("vision_model"):  # e.g. CLIPModel
+        vis = AutoModel.from_config(m.config.vision_config)  # CLIPVisionModel & co.
+        sd = m.vision_model.state_dict()
+        inner = vis if set(sd) == set(vis.state_dict()) else vis.vision_model  # key layout differs by version
+        inner.load_state_dict(sd)
+        m = vis
+    return m
+
+
+def load_language_tower(path_or_id: str):
+    """A pretrained causal LM's decoder (no LM head) and its tokenizer."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    lm = AutoModelForCausalLM.from_pretrained(path_or_id)
+    tok = AutoTokenizer.from_pretrained(path_or_id)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    return lm.get_decoder(), tok
+
+
+class LAPAModel(nn.Module):
+    def __init__(self, config: LAPAConfig, vision=None, language=None, tokenizer=None):
+        super().__init__()
+        from transformers import AutoModel, AutoModelForCausalLM
+
+        self.config = config
+        if vision is None:
+            vision = AutoModel.from_config(_config_from_dict(config.vision))
+        if language is None:
+            language = AutoModelForCausalLM.from_config(_config_from_dict(config.text)).get_decoder()
+        self.vision, self.language = vision, language
+        self.tokenizer = tokenizer or byte_tokenizer()
+        # record the resolved tower configs so the checkpoint rebuilds without the backbones
+        config.vision, config.text = _config_to_dict(vision.config), _config_to_dict(language.config)
+        vd, ld = vision.config.hidden_size, language.config.hidden_size
+        self.projector = nn.Sequential(nn.Linear(vd, ld), nn.GELU(), nn.Linear(ld, ld))  # LLaVA-1.5's MLP
+        self.register_buffer("pixel_mean", torch.tensor(config.image_mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(config.image_std).view(1, 3, 1, 1), persistent=False)
+        # action discretization (stage 3), filled by `set_action_bins` and saved with the weights
+        self.register_buffer("action_edges", torch.zeros(config.action_dim, config.action_bins + 1))
+        self.register_buffer("action_centers", torch.zeros(config.action_dim, config.action_bins))
+        self._new_head()
+        self.freeze_vision = (config.vision_backbone is not None) if config.freeze_vision is None \
+            else bool(config.freeze_vision)
+        self.vision.requires_grad_(not self.freeze_vision)
+
+    def _new_head(self):
+        ld = self.language.config.hidden_size
+        self.queries = nn.Parameter(torch.randn(self.config.num_queries, ld) * 0.02)
+        self.head = nn.Linear(ld, self.config.num_classes)
+
+    def replace_head(self, kind: str) -> "LAPAModel":
+        """Swap the output head (``latent`` -> ``action`` for finetuning); towers and projector stay."""
+        self.config.head = kind
+        self.config.__post_init__()
+        self._new_head()
+        return self.to(self.projector[0].weight.device)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze_vision:
+            self.vision.eval()
+        return self
+
+    # -- inputs --------------------------------------------------------------------------
+    def tokenize(self, instructions: list[str]) -> dict:
+        texts = [self.config.prompt.format(instruction=s) for s in instructions]
+        enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.config.max_prompt_tokens,
+                             return_tensors="pt")
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+    def preprocess_images(self, images: np.ndarray) -> torch.Tensor:
+        """uint8 ``(B, H, W, 3)`` -> float ``(B, 3, S, S)`` in [0, 1] at the model's image size."""
+        import cv2
+
+        s = self.config.image_size
+        imgs = [im if im.shape[:2] == (s, s) else cv2.resize(im, (s, s), interpolation=cv2.INTER_AREA)
+                for im in images]
+        return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float().div(255.0)
+
+    # -- forward ---------------------------------------------------------------------------
+    def forward(self, pixels: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """pixels ``(B, 3, S, S)`` in [0, 1]; returns logits ``(B, K, classes)``."""
+        b = pixels.shape[0]
+        x = (pixels - self.pixel_mean) / self.pixel_std
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_vision):
+            feats = self.vision(pixel_values=x).last_hidden_state
+        img = self.projector(feats)
+        txt = self.language.get_input_embeddings()(input_ids)
+        q = self.queries.unsqueeze(0).expand(b, -1, -1).to(img.dtype)
+        embeds = torch.cat([img, txt.to(img.dtype), q], 1)
+        ones = torch.ones(b, img.shape[1], dtype=attention_mask.dtype, device=attention_mask.device)
+        qmask = torch.ones(b, q.shape[1], dtype=attention_mask.dtype, device=attention_mask.device)
+        mask = torch.cat([ones, attention_mask, qmask], 1)
+        h = self.language(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        return self.head(h[:, -q.shape[1]:])
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-entropy over the K queries, and the accuracy (fraction of exact tokens)."""
+        ce = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1))
+        acc = (logits.argmax(-1) == target).float().mean()
+        return ce, acc
+
+    # -- actions ---------------------------------------------------------------------------
+    def set_action_bins(self, edges: np.ndarray, centers: np.ndarray) -> None:
+        self.action_edges.copy_(torch.as_tensor(edges))
+        self.action_centers.copy_(torch.as_tensor(centers))
+
+    def encode_actions(self, actions: np.ndarray) -> np.ndarray:
+        from policies.lapa.action_bins import encode
+
+        return encode(actions, self.action_edges.cpu().numpy())
+
+    @torch.no_grad()
+    def predict(self, images: np.ndarray, instructions: list[str]) -> np.ndarray:
+        """uint8 images ``(B, H, W, 3)`` + instructions -> actions ``(B, 7)`` (action head) or codes ``(B, K)``."""
+        from policies.lapa.action_bins import decode
+
+        dev = self.projector[0].weight.device
+        tok = self.tokenize(instructions)
+        logits = self(self.preprocess_images(images).to(dev), tok["input_ids"].to(dev), tok["attention_mask"].to(dev))
+        idx = logits.argmax(-1).cpu().numpy()
+        if self.config.head == "latent":
+            return idx
+        return decode(idx, self.action_centers.cpu().numpy())
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def save_pretrained(self, directory, policy_name: str = "lapa") -> Path:
+        """``config.json`` (``{"policy", "config"}``), ``model.safetensors`` and the tokenizer."""
+        from safetensors.torch import save_file
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, d / (MODEL_FILE + ".tmp"))
+        (d / (MODEL_FILE + ".tmp")).replace(d / MODEL_FILE)
+        self.tokenizer.save_pretrained(d)
+        payload = {"policy": policy_name, "config": asdict(self.config)}
+        (d / "config.json.tmp").write_text(json.dumps(payload, indent=2, sort_keys=True))
+        (d / "config.json.tmp").replace(d / "config.json")
+        return d
+
+    @classmethod
+    def build(cls, config: LAPAConfig) -> "LAPAModel":
+        """A new model: towers from the backbones when given, else from the config dicts."""
+        vision = load_vision_tower(config.vision_backbone) if config.vision_backbone else None
+        language, tok = load_language_tower(config.language_backbone) if config.language_backbone else (None, None)
+        return cls(config, vision, language, tok)
+
+    @classmethod
+    def from_pretrained(cls, directory, map_location: str = "cpu", strict: bool = True, **overrides) -> "LAPAModel":
+        """Rebuild from a checkpoint folder (the backbones are *not* re-read: the weights are here)."""
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer
+
+        d = Path(directory)
+        if not (d / "config.json").is_file() or not (d / MODEL_FILE).is_file():
+            raise FileNotFoundError(f"{d} is not a LAPA checkpoint (needs config.json and {MODEL_FILE}); "
+                                    f"train one with `lapa-bench lapa pretrain` or `lapa-bench lapa finetune`")
+        payload = json.loads((d / "config.json").read_text())
+        cfg = dict(payload.get("config", payload))
+        cfg.update(overrides)
+        model = cls(LAPAConfig(**cfg), tokenizer=AutoTokenizer.from_pretrained(d))
+        model.load_state_dict(load_file(d / MODEL_FILE, device=map_location), strict=strict)
+        return model

@@ -1,0 +1,186 @@
+"""LAPA stages 2 and 3 (and Scratch): the VLM, its heads, action bins, checkpoints, backbones, CLI."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from policies.lapa.action_bins import decode, encode, fit_bins
+from policies.lapa.configuration_lapa import LAPAConfig, lapa_full, lapa_tiny
+from policies.lapa.modeling_lapa import LAPAModel, byte_tokenizer
+
+from conftest import requires_sim
+
+
+def micro(**kw):
+    base = dict(image_size=32, vision=dict(model_type="clip_vision_model", image_size=32, patch_size=8, hidden_size=32,
+                                           intermediate_size=64, num_hidden_layers=1, num_attention_heads=2),
+                text=dict(model_type="llama", vocab_size=259, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128),
+                prompt="{instruction}", max_prompt_tokens=24, action_bins=16, codebook_size=8, code_seq_len=4)
+    base.update(kw)
+    return LAPAConfig(**base)
+
+
+def batch(model, b=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    px = torch.rand(b, 3, model.config.image_size, model.config.image_size, generator=g)
+    tok = model.tokenize([f"task number {i}" for i in range(b)])
+    return px, tok
+
+
+def test_byte_tokenizer_round_trip():
+    tok = byte_tokenizer()
+    text = "put the spoon on the towel ü"
+    ids = tok(text)["input_ids"]
+    assert tok.decode(ids) == text and max(ids) < 256 and tok.pad_token_id == 256
+
+
+def test_shapes_both_heads_and_configs():
+    m = LAPAModel(micro(head="latent"))
+    px, tok = batch(m)
+    assert m(px, **tok).shape == (4, 4, 8)  # code_seq_len x codebook_size
+    m.replace_head("action")
+    assert m(px, **tok).shape == (4, 7, 16)  # 7 dims x bins
+    assert m.predict(np.zeros((2, 50, 60, 3), np.uint8), ["a", "b"]).shape == (2, 7)
+    full, tiny = lapa_full(), lapa_tiny()
+    assert full.text["hidden_size"] == 4096 and full.text["num_hidden_layers"] == 32 and full.action_bins == 256
+    assert tiny.image_size == 64
+    with pytest.raises(ValueError, match="head"):
+        LAPAConfig(head="value")
+
+
+def test_action_bins_round_trip():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 0.01, size=(2000, 7))
+    a[:, 6] = rng.choice([-1.0, 1.0], 2000)
+    for strategy in ("uniform", "quantile"):
+        edges, centers = fit_bins(a, 64, strategy)
+        idx = encode(a, edges)
+        d = decode(idx, centers)
+        inner = (a[:, 0] > edges[0, 0]) & (a[:, 0] < edges[0, -1])
+        width = edges[0, idx[:, 0] + 1] - edges[0, idx[:, 0]]
+        assert np.all(np.abs(d[inner, 0] - a[inner, 0]) <= width[inner] + 1e-7)  # decodes inside its bin
+        assert set(np.unique(d[:, 6])) == {-1.0, 1.0}  # a binary gripper decodes exactly
+    with pytest.raises(ValueError, match="strategy"):
+        fit_bins(a, 8, "log")
+
+
+@pytest.mark.parametrize("head", ["latent", "action"])
+def test_each_stage_overfits_one_batch(head):
+    torch.manual_seed(0)
+    m = LAPAModel(micro(head=head))
+    px, tok = batch(m)
+    target = torch.randint(0, m.config.num_classes, (4, m.config.num_queries), generator=torch.Generator().manual_seed(1))
+    opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(150):
+        loss, _ = m.loss(m(px, **tok), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
+
+
+def test_save_load_identical_outputs_and_policy(tmp_path):
+    from lapa_bench.policy import make_policy
+
+    m = LAPAModel(micro()).eval()
+    m.set_action_bins(*fit_bins(np.random.default_rng(0).normal(size=(100, 7)), 16))
+    m.save_pretrained(tmp_path / "ck", policy_name="lapa")
+    m2 = LAPAModel.from_pretrained(tmp_path / "ck").eval()
+    px, tok = batch(m)
+    with torch.no_grad():
+        assert torch.equal(m(px, **tok), m2(px, **tok))
+    pol = make_policy("lapa", checkpoint=tmp_path / "ck", device="cpu")
+    obs = {"image": np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8), "instruction": "go"}
+    a = pol.act(obs)
+    assert a.shape == (7,) and np.array_equal(a, m.predict(obs["image"][None], ["go"])[0])
+    pol.save_pretrained(tmp_path / "ck2")
+    assert np.array_equal(make_policy("lapa", checkpoint=tmp_path / "ck2").act(obs), a)
+    # a latent (stage-2) checkpoint is not a policy yet
+    LAPAModel(micro(head="latent")).save_pretrained(tmp_path / "pre")
+    with pytest.raises(ValueError, match="Finetune it first"):
+        make_policy("lapa", checkpoint=tmp_path / "pre")
+
+
+def test_pretrained_backbones_load_from_local_folders(tmp_path):
+    """--vision-backbone / --backbone: towers and tokenizer come from saved checkpoints; vision frozen."""
+    from transformers import CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM
+
+    vis = CLIPVisionModel(CLIPVisionConfig(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
+                                           num_hidden_layers=1, num_attention_heads=2))
+    vis.save_pretrained(tmp_path / "vision")
+    lm = LlamaForCausalLM(LlamaConfig(vocab_size=259, hidden_size=48, intermediate_size=64, num_hidden_layers=1,
+                                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128))
+    lm.save_pretrained(tmp_path / "lm")
+    byte_tokenizer().save_pretrained(tmp_path / "lm")
+    cfg = micro(vision={}, text={}, vision_backbone=str(tmp_path / "vision"), language_backbone=str(tmp_path / "lm"))
+    m = LAPAModel.build(cfg)
+    assert m.freeze_vision and not any(p.requires_grad for p in m.vision.parameters())
+    (key,) = [k for k in vis.state_dict() if k.endswith("patch_embedding.weight")]
+    assert torch.equal(m.vision.state_dict()[key], vis.state_dict()[key])
+    assert m.config.text["hidden_size"] == 48  # resolved config recorded for the checkpoint
+    px, tok = batch(m)
+    loss, _ = m.loss(m(px, **tok), torch.zeros(4, 7, dtype=torch.long))
+    loss.backward()
+    assert m.projector[0].weight.grad is not None
+    m.eval().save_pretrained(tmp_path / "ck")
+    (tmp_path / "vision" / "model.safetensors").unlink()  # the checkpoint must not need the backbones
+    m2 = LAPAModel.from_pretrained(tmp_path / "ck").eval()
+    with torch.no_grad():
+        assert torch.equal(m(px, **tok), m2(px, **tok))
+
+
+def _tiny_dataset(root, episodes=4, T=8, size=32):
+    from lapa_bench.data import LeRobotWriter
+    from lapa_bench.specs import ACTION_NAMES
+
+    w = LeRobotWriter(root, fps=5, image_shape=(size, size, 3), action_names=ACTION_NAMES)
+    yy, xx = np.mgrid[0:size, 0:size]
+    rng = np.random.default_rng(0)
+    for e in range(episodes):
+        frames = np.stack([np.stack([(xx * 8 + 5 * t + 40 * e) % 256, yy * 8, xx * 4], -1) for t in range(T)])
+        w.add_episode(frames.astype(np.uint8), task="put carrot on plate",
+                      actions=(rng.normal(size=(T, 7)) * 0.01).astype(np.float32))
+    return root
+
+
+@requires_sim
+def test_cli_pretrain_finetune_resume_and_eval_in_simpler(tmp_path):
+    """laq train -> lapa pretrain -> lapa finetune (resumes) -> scratch -> one SIMPLER episode each."""
+    from lapa_bench.cli import main
+    from lapa_bench.records import read_records
+
+    ds = str(_tiny_dataset(tmp_path / "ds"))
+    laq_set = ["--set", "image_size=32", "--set", "patch_size=8", "--set", "dim=32", "--set", "spatial_depth=1",
+               "--set", "temporal_depth=1", "--set", "decoder_depth=1", "--set", "heads=2", "--set", "code_dim=8"]
+    assert main(["laq", "train", "--data", ds, "--out", str(tmp_path / "laq"), "--steps", "3", "--batch-size", "4",
+                 "--no-progress", *laq_set]) == 0
+    vla_set = []
+    for k, v in micro().to_dict().items():
+        if k in ("image_size", "vision", "text", "prompt", "max_prompt_tokens", "action_bins"):
+            vla_set += ["--set", f"{k}={json.dumps(v)}"]
+    common = ["--steps", "4", "--batch-size", "4", "--no-progress", "--device", "cpu", *vla_set]
+    assert main(["lapa", "pretrain", "--videos", ds, "--laq", str(tmp_path / "laq"), "--out", str(tmp_path / "pre"),
+                 *common]) == 0
+    pre = json.loads((tmp_path / "pre" / "config.json").read_text())
+    assert pre["config"]["head"] == "latent" and (tmp_path / "pre" / "latent_codes.npz").is_file()
+    assert main(["lapa", "finetune", "--data", ds, "--init", str(tmp_path / "pre"), "--out", str(tmp_path / "ft"),
+                 *common]) == 0
+    common[1] = "6"  # resume to 6 steps
+    assert main(["lapa", "finetune", "--data", ds, "--init", str(tmp_path / "pre"), "--out", str(tmp_path / "ft"),
+                 *common]) == 0
+    assert json.loads((tmp_path / "ft" / "last" / "trainer_state.json").read_text())["step"] == 6
+    log = (tmp_path / "ft" / "log.csv").read_text().splitlines()
+    assert log[0].startswith("step,loss,accuracy")
+    assert main(["lapa", "finetune", "--data", ds, "--out", str(tmp_path / "scratch"), *common]) == 0
+    assert json.loads((tmp_path / "scratch" / "config.json").read_text())["policy"] == "scratch"
+    for name in ("lapa", "scratch"):
+        ck = tmp_path / ("ft" if name == "lapa" else "scratch")
+        out = tmp_path / f"eval_{name}"
+        assert main(["eval", "--policy", name, "--checkpoint", str(ck), "--tasks", "carrot", "--episodes", "1",
+                     "--out", str(out), "--no-progress"]) == 0
+        (rec,) = read_records(out)
+        assert rec["policy"] == name and rec["error"] is None and rec["steps"] == 60
