@@ -165,6 +165,59 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--no-progress", action="store_true")
 
+    idm = sub.add_parser("idm", help="inverse dynamics model (VPT, UniPi): train, eval")
+    isub = idm.add_subparsers(dest="idm_command", metavar="ACTION", required=True)
+    it = isub.add_parser("train", help="train the IDM (x_t, x_t+1 -> action) on labelled trajectories")
+    it.add_argument("--data", nargs="+", required=True, help="dataset folders with actions")
+    it.add_argument("--out", required=True)
+    it.add_argument("--preset", default="tiny", choices=["tiny", "full"])
+    it.add_argument("--set", metavar="KEY=VALUE", type=_kv, action="append", default=[], help="IDMConfig field")
+    it.add_argument("--steps", type=int, default=1500)
+    ie = isub.add_parser("eval", help="held-out action error of an IDM vs predicting the mean action")
+    ie.add_argument("checkpoint")
+    ie.add_argument("--data", nargs="+", required=True)
+    ie.add_argument("--out", default=None, help="write the result as JSON here")
+
+    vpt = sub.add_parser("vpt", help="VPT baseline: IDM pseudo-labels videos, VLM pretrains on them, finetunes")
+    vsub = vpt.add_subparsers(dest="vpt_command", metavar="ACTION", required=True)
+    vt = vsub.add_parser("train", help="IDM -> pseudo-actions -> pretraining -> finetuning (policy vpt)",
+                         description="Each step is cached in OUT; a rerun skips finished steps. --steps is the "
+                         "finetuning budget (the same as LAPA's and Scratch's); --pretrain-steps the pretraining one.")
+    vt.add_argument("--data", nargs="+", required=True, help="labelled trajectories (dataset folders)")
+    vt.add_argument("--videos", nargs="+", required=True, help="action-free videos (dataset folders)")
+    vt.add_argument("--out", required=True)
+    vt.add_argument("--preset", default="tiny", choices=["tiny", "full"])
+    vt.add_argument("--set", metavar="KEY=VALUE", type=_kv, action="append", default=[], help="LAPAConfig field")
+    vt.add_argument("--steps", type=int, default=1000)
+    vt.add_argument("--pretrain-steps", type=int, default=None, help="default: --steps")
+    vt.add_argument("--idm-steps", type=int, default=1500)
+    vt.add_argument("--batch-size", type=int, default=32)
+    vt.add_argument("--lr", type=float, default=3e-4)
+
+    up = sub.add_parser("unipi", help="UniPi baseline: video diffusion planner + IDM: train, eval")
+    usub = up.add_subparsers(dest="unipi_command", metavar="ACTION", required=True)
+    ut = usub.add_parser("train", help="train the video model on videos and the IDM on labelled data (policy unipi)")
+    ut.add_argument("--videos", nargs="+", required=True)
+    ut.add_argument("--data", nargs="+", required=True)
+    ut.add_argument("--out", required=True)
+    ut.add_argument("--preset", default="tiny", choices=["tiny", "full"])
+    ut.add_argument("--set", metavar="KEY=VALUE", type=_kv, action="append", default=[],
+                    help="UniPiConfig field, e.g. --set sample_steps=20 --set replan_every=2")
+    ut.add_argument("--steps", type=int, default=2000)
+    ut.add_argument("--idm-steps", type=int, default=1500)
+    ut.add_argument("--batch-size", type=int, default=32)
+    ut.add_argument("--lr", type=float, default=3e-4)
+    ue = usub.add_parser("eval", help="held-out one-step frame prediction vs copying the current frame (MSE)")
+    ue.add_argument("checkpoint")
+    ue.add_argument("--videos", nargs="+", required=True)
+    ue.add_argument("--out", default=None, help="write the result as JSON here")
+    for q in (it, ie, vt, ut, ue):
+        q.add_argument("--max-episodes", type=int, default=None, help="use the first N episodes of each dataset")
+        q.add_argument("--device", default="auto")
+        q.add_argument("--seed", type=int, default=0)
+    for q in (it, vt, ut):
+        q.add_argument("--no-progress", action="store_true")
+
     sub.add_parser("policies", help="list registered policies")
     sub.add_parser("tasks", help="list the SIMPLER tasks")
     a = sub.add_parser("assets", help="check or download the SIMPLER assets",
@@ -257,6 +310,53 @@ def cmd_lapa(args) -> int:
     return 0
 
 
+def _write_json(path, payload):
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(payload, indent=2))
+
+
+def cmd_idm(args) -> int:
+    from policies.idm import train_idm
+
+    if args.idm_command == "train":
+        train_idm.train(train_idm.IDMTrainConfig(data=args.data, out=args.out, preset=args.preset,
+                                                 overrides=dict(args.set), steps=args.steps,
+                                                 max_episodes=args.max_episodes, seed=args.seed, device=args.device,
+                                                 progress=not args.no_progress))
+    else:
+        _write_json(args.out, train_idm.eval_command(args.checkpoint, args.data, seed=args.seed,
+                                                     max_episodes=args.max_episodes, device=args.device))
+    return 0
+
+
+def cmd_vpt(args) -> int:
+    from policies.lapa.train_lapa import StageConfig
+    from policies.vpt import train_vpt
+
+    cfg = StageConfig(out=args.out, preset=args.preset, overrides=dict(args.set), steps=args.steps,
+                      batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
+                      max_episodes=args.max_episodes, progress=not args.no_progress)
+    train_vpt.train(cfg, args.data, args.videos, idm_steps=args.idm_steps, pretrain_steps=args.pretrain_steps)
+    print(f"[vpt train] checkpoint: {args.out}")
+    return 0
+
+
+def cmd_unipi(args) -> int:
+    from policies.unipi import train_unipi
+
+    if args.unipi_command == "train":
+        train_unipi.train(train_unipi.UniPiTrainConfig(
+            videos=args.videos, data=args.data, out=args.out, preset=args.preset, overrides=dict(args.set),
+            steps=args.steps, idm_steps=args.idm_steps, batch_size=args.batch_size, lr=args.lr,
+            max_episodes=args.max_episodes, seed=args.seed, device=args.device, progress=not args.no_progress))
+        print(f"[unipi train] checkpoint: {args.out}")
+    else:
+        _write_json(args.out, train_unipi.eval_command(args.checkpoint, args.videos, seed=args.seed,
+                                                       max_episodes=args.max_episodes, device=args.device))
+    return 0
+
+
 def cmd_policies(args) -> int:
     from lapa_bench.policy import broken_policies, describe_policies
 
@@ -288,7 +388,8 @@ def cmd_assets(args) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data, "laq": cmd_laq, "lapa": cmd_lapa, "policies": cmd_policies, "tasks": cmd_tasks,
+COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data, "laq": cmd_laq, "lapa": cmd_lapa, "idm": cmd_idm, "vpt": cmd_vpt,
+            "unipi": cmd_unipi, "policies": cmd_policies, "tasks": cmd_tasks,
             "assets": cmd_assets}
 
 

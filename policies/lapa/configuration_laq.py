@@ -20,6 +20,9 @@ class LAQConfig:
     code_seq_len: int = 4  # latent action tokens per step (a square number: a k x k grid)
     code_dim: int = 32
     frame_gap: int = 1  # H: x_t -> x_{t+H}
+    # the decoder predicts x_{t+H} - x_t (its output layer starts near zero, i.e. at "copy x_t"), so
+    # training spends its capacity on what moved; False predicts the pixels directly
+    residual_decoder: bool = True
     # dead-code replacement: every `replace_every` steps, codes used by fewer than
     # `dead_threshold` of the batch's assignments are re-seeded from encoder outputs
     replace_every: int = 50

@@ -4,7 +4,7 @@
     transformer (per patch, over the 2 frames)--> e_1, e_2
     d = e_2 - e_1 --pool to a k x k grid--> code_seq_len tokens --NSVQ--> latent action codes
     decoder: patches of x_t + the codes (broadcast to their grid cells) --spatial transformer-->
-             pixels of x_{t+H}
+             pixels of x_{t+H} (as x_t + a predicted change, ``residual_decoder``)
 
 The codes are the "latent actions". ``forward`` returns the reconstruction, the code indices and
 the loss (MSE of the reconstruction of x_{t+H}).
@@ -79,6 +79,9 @@ class LAQ(nn.Module):
         self.dec_pos = nn.Parameter(torch.randn(1, self.grid ** 2, c.dim) * 0.02)
         self.decoder = Transformer(c.dim, c.decoder_depth, c.heads, c.dim_head, c.mlp_ratio)
         self.to_pixels = nn.Linear(c.dim, patch_dim)
+        if c.residual_decoder:  # start near "copy x_t" (tiny weights, so gradients still flow)
+            nn.init.normal_(self.to_pixels.weight, std=1e-3)
+            nn.init.zeros_(self.to_pixels.bias)
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
 
     # -- pixels <-> patches ----------------------------------------------------------------
@@ -125,7 +128,8 @@ class LAQ(nn.Module):
         cond = self.from_code(codes_q).transpose(1, 2).reshape(b, -1, k, k)
         cond = F.interpolate(cond, size=(g, g), mode="nearest").flatten(2).transpose(1, 2)  # (B, N, D)
         tok = self.dec_embed(self.patchify(x_t)) + self.dec_pos + cond
-        return self.unpatchify(self.to_pixels(self.decoder(tok)))
+        out = self.unpatchify(self.to_pixels(self.decoder(tok)))
+        return x_t + out if self.config.residual_decoder else out
 
     def decode_indices(self, x_t, indices):
         return self.decode(x_t, self.vq.codebook[indices])

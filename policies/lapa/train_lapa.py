@@ -104,11 +104,12 @@ def pretrain(cfg: StageConfig, videos: list[str], laq: str):
 
 
 def finetune(cfg: StageConfig, data: list[str], init: str | None = None, policy_name: str | None = None,
-             bin_strategy: str = "uniform"):
+             bin_strategy: str = "uniform", keep_head: bool = False):
     """Stage 3: a new action head over discretized actions, trained on labelled trajectories.
 
     ``init``: a stage-2 (latent) checkpoint -> policy ``lapa``; none -> a fresh model, policy
-    ``scratch`` (or any checkpoint whose towers should be reused, e.g. VPT's pretraining).
+    ``scratch``. ``keep_head``: continue training the action head (and bins) of ``init`` (VPT,
+    whose pretraining already predicts discretized pseudo-actions).
     """
     from lapa_bench.data.torch_datasets import StepSamples, split_episodes
     from policies.lapa.action_bins import fit_bins
@@ -123,6 +124,10 @@ def finetune(cfg: StageConfig, data: list[str], init: str | None = None, policy_
     resuming = (out / "last" / "config.json").is_file()
     if resuming:
         model = LAPAModel.from_pretrained(out / "last")
+    elif init and keep_head:
+        model = LAPAModel.from_pretrained(init)
+        if model.config.head != "action":
+            raise ValueError(f"{init} has a {model.config.head} head; keep_head needs an action head")
     elif init:
         model = LAPAModel.from_pretrained(init)
         for k, v in cfg.overrides.items():  # e.g. action_bins for the new head
@@ -132,7 +137,7 @@ def finetune(cfg: StageConfig, data: list[str], init: str | None = None, policy_
         model.action_centers = model.action_centers.new_zeros(model.config.action_dim, model.config.action_bins)
     else:
         model = LAPAModel.build(_model_config(cfg, head="action"))
-    if not resuming:
+    if not resuming and not (init and keep_head):
         edges, centers = fit_bins(np.concatenate([actions[e] for e in train_eps]), model.config.action_bins,
                                   bin_strategy)
         model.set_action_bins(edges, centers)
@@ -150,3 +155,38 @@ def finetune(cfg: StageConfig, data: list[str], init: str | None = None, policy_
 
     return fit(model, train_ds, val_ds, cfg, out, name=f"{policy_name} finetune", policy_name=policy_name,
                extra_state={"data": data, "init": init})
+
+
+def pretrain_on_actions(cfg: StageConfig, videos: list[str], pseudo: dict, data: list[str],
+                        policy_name: str = "vpt", bin_strategy: str = "uniform"):
+    """VPT's pretraining: the action head on videos labelled with pseudo-actions ``{key: (T, 7)}``.
+
+    The bins are fitted on the *labelled* trajectories' actions (``data``), so finetuning keeps them.
+    """
+    from lapa_bench.data.torch_datasets import StepSamples, split_episodes
+    from policies.lapa.action_bins import encode, fit_bins
+    from policies.lapa.modeling_lapa import LAPAModel
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sources = _sources(videos, cfg.max_episodes, actions=False)
+    if (out / "last" / "config.json").is_file():
+        model = LAPAModel.from_pretrained(out / "last")
+    else:
+        model = LAPAModel.build(_model_config(cfg, head="action"))
+        labelled = [s.episode(i, with_frames=False)["action"] for s in _sources(data, cfg.max_episodes, True)
+                    for i in range(len(s))]
+        model.set_action_bins(*fit_bins(np.concatenate(labelled), model.config.action_bins, bin_strategy))
+    edges = model.action_edges.cpu().numpy()
+    targets, e = {}, 0
+    for s in sources:
+        for i in range(len(s)):
+            targets[e] = encode(pseudo[episode_key(s, i)], edges)
+            e += 1
+    train_eps, val_eps = split_episodes(e, cfg.val_fraction, cfg.seed)
+    size = (model.config.image_size,) * 2
+    train_ds = StepSamples(sources, targets, train_eps, image_size=size, cache_episodes=10_000)
+    val_ds = StepSamples(sources, targets, val_eps, image_size=size, cache_episodes=10_000)
+    from policies.lapa.trainer import fit
+
+    return fit(model, train_ds, val_ds, cfg, out, name=f"{policy_name} pretrain", policy_name=policy_name)

@@ -1,0 +1,108 @@
+"""Baselines behind the same interface: IDM, VPT, UniPi (Scratch is tested with LAPA's stage 3)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from policies.idm.modeling_idm import IDM, IDMConfig
+from policies.unipi.modeling_unipi import UniPiConfig, VideoUNet
+
+from conftest import requires_sim
+from test_lapa_vla import _tiny_dataset, micro
+
+
+def test_idm_shapes_overfit_and_round_trip(tmp_path):
+    torch.manual_seed(0)
+    m = IDM(IDMConfig(image_size=32, width=16, depth=3, hidden=64))
+    x, y = torch.rand(8, 3, 32, 32), torch.rand(8, 3, 32, 32)
+    a = torch.randn(8, 7) * 0.01
+    m.set_stats(a.numpy())
+    assert m(x, y).shape == (8, 7)
+    opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(150):
+        loss = m.loss(x, y, a)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0]
+    m.save_pretrained(tmp_path / "idm")
+    m2 = IDM.from_pretrained(tmp_path / "idm")
+    m.eval()
+    assert torch.equal(m.predict(x, y), m2.eval().predict(x, y))
+
+
+def test_unipi_sampler_shapes_range_and_overfit():
+    torch.manual_seed(0)
+    c = UniPiConfig(image_size=16, plan_frames=2, replan_every=2, width=32, text_dim=16, sample_steps=4)
+    m = VideoUNet(c)
+    x = torch.rand(3, 3, 16, 16)
+    fut = (x[:, None] + 0.05 * torch.randn(3, 2, 3, 16, 16)).clamp(0, 1)
+    out = m.sample(x, ["a", "b", "c"], generator=torch.Generator().manual_seed(0))
+    assert out.shape == (3, 2, 3, 16, 16) and out.min() >= 0 and out.max() <= 1
+    t = torch.tensor([100, 500, 900])
+    noise = torch.randn(3, 6, 16, 16, generator=torch.Generator().manual_seed(1))
+    opt = torch.optim.AdamW(m.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(200):
+        loss = m.loss(x, fut, ["a", "b", "c"], t=t, noise=noise)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
+    with pytest.raises(ValueError, match="replan_every"):
+        UniPiConfig(plan_frames=2, replan_every=3)
+
+
+def test_unipi_policy_round_trip_gives_identical_actions(tmp_path):
+    from lapa_bench.policy import make_policy
+
+    p = make_policy("unipi", image_size=16, plan_frames=3, replan_every=2, width=32, text_dim=16, sample_steps=3)
+    obs = {"image": np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8), "instruction": "go"}
+    p.reset("go", seed=3)
+    a = p.act(obs)
+    assert a.shape == (2, 7) and np.isfinite(a).all()  # an action chunk: replan every 2 steps
+    p.save_pretrained(tmp_path / "u")
+    q = make_policy("unipi", checkpoint=tmp_path / "u")
+    q.reset("go", seed=3)
+    assert np.array_equal(q.act(obs), a)
+
+
+@requires_sim
+def test_baselines_train_and_run_in_simpler(tmp_path, capsys):
+    """idm train/eval, vpt train, unipi train/eval on tiny data; each checkpoint runs a SIMPLER episode."""
+    from lapa_bench.cli import main
+    from lapa_bench.records import read_records
+
+    ds = str(_tiny_dataset(tmp_path / "ds", episodes=5))
+    idm_set = ["--set", "image_size=32", "--set", "width=16", "--set", "depth=3", "--set", "hidden=32"]
+    assert main(["idm", "train", "--data", ds, "--out", str(tmp_path / "idm"), "--steps", "5", "--no-progress",
+                 *idm_set]) == 0
+    assert main(["idm", "eval", str(tmp_path / "idm"), "--data", ds, "--out", str(tmp_path / "idm.json")]) == 0
+    m = json.loads((tmp_path / "idm.json").read_text())
+    assert m["samples"] > 0 and np.isfinite(m["ratio_to_mean_action"])
+    assert "vs mean-action" in capsys.readouterr().out
+    vla_set = []
+    for k, v in micro().to_dict().items():
+        if k in ("image_size", "vision", "text", "prompt", "max_prompt_tokens", "action_bins"):
+            vla_set += ["--set", f"{k}={json.dumps(v)}"]
+    assert main(["vpt", "train", "--data", ds, "--videos", ds, "--out", str(tmp_path / "vpt"), "--steps", "3",
+                 "--idm-steps", "3", "--batch-size", "4", "--device", "cpu", "--no-progress", *vla_set]) == 0
+    assert (tmp_path / "vpt" / "pseudo_actions.npz").is_file()
+    assert json.loads((tmp_path / "vpt" / "config.json").read_text())["policy"] == "vpt"
+    uni_set = ["--set", "image_size=16", "--set", "plan_frames=2", "--set", "replan_every=2", "--set", "width=32",
+               "--set", "text_dim=16", "--set", "sample_steps=2"]
+    assert main(["unipi", "train", "--videos", ds, "--data", ds, "--out", str(tmp_path / "unipi"), "--steps", "3",
+                 "--idm-steps", "3", "--batch-size", "4", "--no-progress", *uni_set]) == 0
+    assert main(["unipi", "eval", str(tmp_path / "unipi"), "--videos", ds, "--out", str(tmp_path / "u.json")]) == 0
+    u = json.loads((tmp_path / "u.json").read_text())
+    assert {"one_step_mse", "copy_mse"} <= set(u) and np.isfinite(u["one_step_mse"])
+    for name in ("vpt", "unipi"):
+        out = tmp_path / f"eval_{name}"
+        assert main(["eval", "--policy", name, "--checkpoint", str(tmp_path / name), "--tasks", "carrot",
+                     "--episodes", "1", "--out", str(out), "--no-progress"]) == 0
+        (rec,) = read_records(out)
+        assert rec["policy"] == name and rec["error"] is None and rec["steps"] == 60
