@@ -130,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--data", nargs="+", required=True, help="datasets with actions")
     lp.add_argument("--out", default=None, help="write the result as JSON here")
     lp.add_argument("--device", default="auto")
+    lin = lsub.add_parser("inspect", help="what does each code mean? atlas, usage, actions per code, HTML page",
+                          description="Writes atlas.png, usage.png, quiver.png, actions.csv, consistency.json and "
+                          "index.html (everything on one page) into --out.")
+    lin.add_argument("--laq", required=True, help="LAQ checkpoint folder")
+    lin.add_argument("--data", nargs="+", required=True, help="dataset folders (with actions for the action stats)")
+    lin.add_argument("--out", required=True, help="output folder")
+    lin.add_argument("--max-episodes", type=int, default=None, help="use the first N episodes of each dataset")
+    lin.add_argument("--examples", type=int, default=4, help="start frames per atlas row")
 
     lp2 = sub.add_parser("lapa", help="LAPA stages 2 and 3: latent pretraining, action finetuning (and Scratch)")
     lsub2 = lp2.add_subparsers(dest="lapa_command", metavar="ACTION", required=True)
@@ -218,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     for q in (it, vt, ut):
         q.add_argument("--no-progress", action="store_true")
 
+    pl = sub.add_parser("pipeline", help="data -> LAQ -> LAPA -> baselines -> eval -> table, cached and resumable",
+                        description="Runs every stage of a pipeline config (configs/quickstart.yaml, "
+                        "configs/mini.yaml). A rerun skips finished stages and resumes an interrupted one.")
+    pl.add_argument("config", help="YAML file (see configs/)")
+    pl.add_argument("--out", default=None, help="override the config's output folder")
+
     sub.add_parser("policies", help="list registered policies")
     sub.add_parser("tasks", help="list the SIMPLER tasks")
     a = sub.add_parser("assets", help="check or download the SIMPLER assets",
@@ -286,6 +300,10 @@ def cmd_laq(args) -> int:
             data=args.data, out=args.out, preset=args.preset, overrides=dict(args.set), steps=args.steps,
             batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
             progress=not args.no_progress))
+    elif args.laq_command == "inspect":
+        from policies.lapa.inspect_laq import inspect
+
+        inspect(args.laq, args.data, args.out, max_episodes=args.max_episodes, examples=args.examples)
     elif args.laq_command == "label":
         train_laq.label(args.checkpoint, args.data, args.out, device=args.device)
     else:
@@ -357,6 +375,16 @@ def cmd_unipi(args) -> int:
     return 0
 
 
+def cmd_pipeline(args) -> int:
+    from lapa_bench.pipeline import PipelineConfig, run
+
+    cfg = PipelineConfig.from_yaml(args.config)
+    if args.out:
+        cfg.out = args.out
+    run(cfg)
+    return 0
+
+
 def cmd_policies(args) -> int:
     from lapa_bench.policy import broken_policies, describe_policies
 
@@ -389,7 +417,7 @@ def cmd_assets(args) -> int:
 
 
 COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data, "laq": cmd_laq, "lapa": cmd_lapa, "idm": cmd_idm, "vpt": cmd_vpt,
-            "unipi": cmd_unipi, "policies": cmd_policies, "tasks": cmd_tasks,
+            "unipi": cmd_unipi, "pipeline": cmd_pipeline, "policies": cmd_policies, "tasks": cmd_tasks,
             "assets": cmd_assets}
 
 

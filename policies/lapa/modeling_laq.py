@@ -175,6 +175,8 @@ class LAQ(nn.Module):
         if not (d / "config.json").is_file() or not (d / "model.safetensors").is_file():
             raise FileNotFoundError(f"{d} is not a LAQ checkpoint (needs config.json and model.safetensors)")
         payload = json.loads((d / "config.json").read_text())
-        model = cls(LAQConfig(**payload["config"]))
+        cfg = dict(payload["config"])
+        cfg.setdefault("residual_decoder", False)  # checkpoints written before the option existed
+        model = cls(LAQConfig(**cfg))
         model.load_state_dict(load_file(d / "model.safetensors", device=map_location))
         return model

@@ -227,7 +227,7 @@ def label(checkpoint, data_dirs, out, device: str = "auto", batch_size: int = 64
 
 
 def probe(checkpoint, data_dirs, val_fraction: float = 0.2, seed: int = 0, ridge: float = 1e-2,
-          device: str = "auto") -> dict:
+          device: str = "auto", max_episodes: int | None = None, codes: dict | None = None) -> dict:
     """Linear probe: one-hot latent codes of step t -> the true action of step t (held-out R^2).
 
     Episodes are split into train/validation; a ridge regression is fitted on the train episodes
@@ -242,14 +242,17 @@ def probe(checkpoint, data_dirs, val_fraction: float = 0.2, seed: int = 0, ridge
     from policies.lapa.modeling_laq import LAQ
 
     cfg = LAQ.from_pretrained(checkpoint).config
-    with tempfile.TemporaryDirectory() as tmp:
-        codes = dict(np.load(label(checkpoint, data_dirs, Path(tmp) / "codes.npz", device=device)))
+    if codes is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            codes = dict(np.load(label(checkpoint, data_dirs, Path(tmp) / "codes.npz", device=device,
+                                       max_episodes=max_episodes)))
     X, Y, G = [], [], []
     e = 0
     for d in data_dirs:
         for ds in open_datasets(d):
             if not ds.has_actions:
                 continue
+            ds = ds.head(max_episodes) if max_episodes else ds
             for i in range(len(ds)):
                 a = ds.episode(i, with_frames=False)["action"]
                 c = codes[f"{Path(ds.root).name}/{ds.episodes[i]['episode_index']}"]
@@ -274,9 +277,12 @@ def probe(checkpoint, data_dirs, val_fraction: float = 0.2, seed: int = 0, ridge
     pred = Xb[va] @ W
     ss_res = ((Y[va] - pred) ** 2).sum(0)
     ss_tot = ((Y[va] - Y[tr].mean(0)) ** 2).sum(0)
-    r2 = 1 - ss_res / np.maximum(ss_tot, 1e-12)
-    out = {"r2": dict(zip(ACTION_NAMES, np.round(r2, 4).tolist())), "r2_translation": float(np.mean(r2[:3])),
+    # a dimension that is constant on the held-out steps has no R^2 (reported as null / nan)
+    r2 = np.where(ss_tot > 1e-12, 1 - ss_res / np.maximum(ss_tot, 1e-12), np.nan)
+    out = {"r2": {k: (None if np.isnan(v) else round(float(v), 4)) for k, v in zip(ACTION_NAMES, r2)},
+           "r2_translation": float(np.nanmean(r2[:3])) if np.isfinite(r2[:3]).any() else float("nan"),
            "train_steps": int(tr.sum()), "val_steps": int(va.sum()), "episodes": e}
-    print(f"[laq probe] held-out R^2 (codes -> action): " + ", ".join(f"{k} {v:.3f}" for k, v in out["r2"].items())
+    print(f"[laq probe] held-out R^2 (codes -> action): "
+          + ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in out["r2"].items())
           + f"; translation mean {out['r2_translation']:.3f}")
     return out
