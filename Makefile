@@ -14,11 +14,12 @@ ifeq ($(MS_ASSET_DIR),)
   endif
 endif
 
-.PHONY: install vulkan test demo bench clean help
+.PHONY: install vulkan test demo mini bench clean help
 help:
 	@echo "make install  - .venv with lapa-bench[dev] (+ lavapipe Vulkan if no GPU driver)"
 	@echo "make test     - the test suite (real ManiSkill env, ~10 min on 2 CPU cores)"
-	@echo "make demo     - scripted oracle vs random on the 4 SIMPLER tasks, prints the table"
+	@echo "make demo     - quickstart: the whole pipeline at toy size (smoke run, ~20 min), prints the table"
+	@echo "make mini     - the mini LAPA benchmark (configs/mini.yaml; hours: run it in the background)"
 	@echo "make bench    - harness overhead benchmark"
 
 install: $(VENV)/.installed vulkan
@@ -36,12 +37,13 @@ test: install
 	$(BIN)/python -m pytest -q tests
 
 demo: install
-	$(BIN)/lapa-bench eval --policy scripted --tasks all --episodes 3 --seeds 0 --out runs/demo/scripted --no-progress
-	$(BIN)/lapa-bench eval --policy random --tasks all --episodes 3 --seeds 0 --out runs/demo/random --no-progress
-	$(BIN)/lapa-bench report runs/demo/scripted runs/demo/random --out runs/demo/report
+	$(BIN)/lapa-bench pipeline configs/quickstart.yaml
+
+mini: install
+	$(BIN)/lapa-bench pipeline configs/mini.yaml
 
 bench: install
 	$(BIN)/python benchmarks/harness_overhead.py
 
 clean:
-	rm -rf runs/demo .pytest_cache
+	rm -rf runs/quickstart .pytest_cache

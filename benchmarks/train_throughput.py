@@ -1,9 +1,11 @@
 """Training throughput (samples/s) and peak memory of each stage's tiny and full configs.
 
-    python benchmarks/train_throughput.py [--steps 10] [--batch-size 32] [--device auto]
+    python benchmarks/train_throughput.py [--steps 10] [--batch-size 32] [--device auto] [--stages laq lapa ...]
 
-Stages covered so far: LAQ (stage 1). Full configs are skipped on a CPU (printed with the
-reason): a few steps of the 1024-wide model take minutes there and say nothing useful.
+Stages: ``laq`` (stage 1), ``lapa-pretrain`` (stage 2, latent head), ``lapa-finetune`` (stage 3,
+action head; also Scratch and VPT), ``idm`` (VPT/UniPi) and ``unipi`` (video diffusion model).
+Full configs are skipped on a CPU (printed with the reason): a few steps of GPU-sized models take
+minutes there and say nothing useful; the full VLA (7B) is skipped on any single device in fp32.
 Compare the tiny LAQ's samples/s with ``benchmarks/data_loader.py``'s pairs/s.
 """
 from __future__ import annotations
@@ -13,17 +15,10 @@ import resource
 import time
 
 
-def bench_laq(preset: str, steps: int, batch_size: int, device: str) -> dict:
+def _timed(model, loss_fn, steps: int, device: str) -> dict:
     import torch
 
-    from policies.lapa.configuration_laq import PRESETS
-    from policies.lapa.modeling_laq import LAQ
-
-    cfg = PRESETS[preset]()
-    model = LAQ(cfg).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x = torch.rand(batch_size, 3, cfg.image_size, cfg.image_size, device=device)
-    y = torch.roll(x, 1, dims=3)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     for i in range(steps + 2):  # 2 warm-up steps
@@ -31,18 +26,73 @@ def bench_laq(preset: str, steps: int, batch_size: int, device: str) -> dict:
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-        out = model(x, y)
+        loss = loss_fn()
         opt.zero_grad()
-        out["loss"].backward()
+        loss.backward()
         opt.step()
     if device.startswith("cuda"):
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS, MiB
-    dt = time.perf_counter() - t0
-    return {"samples_per_s": steps * batch_size / dt, "peak_mib": peak,
+    return {"seconds": time.perf_counter() - t0, "peak_mib": peak,
             "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
+
+
+def build(stage: str, preset: str, batch_size: int, device: str):
+    """(model, loss_fn) for one training step of a stage on random data."""
+    import torch
+
+    b = batch_size
+    if stage == "laq":
+        from policies.lapa.configuration_laq import PRESETS
+        from policies.lapa.modeling_laq import LAQ
+
+        c = PRESETS[preset]()
+        m = LAQ(c).to(device).train()
+        x = torch.rand(b, 3, c.image_size, c.image_size, device=device)
+        return m, lambda: m(x, torch.roll(x, 1, dims=3))["loss"]
+    if stage.startswith("lapa"):
+        from policies.lapa.configuration_lapa import PRESETS
+        from policies.lapa.modeling_lapa import LAPAModel
+
+        c = PRESETS[preset]()
+        c.head = "latent" if stage == "lapa-pretrain" else "action"
+        m = LAPAModel(c).to(device).train()
+        x = torch.rand(b, 3, c.image_size, c.image_size, device=device)
+        tok = {k: v.to(device) for k, v in m.tokenize(["put the spoon on the towel"] * b).items()}
+        y = torch.randint(0, c.num_classes, (b, c.num_queries), device=device)
+        return m, lambda: m.loss(m(x, **tok), y)[0]
+    if stage == "idm":
+        from policies.idm.modeling_idm import IDM, PRESETS
+
+        c = PRESETS[preset]()
+        m = IDM(c).to(device).train()
+        x = torch.rand(b, 3, c.image_size, c.image_size, device=device)
+        a = torch.randn(b, 7, device=device)
+        return m, lambda: m.loss(x, x, a)
+    if stage == "unipi":
+        from policies.unipi.modeling_unipi import PRESETS, VideoUNet
+
+        c = PRESETS[preset]()
+        m = VideoUNet(c).to(device).train()
+        x = torch.rand(b, 3, c.image_size, c.image_size, device=device)
+        fut = torch.rand(b, c.plan_frames, 3, c.image_size, c.image_size, device=device)
+        return m, lambda: m.loss(x, fut, ["stack the blocks"] * b)
+    raise ValueError(f"unknown stage {stage!r}")
+
+
+STAGES = ("laq", "lapa-pretrain", "lapa-finetune", "idm", "unipi")
+
+
+def skip_reason(stage: str, preset: str, device: str) -> str | None:
+    if preset != "full":
+        return None
+    if stage.startswith("lapa"):
+        return "7B-parameter VLA: fp32 AdamW needs ~112 GB; use bf16 + sharding (accelerate/FSDP) on several GPUs"
+    if device == "cpu":
+        return "GPU-sized config; run with a CUDA device"
+    return None
 
 
 def main():
@@ -50,18 +100,29 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     args = ap.parse_args()
+    import torch
+
     from lapa_bench.provenance import torch_device
 
     device = torch_device(args.device)
-    print(f"device {device}, batch {args.batch_size}, {args.steps} timed steps")
-    print(f"{'stage':<6} {'config':<6} {'params(M)':>9} {'samples/s':>10} {'peak MiB':>9}")
-    for preset in ("tiny", "full"):
-        if preset == "full" and device == "cpu":
-            print(f"{'laq':<6} {preset:<6} skipped: the full config (width 1024, 256 px) is GPU-sized; run with a CUDA device")
-            continue
-        r = bench_laq(preset, args.steps, args.batch_size, device)
-        print(f"{'laq':<6} {preset:<6} {r['params_m']:>9.2f} {r['samples_per_s']:>10.1f} {r['peak_mib']:>9.0f}")
+    torch.manual_seed(0)
+    print(f"device {device}, batch {args.batch_size}, {args.steps} timed steps (after 2 warm-up steps)")
+    print(f"{'stage':<14} {'config':<6} {'params(M)':>9} {'samples/s':>10} {'peak MiB':>9}")
+    for stage in args.stages:
+        for preset in ("tiny", "full"):
+            why = skip_reason(stage, preset, device)
+            if why:
+                print(f"{stage:<14} {preset:<6} skipped: {why}")
+                continue
+            model, loss_fn = build(stage, preset, args.batch_size, device)
+            r = _timed(model, loss_fn, args.steps, device)
+            print(f"{stage:<14} {preset:<6} {r['params_m']:>9.2f} {args.steps * args.batch_size / r['seconds']:>10.1f} "
+                  f"{r['peak_mib']:>9.0f}")
+            del model, loss_fn
+            if device.startswith("cuda"):
+                torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":

@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--out", default=None, help="write the per-episode results as JSON here")
     dr.add_argument("--workers", type=int, default=1, help="datasets replayed in parallel processes")
 
+    rz = dsub.add_parser("resize", help="re-encode datasets at a smaller square size (e.g. for a training machine)")
+    rz.add_argument("dataset")
+    rz.add_argument("out")
+    rz.add_argument("--size", type=int, default=64)
+
     lq = sub.add_parser("laq", help="latent action quantization (LAPA stage 1): train, label")
     lsub = lq.add_subparsers(dest="laq_command", metavar="ACTION", required=True)
     lt = lsub.add_parser("train", help="train the LAQ model on frame pairs of action-free videos",
@@ -287,6 +292,12 @@ def cmd_data(args) -> int:
     if args.data_command == "info":
         info = inspect.dataset_info(args.dataset, sheet=args.sheet)
         print(inspect.format_info(info))
+        return 0
+    if args.data_command == "resize":
+        from lapa_bench.data.lerobot import resize_datasets
+
+        for p in resize_datasets(args.dataset, args.out, args.size):
+            print(f"[data resize] {p}")
         return 0
     res = inspect.replay_check(args.dataset, max_episodes=args.max_episodes, out=args.out, workers=args.workers)
     return 0 if res["rate"] >= 0.95 else 1

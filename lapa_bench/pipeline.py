@@ -32,7 +32,7 @@ class PipelineConfig:
     workers: int = 2  # parallel processes for collection
     demos: dict = field(default_factory=lambda: {"tasks": ["all"], "episodes": 10, "image_size": [128, 128]})
     videos: dict = field(default_factory=lambda: {"tasks": ["all"], "episodes": 100, "image_size": [128, 128]})
-    panda: dict = field(default_factory=lambda: {"tasks": ["PickCube", "StackCube", "PushCube", "PullCube"],
+    panda: dict = field(default_factory=lambda: {"tasks": ["all"],
                                                  "episodes": 100, "image_size": [128, 128]})
     laq: dict = field(default_factory=lambda: {"preset": "tiny", "steps": 2000, "batch_size": 32})
     lapa: dict = field(default_factory=lambda: {"preset": "tiny", "pretrain_steps": 1000, "finetune_steps": 1000,
@@ -100,6 +100,23 @@ class Stages:
         return "\n".join(["[pipeline] stage wall times:", *rows, f"  {'total':<28} {total:>8.0f} s"])
 
 
+def validate(cfg: PipelineConfig) -> None:
+    """Fail before any work on names that would only break a later stage."""
+    from lapa_bench.panda_videos import PANDA_TASKS
+    from tasks import resolve_tasks
+
+    resolve_tasks(cfg.demos["tasks"]), resolve_tasks(cfg.videos["tasks"]), resolve_tasks(cfg.eval["tasks"])
+    if "panda" in cfg.variants and cfg.panda["tasks"] not in (["all"], []):
+        bad = [t for t in cfg.panda["tasks"] if t not in PANDA_TASKS]
+        if bad:
+            raise ValueError(f"unknown Panda task(s) {bad}; known: {', '.join(PANDA_TASKS)} or 'all'")
+    from lapa_bench.policy import available_policies
+
+    bad = [b for b in cfg.eval.get("bounds", []) if b not in available_policies()]
+    if bad:
+        raise ValueError(f"unknown bound policy {bad}; known: {', '.join(available_policies())}")
+
+
 def _done(ckpt: Path) -> bool:
     return (ckpt / "config.json").is_file() and (ckpt / "eval.json").is_file()
 
@@ -112,6 +129,7 @@ def run(cfg: PipelineConfig) -> Path:
     from policies.lapa import train_laq, train_lapa
 
     assets.check_assets()
+    validate(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))

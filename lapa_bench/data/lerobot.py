@@ -346,3 +346,29 @@ def open_datasets(path) -> list[LeRobotDataset]:
     if not parts:
         raise DatasetFormatError(f"{path} holds no LeRobot dataset (no meta/info.json in it or its sub-folders)")
     return [LeRobotDataset(p) for p in parts]
+
+
+def resize_datasets(src, dst, size: int) -> list[Path]:
+    """Re-encode every dataset under ``src`` at ``size`` x ``size`` into ``dst`` (same layout),
+    e.g. to ship a small copy of a corpus to a training machine. Actions, states, tasks and
+    per-episode metadata are kept."""
+    import cv2
+
+    out = []
+    srcs = open_datasets(src)
+    single = (Path(src) / "meta" / "info.json").is_file()
+    for ds in srcs:
+        target = Path(dst) if single else Path(dst) / ds.root.name
+        feats = ds.info["features"]
+        names = lambda k: (feats.get(k, {}).get("names") or None)  # noqa: E731
+        w = LeRobotWriter(target, fps=ds.fps, image_shape=(size, size, 3), state_names=names("observation.state"),
+                          action_names=names("action"), with_actions=ds.has_actions,
+                          robot_type=ds.info.get("robot_type", "widowx"),
+                          extra_info={**ds.info.get("lapa_bench", {}), "resized_from": str(ds.root)})
+        for i in range(len(w.episodes), len(ds)):  # resumes
+            ep = ds.episode(i)
+            frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in ep["frames"]])
+            meta = {k: v for k, v in ep["meta"].items() if k not in ("episode_index", "tasks", "length")}
+            w.add_episode(frames, ep["task"], states=ep.get("observation.state"), actions=ep.get("action"), meta=meta)
+        out.append(target)
+    return out
