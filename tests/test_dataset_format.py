@@ -165,3 +165,19 @@ def test_lerobot_v21_schema(tmp_path):
     assert {"mean", "std", "min", "max", "count"} <= set(stats["action"])
     # global frame index runs across episodes
     assert ds.table(1)["index"].tolist() == [4, 5, 6, 7]
+
+
+def test_resize_keeps_actions_states_and_tasks(tmp_path):
+    import numpy as np
+
+    from lapa_bench.data import LeRobotDataset
+    from lapa_bench.data.lerobot import resize_datasets
+    from test_lapa_vla import _tiny_dataset
+
+    src = _tiny_dataset(tmp_path / "src", episodes=2, T=5, size=32)
+    (dst,) = resize_datasets(src, tmp_path / "dst", 16)
+    a, b = LeRobotDataset(src), LeRobotDataset(dst)
+    assert len(b) == 2 and b.frames(0).shape == (5, 16, 16, 3)
+    ea, eb = a.episode(1, with_frames=False), b.episode(1, with_frames=False)
+    assert np.array_equal(ea["action"], eb["action"]) and ea["task"] == eb["task"]
+    assert b.info["lapa_bench"]["resized_from"] == str(src)
