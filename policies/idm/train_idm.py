@@ -7,9 +7,8 @@ Resumes from ``OUT/last``; log in ``OUT/log.csv``; held-out metrics in ``OUT/eva
 """
 from __future__ import annotations
 
-import csv
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -106,68 +105,23 @@ def format_eval(m: dict) -> str:
 
 
 def train(cfg: IDMTrainConfig) -> Path:
-    import torch
-    from tqdm.auto import tqdm
-
-    from lapa_bench.provenance import torch_device
+    from policies import simple_loop
     from policies.idm.modeling_idm import IDM, PRESETS, IDMConfig
 
-    if cfg.preset not in PRESETS:
-        raise ValueError(f"unknown IDM preset {cfg.preset!r}; choose from {sorted(PRESETS)}")
-    out, device = Path(cfg.out), torch_device(cfg.device)
-    out.mkdir(parents=True, exist_ok=True)
-    last = out / "last"
-    torch.manual_seed(cfg.seed)
-    if (last / "model.safetensors").is_file():
-        model, state = IDM.from_pretrained(last), json.loads((last / "trainer_state.json").read_text())
-        print(f"[idm] resuming from {last} at step {state['step']}")
-    else:
-        base = asdict(PRESETS[cfg.preset]())
-        base.update(cfg.overrides)
-        model, state = IDM(IDMConfig(**base)), {"step": 0}
+    out, device, model, state = simple_loop.start(cfg, PRESETS, IDM, IDMConfig, "idm")
     train_p, val_p = split(cfg.data, cfg.max_episodes, cfg.val_fraction, cfg.seed, model.config.image_size)
     if state["step"] == 0:
         model.set_stats(np.concatenate([train_p.actions[e] for e in sorted({e for e, _ in train_p.pairs.index})]))
     model.to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    if (last / "optimizer.pt").is_file():
-        opt.load_state_dict(torch.load(last / "optimizer.pt", map_location=device))
     print(f"[idm] {len(train_p)} train / {len(val_p)} validation steps, "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, device {device}")
-    rng = np.random.default_rng([cfg.seed, state["step"]])
-    new_log = not (out / "log.csv").exists()
-    logf = open(out / "log.csv", "a", newline="")
-    w = csv.writer(logf)
-    if new_log:
-        w.writerow(["step", "loss"])
-
-    def save(where):
-        model.save_pretrained(where)
-        torch.save(opt.state_dict(), where / "optimizer.pt")
-        (where / "trainer_state.json").write_text(json.dumps({"step": state["step"], "config": asdict(cfg)},
-                                                             default=str))
-
     bs = min(cfg.batch_size, len(train_p))
-    bar = tqdm(total=cfg.steps, initial=state["step"], desc="idm train", disable=not cfg.progress, dynamic_ncols=True)
-    try:
-        while state["step"] < cfg.steps:
-            x, y, a = (t.to(device) for t in train_p.batch(rng.choice(len(train_p), bs, replace=False)))
-            loss = model.loss(x, y, a)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            state["step"] += 1
-            bar.update(1)
-            if state["step"] % cfg.log_every == 0:
-                w.writerow([state["step"], f"{loss.item():.5f}"])
-                logf.flush()
-                bar.set_postfix_str(f"loss {loss.item():.4f}")
-            if state["step"] % cfg.save_every == 0:
-                save(last)
-    finally:
-        bar.close()
-        logf.close()
-    save(last)
+
+    def batch_loss(rng):
+        x, y, a = (t.to(device) for t in train_p.batch(rng.choice(len(train_p), bs, replace=False)))
+        return model.loss(x, y, a)
+
+    simple_loop.run(model, state, cfg, out, batch_loss, "idm train", lr=cfg.lr, weight_decay=1e-4)
     model.save_pretrained(out)
     m = evaluate(model, val_p, device)
     (out / "eval.json").write_text(json.dumps(m, indent=2))

@@ -8,9 +8,8 @@ Resumes from ``OUT/last``; log in ``OUT/log.csv``.
 """
 from __future__ import annotations
 
-import csv
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -101,74 +100,27 @@ def format_eval(m):
 
 
 def train(cfg: UniPiTrainConfig) -> Path:
-    import torch
-    from tqdm.auto import tqdm
-
-    from lapa_bench.provenance import torch_device
+    from policies import simple_loop
     from policies.idm import train_idm
     from policies.unipi.modeling_unipi import PRESETS, UniPiConfig, VideoUNet
 
-    if cfg.preset not in PRESETS:
-        raise ValueError(f"unknown UniPi preset {cfg.preset!r}; choose from {sorted(PRESETS)}")
-    out, device = Path(cfg.out), torch_device(cfg.device)
-    out.mkdir(parents=True, exist_ok=True)
-    last = out / "last"
-    torch.manual_seed(cfg.seed)
-    if (last / "model.safetensors").is_file():
-        model, state = VideoUNet.from_pretrained(last), json.loads((last / "trainer_state.json").read_text())
-        print(f"[unipi] resuming from {last} at step {state['step']}")
-    else:
-        base = asdict(PRESETS[cfg.preset]())
-        base.update(cfg.overrides)
-        model, state = VideoUNet(UniPiConfig(**base)), {"step": 0}
+    out, device, model, state = simple_loop.start(cfg, PRESETS, VideoUNet, UniPiConfig, "unipi")
     train_c, val_c = _clips(cfg, model.config)
     if state["step"] == 0:  # residual scale: unit std of x_{t+j} - x_t on a sample of the training clips
         x, fut, _ = train_c.batch(np.random.default_rng(cfg.seed).choice(len(train_c), min(256, len(train_c)),
                                                                           replace=False))
         model.residual_scale.fill_(1.0 / float((fut - x[:, None]).std().clamp_min(1e-3)))
     model.to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    if (last / "optimizer.pt").is_file():
-        opt.load_state_dict(torch.load(last / "optimizer.pt", map_location=device))
     print(f"[unipi] video model: {len(train_c)} train / {len(val_c)} validation clips of {model.config.plan_frames} "
           f"frames at {model.config.image_size} px, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M "
           f"parameters, device {device}")
-    rng = np.random.default_rng([cfg.seed, state["step"]])
-    new_log = not (out / "log.csv").exists()
-    logf = open(out / "log.csv", "a", newline="")
-    w = csv.writer(logf)
-    if new_log:
-        w.writerow(["step", "loss"])
-
-    def save(where):
-        model.save_pretrained(where)
-        torch.save(opt.state_dict(), where / "optimizer.pt")
-        (where / "trainer_state.json").write_text(json.dumps({"step": state["step"], "config": asdict(cfg)},
-                                                             default=str))
-
     bs = min(cfg.batch_size, len(train_c))
-    bar = tqdm(total=cfg.steps, initial=state["step"], desc="unipi video model", disable=not cfg.progress,
-               dynamic_ncols=True)
-    try:
-        while state["step"] < cfg.steps:
-            x, fut, ins = train_c.batch(rng.choice(len(train_c), bs, replace=False))
-            loss = model.loss(x.to(device), fut.to(device), ins)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            state["step"] += 1
-            bar.update(1)
-            if state["step"] % cfg.log_every == 0:
-                w.writerow([state["step"], f"{loss.item():.5f}"])
-                logf.flush()
-                bar.set_postfix_str(f"loss {loss.item():.4f}")
-            if state["step"] % cfg.save_every == 0:
-                save(last)
-    finally:
-        bar.close()
-        logf.close()
-    save(last)
+
+    def batch_loss(rng):
+        x, fut, ins = train_c.batch(rng.choice(len(train_c), bs, replace=False))
+        return model.loss(x.to(device), fut.to(device), ins)
+
+    simple_loop.run(model, state, cfg, out, batch_loss, "unipi video model", lr=cfg.lr, clip=1.0)
     if not (out / "idm" / "eval.json").is_file():  # the IDM works at the video model's resolution
         s = model.config.image_size
         train_idm.train(train_idm.IDMTrainConfig(
