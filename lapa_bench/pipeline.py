@@ -231,8 +231,18 @@ def _evaluate_all(todo, workers: int) -> None:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+    import os
+
+    threads = max(1, (os.cpu_count() or 1) // workers)  # no oversubscription of the cores
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_set_threads,
+                             initargs=(threads,)) as ex:
         futs = {ex.submit(evaluate, dataclasses.replace(ec, progress=False)): label for label, ec in todo}
         for f in futs:
             f.result()
             print(f"[pipeline] eval {futs[f]}: done")
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
