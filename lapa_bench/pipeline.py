@@ -95,9 +95,10 @@ class Stages:
         tmp.replace(self.path)
 
     def summary(self) -> str:
-        rows = [f"  {k:<28} {v['seconds']:>8.0f} s" for k, v in self.state["stages"].items()]
+        w = max([len(k) for k in self.state["stages"]] + [28])
+        rows = [f"  {k:<{w}} {v['seconds']:>8.0f} s" for k, v in self.state["stages"].items()]
         total = sum(v["seconds"] for v in self.state["stages"].values())
-        return "\n".join(["[pipeline] stage wall times:", *rows, f"  {'total':<28} {total:>8.0f} s"])
+        return "\n".join(["[pipeline] stage wall times:", *rows, f"  {'total':<{w}} {total:>8.0f} s"])
 
 
 def validate(cfg: PipelineConfig) -> None:
