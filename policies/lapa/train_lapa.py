@@ -130,8 +130,9 @@ def finetune(cfg: StageConfig, data: list[str], init: str | None = None, policy_
             raise ValueError(f"{init} has a {model.config.head} head; keep_head needs an action head")
     elif init:
         model = LAPAModel.from_pretrained(init)
-        for k, v in cfg.overrides.items():  # e.g. action_bins for the new head
-            setattr(model.config, k, v)
+        # the towers, projector and prompt come from the checkpoint; only the new head's settings apply
+        if "action_bins" in cfg.overrides:
+            model.config.action_bins = int(cfg.overrides["action_bins"])
         model.replace_head("action")
         model.action_edges = model.action_edges.new_zeros(model.config.action_dim, model.config.action_bins + 1)
         model.action_centers = model.action_centers.new_zeros(model.config.action_dim, model.config.action_bins)
