@@ -7,13 +7,14 @@ The gripper dimension is absolute (-1 closes, +1 opens), the others are deltas (
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from policies import checkpoint
 
 
 @dataclass
@@ -77,21 +78,10 @@ class IDM(nn.Module):
         self.action_std.copy_(a.std(0).clamp_min(1e-6))
 
     def save_pretrained(self, directory) -> Path:
-        from safetensors.torch import save_file
-
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, d / "model.safetensors")
-        (d / "config.json").write_text(json.dumps({"model": "idm", "config": self.config.to_dict()}, indent=2))
-        return d
+        return checkpoint.save(self, directory, {"model": "idm"})
 
     @classmethod
     def from_pretrained(cls, directory, map_location: str = "cpu") -> "IDM":
-        from safetensors.torch import load_file
-
-        d = Path(directory)
-        if not (d / "config.json").is_file() or not (d / "model.safetensors").is_file():
-            raise FileNotFoundError(f"{d} is not an IDM checkpoint (train one with `lapa-bench idm train`)")
-        m = cls(IDMConfig(**json.loads((d / "config.json").read_text())["config"]))
-        m.load_state_dict(load_file(d / "model.safetensors", device=map_location))
+        m = checkpoint.load(cls, IDMConfig, directory, "an IDM checkpoint (train one with `lapa-bench idm train`)",
+                            map_location)
         return m

@@ -11,12 +11,13 @@ the loss (MSE of the reconstruction of x_{t+H}).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from policies import checkpoint
 
 from policies.lapa.configuration_laq import LAQConfig
 from policies.lapa.nsvq import NSVQ
@@ -159,24 +160,11 @@ class LAQ(nn.Module):
 
     # -- checkpoints -----------------------------------------------------------------------
     def save_pretrained(self, directory) -> Path:
-        from safetensors.torch import save_file
-
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        (d / "config.json").write_text(json.dumps({"model": "laq", "config": self.config.to_dict()}, indent=2))
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, d / "model.safetensors")
-        return d
+        return checkpoint.save(self, directory, {"model": "laq"})
 
     @classmethod
     def from_pretrained(cls, directory, map_location: str = "cpu") -> "LAQ":
-        from safetensors.torch import load_file
-
-        d = Path(directory)
-        if not (d / "config.json").is_file() or not (d / "model.safetensors").is_file():
-            raise FileNotFoundError(f"{d} is not a LAQ checkpoint (needs config.json and model.safetensors)")
-        payload = json.loads((d / "config.json").read_text())
-        cfg = dict(payload["config"])
-        cfg.setdefault("residual_decoder", False)  # checkpoints written before the option existed
-        model = cls(LAQConfig(**cfg))
-        model.load_state_dict(load_file(d / "model.safetensors", device=map_location))
+        # checkpoints written before `residual_decoder` existed decode pixels directly
+        model = checkpoint.load(cls, LAQConfig, directory, "a LAQ checkpoint (needs config.json and model.safetensors)",
+                                map_location, defaults={"residual_decoder": False})
         return model

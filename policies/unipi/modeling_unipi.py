@@ -13,7 +13,6 @@ raw pixels) lets a small model spend its capacity on the motion.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from policies import checkpoint
 
 
 @dataclass
@@ -154,23 +155,12 @@ class VideoUNet(nn.Module):
 
     # -- checkpoints -----------------------------------------------------------------------
     def save_pretrained(self, directory, policy_name: str = "unipi") -> Path:
-        from safetensors.torch import save_file
-
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, d / "model.safetensors")
-        (d / "config.json").write_text(json.dumps({"policy": policy_name, "config": self.config.to_dict()}, indent=2))
-        return d
+        return checkpoint.save(self, directory, {"policy": policy_name})
 
     @classmethod
     def from_pretrained(cls, directory, map_location: str = "cpu") -> "VideoUNet":
-        from safetensors.torch import load_file
-
-        d = Path(directory)
-        if not (d / "config.json").is_file() or not (d / "model.safetensors").is_file():
-            raise FileNotFoundError(f"{d} is not a UniPi checkpoint (train one with `lapa-bench unipi train`)")
-        m = cls(UniPiConfig(**json.loads((d / "config.json").read_text())["config"]))
-        m.load_state_dict(load_file(d / "model.safetensors", device=map_location))
+        m = checkpoint.load(cls, UniPiConfig, directory,
+                            "a UniPi checkpoint (train one with `lapa-bench unipi train`)", map_location)
         return m
 
 
