@@ -236,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "configs/mini.yaml). A rerun skips finished stages and resumes an interrupted one.")
     pl.add_argument("config", help="YAML file (see configs/)")
     pl.add_argument("--out", default=None, help="override the config's output folder")
+    pl.add_argument("--until", choices=["data", "train", "eval", "report"], default="report",
+                    help="stop after this group of stages (default: all). E.g. collect data here, "
+                    "`--until train` on a GPU machine (needs no simulator or assets once data is cached), "
+                    "then rerun here to evaluate")
 
     sub.add_parser("policies", help="list registered policies")
     sub.add_parser("tasks", help="list the SIMPLER tasks")
@@ -392,7 +396,7 @@ def cmd_pipeline(args) -> int:
     cfg = PipelineConfig.from_yaml(args.config)
     if args.out:
         cfg.out = args.out
-    run(cfg)
+    run(cfg, until=args.until)
     return 0
 
 

@@ -42,7 +42,8 @@ class PipelineConfig:
     vpt: dict = field(default_factory=lambda: {"idm_steps": 1500})
     unipi: dict = field(default_factory=lambda: {"steps": 2000, "idm_steps": 1500, "overrides": {}})
     eval: dict = field(default_factory=lambda: {"tasks": ["all"], "episodes": 24, "seeds": [0, 1, 2],
-                                                "bounds": ["scripted", "random"], "bound_episodes": None})
+                                                "bounds": ["scripted", "random"], "bound_episodes": None,
+                                                "bound_seeds": None})
 
     @classmethod
     def from_yaml(cls, path) -> "PipelineConfig":
@@ -72,7 +73,8 @@ class PipelineConfig:
 class Stages:
     """Runs named stages once, records their wall time, and prints what it does."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, needs_sim=(), check_sim=None):
+        self.needs_sim, self.check_sim = set(needs_sim), check_sim  # assets are checked only when needed
         self.path = out / "pipeline.json"
         self.state = json.loads(self.path.read_text()) if self.path.is_file() else {"stages": {}}
 
@@ -81,6 +83,8 @@ class Stages:
         if done and rec.get("status") == "done":
             print(f"[pipeline] {name}: cached ({rec.get('seconds', 0):.0f} s when it ran)")
             return
+        if name in self.needs_sim and self.check_sim is not None:
+            self.check_sim()
         print(f"[pipeline] {name}: running")
         t0 = time.perf_counter()
         fn()
@@ -122,21 +126,27 @@ def _done(ckpt: Path) -> bool:
     return (ckpt / "config.json").is_file() and (ckpt / "eval.json").is_file()
 
 
-def run(cfg: PipelineConfig) -> Path:
+GROUPS = ("data", "train", "eval", "report")
+
+
+def run(cfg: PipelineConfig, until: str = "report") -> Path:
+    """Run the stages of ``cfg`` in order, up to and including the group ``until``."""
     from lapa_bench import assets
     from lapa_bench.collect import CollectConfig, collect
     from lapa_bench.evaluate import EvalConfig, evaluate
     from lapa_bench.report import build_report
     from policies.lapa import train_laq, train_lapa
 
-    assets.check_assets()
+    if until not in GROUPS:
+        raise ValueError(f"until={until!r}; choose from {list(GROUPS)}")
     validate(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     if cfg.note:
         print(f"[pipeline] {cfg.name}: {cfg.note}")
-    st = Stages(out)
+    st = Stages(out, needs_sim={"collect demos", "collect videos", "collect panda videos"},
+                check_sim=assets.check_assets)
     data = out / "data"
     demos, videos, panda = data / "demos", data / "videos", data / "panda"
     progress = True
@@ -156,6 +166,8 @@ def run(cfg: PipelineConfig) -> Path:
         st.run("collect panda videos", lambda: collect_panda(PandaConfig(
             tasks=p["tasks"], episodes=p["episodes"], out=str(panda), image_size=tuple(p.get("image_size", (128, 128))),
             seed=cfg.seed, progress=progress), workers=cfg.workers), done=True)
+    if until == "data":
+        return _stop(st, out, until)
 
     corpora = {"bridge": videos, "panda": panda}
     lp = cfg.lapa
@@ -201,23 +213,35 @@ def run(cfg: PipelineConfig) -> Path:
             steps=u.get("steps", 2000), idm_steps=u.get("idm_steps", 1500), seed=cfg.seed, device=cfg.device,
             progress=progress)), done=_done(up))
         ckpts["unipi"] = ("unipi", up)
+    if until == "train":
+        return _stop(st, out, until)
 
     ev = cfg.eval
     runs = []
     jobs = [(label, name, str(ck), ev["episodes"]) for label, (name, ck) in ckpts.items()]
-    jobs += [(b, b, None, ev.get("bound_episodes") or ev["episodes"]) for b in ev.get("bounds", [])]
+    jobs = [(*j, ev["seeds"]) for j in jobs]
+    jobs += [(b, b, None, ev.get("bound_episodes") or ev["episodes"], ev.get("bound_seeds") or ev["seeds"])
+             for b in ev.get("bounds", [])]
     todo = []
-    for label, name, ck, n in jobs:
+    for label, name, ck, n, seeds in jobs:
         run_dir = out / "eval" / label.replace(" ", "_").replace("(", "").replace(")", "")
         runs.append(run_dir)
         todo.append((label, EvalConfig(policy=name, checkpoint=ck, out=str(run_dir), tasks=ev["tasks"], episodes=n,
-                                       seeds=ev["seeds"], label=label, progress=progress)))
-    st.run("eval (" + ", ".join(t[0] for t in todo) + ")", lambda: _evaluate_all(todo, cfg.workers))
+                                       seeds=seeds, label=label, progress=progress)))
+    st.run("eval (" + ", ".join(t[0] for t in todo) + ")", lambda: (assets.check_assets(), _evaluate_all(todo, cfg.workers)))
+    if until == "eval":
+        return _stop(st, out, until)
     st.run("report", lambda: build_report(runs, out / "report", metrics=["success_once", "success_at_end"]))
     if cfg.note:
         (out / "report" / "NOTE.md").write_text(f"**{cfg.name}**: {cfg.note}\n")
     print(st.summary())
     print(f"[pipeline] table and plot: {out / 'report'}")
+    return out
+
+
+def _stop(st: "Stages", out: Path, until: str) -> Path:
+    print(st.summary())
+    print(f"[pipeline] stopped after the '{until}' stages (--until {until}); rerun without --until to go on")
     return out
 
 

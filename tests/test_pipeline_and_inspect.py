@@ -40,13 +40,19 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
            "laq": {"steps": 2, "batch_size": 4, "overrides": laq},
            "lapa": {"pretrain_steps": 2, "finetune_steps": 2, "batch_size": 4, "overrides": over},
            "variants": ["bridge"], "baselines": ["scratch"],
-           "eval": {"tasks": ["carrot"], "episodes": 1, "seeds": [0], "bounds": ["zero"]}}
+           "eval": {"tasks": ["carrot"], "episodes": 1, "seeds": [0], "bounds": ["zero"], "bound_seeds": [1]}}
     path = tmp_path / "micro.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    assert main(["pipeline", str(path)]) == 0
     out = tmp_path / "run"
+    assert main(["pipeline", str(path), "--until", "train"]) == 0  # e.g. on a GPU machine
+    state = json.loads((out / "pipeline.json").read_text())["stages"]
+    assert "scratch" in state and not any(k.startswith("eval") for k in state) and not (out / "eval").exists()
+    assert "stopped after the 'train' stages" in capsys.readouterr().out
+    assert main(["pipeline", str(path)]) == 0  # goes on from there
     table = (out / "report" / "table.csv").read_text()
     assert "lapa" in table and "scratch" in table and "zero" in table
+    zero = [json.loads(x) for x in (out / "eval" / "zero").glob("records*.jsonl").__next__().read_text().splitlines()]
+    assert [r["seed"] for r in zero] == [1]  # bound_seeds
     state = json.loads((out / "pipeline.json").read_text())["stages"]
     assert {"collect demos", "laq (bridge videos)", "lapa finetune (bridge)", "scratch", "report"} <= set(state)
     capsys.readouterr()
