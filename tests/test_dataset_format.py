@@ -181,3 +181,18 @@ def test_resize_keeps_actions_states_and_tasks(tmp_path):
     ea, eb = a.episode(1, with_frames=False), b.episode(1, with_frames=False)
     assert np.array_equal(ea["action"], eb["action"]) and ea["task"] == eb["task"]
     assert b.info["lapa_bench"]["resized_from"] == str(src)
+
+
+def test_read_video_without_pyav_gives_the_same_pixels(tmp_path, monkeypatch):
+    """A machine without PyAV (e.g. a GPU training box) decodes through OpenCV to the same frames."""
+    import sys
+
+    from lapa_bench.data.lerobot import read_video, write_video
+
+    frames = _episode(7, 3)[0]
+    write_video(tmp_path / "v.mp4", frames, fps=5)
+    with_av = read_video(tmp_path / "v.mp4")
+    monkeypatch.setitem(sys.modules, "av", None)  # import av -> ImportError
+    without = read_video(tmp_path / "v.mp4")
+    assert without.shape == with_av.shape == frames.shape and without.dtype == np.uint8
+    assert np.array_equal(without, with_av)

@@ -92,7 +92,10 @@ def write_video(path: Path, frames, fps: int) -> None:
 
 
 def read_video(path: Path) -> np.ndarray:
-    """Decode every frame (T, H, W, 3) uint8: PyAV in-process when installed, else imageio-ffmpeg."""
+    """Decode every frame (T, H, W, 3) uint8: PyAV when installed, else OpenCV's FFmpeg, else imageio-ffmpeg.
+
+    PyAV and OpenCV give the same pixels (both FFmpeg); OpenCV lets a machine without PyAV (e.g. a
+    GPU training box) read the datasets."""
     if not Path(path).is_file():
         raise DatasetFormatError(f"video {path} is missing")
     try:
@@ -104,6 +107,20 @@ def read_video(path: Path) -> np.ndarray:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
+    try:
+        import cv2
+    except ImportError:
+        cv2 = None
+    if cv2 is not None:
+        cap, frames = cv2.VideoCapture(str(path)), []
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            frames.append(bgr[..., ::-1])
+        cap.release()
+        if frames:
+            return np.ascontiguousarray(np.stack(frames))
     import imageio.v2 as imageio
 
     with imageio.get_reader(path) as r:
