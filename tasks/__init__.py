@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tasks.env import SimplerBridgeEnv, make_env  # noqa: F401
+
+def __getattr__(name):  # the env (gymnasium, ManiSkill) loads on first use: the task table needs no simulator
+    if name in ("SimplerBridgeEnv", "make_env"):
+        from tasks import env
+
+        return getattr(env, name)
+    raise AttributeError(f"module 'tasks' has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
