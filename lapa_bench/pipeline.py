@@ -259,12 +259,17 @@ def _evaluate_all(todo, workers: int) -> None:
     import os
 
     threads = max(1, (os.cpu_count() or 1) // workers)  # no oversubscription of the cores
+    # every policy's episodes are split into `workers` shards (own record files), so that no core idles
+    # while the last policy finishes; a rerun resumes each shard
+    shards = [(label, dataclasses.replace(ec, progress=False, shard=(i, workers)))
+              for label, ec in todo for i in range(workers)]
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_set_threads,
                              initargs=(threads,)) as ex:
-        futs = {ex.submit(evaluate, dataclasses.replace(ec, progress=False)): label for label, ec in todo}
+        futs = {ex.submit(evaluate, ec): (label, ec.shard) for label, ec in shards}
         for f in futs:
             f.result()
-            print(f"[pipeline] eval {futs[f]}: done")
+            label, (i, n) = futs[f]
+            print(f"[pipeline] eval {label} (shard {i + 1}/{n}): done", flush=True)
 
 
 def _set_threads(n: int) -> None:

@@ -34,7 +34,7 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
             if k in ("image_size", "vision", "text", "prompt", "max_prompt_tokens", "action_bins")}
     laq = dict(image_size=32, patch_size=8, dim=32, spatial_depth=1, temporal_depth=1, decoder_depth=1, heads=2,
                code_dim=8)
-    cfg = {"name": "micro", "out": str(tmp_path / "run"), "workers": 1,
+    cfg = {"name": "micro", "out": str(tmp_path / "run"), "workers": 2,
            "demos": {"tasks": ["carrot"], "episodes": 1, "image_size": [32, 32]},
            "videos": {"tasks": ["carrot"], "episodes": 2, "image_size": [32, 32]},
            "laq": {"steps": 2, "batch_size": 4, "overrides": laq},
@@ -51,8 +51,9 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     assert main(["pipeline", str(path)]) == 0  # goes on from there
     table = (out / "report" / "table.csv").read_text()
     assert "lapa" in table and "scratch" in table and "zero" in table
-    zero = [json.loads(x) for x in (out / "eval" / "zero").glob("records*.jsonl").__next__().read_text().splitlines()]
+    zero = [json.loads(x) for f in (out / "eval" / "zero").glob("records*.jsonl") for x in f.read_text().splitlines()]
     assert [r["seed"] for r in zero] == [1]  # bound_seeds
+    assert list((out / "eval" / "zero").glob("records.shard-*-of-2.jsonl"))  # eval split over the 2 workers
     state = json.loads((out / "pipeline.json").read_text())["stages"]
     assert {"collect demos", "laq (bridge videos)", "lapa finetune (bridge)", "scratch", "report"} <= set(state)
     capsys.readouterr()
