@@ -44,6 +44,23 @@ def test_collect_then_replay(tmp_path, carrot_env):
     assert info["disjoint_from_eval"] == "1/1 episodes" and info["episodes"] == 1
     res = replay_check(tmp_path / "demos", progress=False)
     assert res["rate"] == 1.0
+    # the training-layout check: a policy closed loop from the recorded layout, on native-size images
+    seen = []
+    from lapa_bench.policy import Policy, register_policy
+
+    @register_policy("_shape_probe")
+    class ShapeProbe(Policy):
+        def act(self, obs):
+            seen.append(obs["image"].shape)
+            return np.zeros(7, dtype=np.float32)
+
+    res = replay_check(tmp_path / "demos", progress=False, policy="_shape_probe")
+    (r,) = res["episodes"]
+    assert res["policy"] == "_shape_probe" and r["error"] is None and not r["replay_success"] and not r["grasped"]
+    assert seen and set(seen) == {(480, 640, 3)}
+    import lapa_bench.policy as pol
+
+    pol._REGISTRY.pop("_shape_probe", None)
     # resume: asking for the same number again does nothing
     collect(cfg)
     assert len(open_datasets(tmp_path / "demos")[0]) == 1
