@@ -36,6 +36,14 @@ def test_byte_tokenizer_round_trip():
     assert tok.decode(ids) == text and max(ids) < 256 and tok.pad_token_id == 256
 
 
+def test_constant_accuracy_reference():
+    from policies.lapa.trainer import constant_accuracy
+
+    t = np.array([[0, 5], [0, 6], [1, 6], [0, 6]])
+    assert constant_accuracy(t) == pytest.approx((3 / 4 + 3 / 4) / 2)
+    assert constant_accuracy(np.zeros((3, 4, 2), dtype=int)) == 1.0  # (N, K, ...) is flattened per sample
+
+
 def test_shapes_both_heads_and_configs():
     m = LAPAModel(micro(head="latent"))
     px, tok = batch(m)
@@ -177,6 +185,8 @@ def test_cli_pretrain_finetune_resume_and_eval_in_simpler(tmp_path):
     assert log[0].startswith("step,loss,accuracy")
     assert main(["lapa", "finetune", "--data", ds, "--out", str(tmp_path / "scratch"), *common]) == 0
     assert json.loads((tmp_path / "scratch" / "config.json").read_text())["policy"] == "scratch"
+    ev = json.loads((tmp_path / "scratch" / "eval.json").read_text())
+    assert 0 < ev["constant_accuracy"] <= 1 and ev["val_samples"] > 0
     for name in ("lapa", "scratch"):
         ck = tmp_path / ("ft" if name == "lapa" else "scratch")
         out = tmp_path / f"eval_{name}"

@@ -53,6 +53,7 @@ def evaluate(model, ds, device, batch_size: int = 64, max_batches: int = 20) -> 
     was = model.training
     model.eval()
     tot = acc = n = 0.0
+    targets = []
     with torch.no_grad():
         for b in range(0, min(len(ds), batch_size * max_batches), batch_size):
             batch = collate([ds[k] for k in range(b, min(b + batch_size, len(ds)))], model)
@@ -61,8 +62,22 @@ def evaluate(model, ds, device, batch_size: int = 64, max_batches: int = 20) -> 
             loss, a = model.loss(logits, batch["target"])
             k = len(batch["target"])
             tot, acc, n = tot + float(loss) * k, acc + float(a) * k, n + k
+            targets.append(batch["target"].cpu().numpy().reshape(k, -1))
     model.train(was)
-    return {"val_loss": tot / max(n, 1), "val_accuracy": acc / max(n, 1), "val_samples": int(n)}
+    out = {"val_loss": tot / max(n, 1), "val_accuracy": acc / max(n, 1), "val_samples": int(n)}
+    if targets:
+        out["constant_accuracy"] = constant_accuracy(np.concatenate(targets))
+    return out
+
+
+def constant_accuracy(targets: np.ndarray) -> float:
+    """Token accuracy of the best *constant* prediction (each position's most frequent class) on ``targets (N, K)``.
+
+    An image-blind reference: a model whose ``val_accuracy`` does not beat it has learned only the
+    marginal distribution of the tokens, not to read the image.
+    """
+    t = np.asarray(targets).reshape(len(targets), -1)
+    return float(np.mean([np.bincount(t[:, j]).max() / len(t) for j in range(t.shape[1])]))
 
 
 def fit(model, train_ds, val_ds, cfg: TrainLoopConfig, out, name: str = "train", policy_name: str = "lapa",
@@ -187,5 +202,6 @@ def fit(model, train_ds, val_ds, cfg: TrainLoopConfig, out, name: str = "train",
         (out / "eval.json").write_text(json.dumps(metrics, indent=2))
         if metrics:
             print(f"[{name}] held-out loss {metrics['val_loss']:.4f}, token accuracy {metrics['val_accuracy']:.3f} "
-                  f"({metrics['val_samples']} samples)")
+                  f"({metrics['val_samples']} samples; the best constant prediction gets "
+                  f"{metrics['constant_accuracy']:.3f})")
     return model
