@@ -78,7 +78,9 @@ class Stages:
         self.path = out / "pipeline.json"
         self.state = json.loads(self.path.read_text()) if self.path.is_file() else {"stages": {}}
 
-    def run(self, name: str, fn, done: bool = False):
+    def run(self, name: str, fn, done: bool = False, accumulate: bool = False):
+        """``done``: skip when already finished. ``accumulate``: a stage that is re-entered to resume
+        (evaluation) adds this call's seconds to those recorded before instead of replacing them."""
         rec = self.state["stages"].get(name, {})
         if done and rec.get("status") == "done":
             print(f"[pipeline] {name}: cached ({rec.get('seconds', 0):.0f} s when it ran)")
@@ -88,7 +90,8 @@ class Stages:
         print(f"[pipeline] {name}: running")
         t0 = time.perf_counter()
         fn()
-        dt = time.perf_counter() - t0 + (rec.get("seconds", 0) if rec.get("status") == "partial" else 0)
+        carried = rec.get("status") == "partial" or (accumulate and rec.get("status") == "done")
+        dt = time.perf_counter() - t0 + (rec.get("seconds", 0) if carried else 0)
         self.state["stages"][name] = {"status": "done", "seconds": round(dt, 1)}
         self._save()
         print(f"[pipeline] {name}: done in {dt:.0f} s")
@@ -228,10 +231,13 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
         runs.append(run_dir)
         todo.append((label, EvalConfig(policy=name, checkpoint=ck, out=str(run_dir), tasks=ev["tasks"], episodes=n,
                                        seeds=seeds, label=label, progress=progress)))
-    st.run("eval (" + ", ".join(t[0] for t in todo) + ")", lambda: (assets.check_assets(), _evaluate_all(todo, cfg.workers)))
+    st.run("eval (" + ", ".join(t[0] for t in todo) + ")", lambda: (assets.check_assets(), _evaluate_all(todo, cfg.workers)),
+           accumulate=True)
     if until == "eval":
         return _stop(st, out, until)
-    st.run("report", lambda: build_report(runs, out / "report", metrics=["success_once", "success_at_end"]))
+    # success at any step first (the LAPA paper's definition), then at the end (SimplerEnv's), then grasping
+    metrics = ["success_once", "success_at_end", "grasped", "consecutive_grasp"]
+    st.run("report", lambda: build_report(runs, out / "report", metrics=metrics))
     if cfg.note:
         (out / "report" / "NOTE.md").write_text(f"**{cfg.name}**: {cfg.note}\n")
     print(st.summary())

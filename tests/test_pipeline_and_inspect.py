@@ -51,14 +51,19 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     assert main(["pipeline", str(path)]) == 0  # goes on from there
     table = (out / "report" / "table.csv").read_text()
     assert "lapa" in table and "scratch" in table and "zero" in table
+    md = (out / "report" / "table.md").read_text()
+    assert md.index("success at any step") < md.index("success at end") < md.index("grasp (ever)")
     zero = [json.loads(x) for f in (out / "eval" / "zero").glob("records*.jsonl") for x in f.read_text().splitlines()]
     assert [r["seed"] for r in zero] == [1]  # bound_seeds
     assert list((out / "eval" / "zero").glob("records.shard-*-of-2.jsonl"))  # eval split over the 2 workers
     state = json.loads((out / "pipeline.json").read_text())["stages"]
     assert {"collect demos", "laq (bridge videos)", "lapa finetune (bridge)", "scratch", "report"} <= set(state)
     capsys.readouterr()
+    eval_stage = next(k for k in state if k.startswith("eval"))
     assert main(["pipeline", str(path)]) == 0  # a rerun skips every finished stage
     text = capsys.readouterr().out
+    again = json.loads((out / "pipeline.json").read_text())["stages"]
+    assert again[eval_stage]["seconds"] >= state[eval_stage]["seconds"]  # a resumed eval adds, never resets
     assert "collect demos: cached" in text and "lapa finetune (bridge): cached" in text and "stage wall times" in text
 
 

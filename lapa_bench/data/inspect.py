@@ -114,6 +114,15 @@ def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = Tr
     return results
 
 
+def _one_torch_thread() -> None:
+    """Worker processes share the cores: one torch thread each (as the pipeline's eval workers)."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
 def replay_check(root, max_episodes=None, out=None, progress: bool = True, workers: int = 1,
                  policy: str | None = None, checkpoint: str | None = None) -> dict:
     """Replay each episode's recorded actions open loop from its recorded layout and seed.
@@ -130,7 +139,8 @@ def replay_check(root, max_episodes=None, out=None, progress: bool = True, worke
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                 initializer=_one_torch_thread) as ex:
             futs = [ex.submit(_replay_part, p, *args, i % workers, progress, policy, checkpoint)
                     for i, p in enumerate(parts)]
             results = [r for f in futs for r in f.result()]
