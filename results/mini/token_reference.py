@@ -2,10 +2,11 @@
 
     python results/mini/token_reference.py [runs/mini] > results/mini/token_reference.json
 
-Rebuilds each finetuning stage's held-out split (its stage.json: data, val_fraction, seed) and
-bins the actions with the checkpoint's own edges; no model is run. References: the training
-split's most frequent bin per dimension, and the best constant on the held-out tokens
-(`constant_accuracy`, which the trainer's eval.json reports from now on).
+Rebuilds each finetuning stage's held-out split (its stage.json: data, val_fraction, seed), bins
+the actions with the checkpoint's own edges and runs the checkpoint on those samples (CPU) for
+its per-dimension accuracy. References: the training split's most frequent bin per dimension,
+and the best constant on the held-out tokens (`constant_accuracy`, which the trainer's eval.json
+reports from now on).
 """
 import json
 import sys
@@ -14,10 +15,13 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file
 
+import torch
+
 from lapa_bench.data import open_datasets
-from lapa_bench.data.torch_datasets import split_episodes
+from lapa_bench.data.torch_datasets import StepSamples, split_episodes
 from policies.lapa.action_bins import encode
-from policies.lapa.trainer import constant_accuracy
+from policies.lapa.modeling_lapa import LAPAModel
+from policies.lapa.trainer import collate, constant_accuracy
 
 run = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/mini")
 rows = {}
@@ -32,7 +36,19 @@ for ck in ("lapa_bridge", "lapa_panda", "scratch", "vpt"):
     train = np.concatenate([encode(actions[e], edges) for e in train_eps])
     majority = [np.bincount(train[:, d]).argmax() for d in range(train.shape[1])]
     per_dim = [float((val[:, d] == majority[d]).mean()) for d in range(val.shape[1])]
+    model = LAPAModel.from_pretrained(run / ck).eval()
+    samples = StepSamples([ds for d in stage["data"] for ds in open_datasets(d)],
+                          {e: encode(a, edges) for e, a in enumerate(actions)}, val_eps,
+                          image_size=(model.config.image_size,) * 2)
+    hits = []
+    with torch.no_grad():
+        for b in range(0, len(samples), 64):
+            batch = collate([samples[k] for k in range(b, min(b + 64, len(samples)))], model)
+            logits = model(batch["pixels"], batch["input_ids"], batch["attention_mask"])
+            hits.append((logits.argmax(-1) == batch["target"]).float().numpy())
+    model_per_dim = np.concatenate(hits).mean(0)
     rows[ck] = {"val_accuracy": json.loads((run / ck / "eval.json").read_text())["val_accuracy"],
+                "model_accuracy_per_dim": [round(float(x), 3) for x in model_per_dim],
                 "train_majority_accuracy": float(np.mean(per_dim)),
                 "train_majority_accuracy_per_dim": [round(x, 3) for x in per_dim],
                 "constant_accuracy": constant_accuracy(val),
