@@ -65,10 +65,20 @@ def _task_short(env_id: str) -> str:
     return env_id
 
 
+def _task_order(env_ids) -> list[str]:
+    """The suite's task order (spoon, carrot, stack, eggplant, as in the paper's table), whatever
+    order the records were written in; tasks outside the suite follow in order of appearance."""
+    from tasks import TASKS
+
+    seen = list(dict.fromkeys(env_ids))
+    suite = [t.env_id for t in TASKS.values() if t.env_id in seen]
+    return suite + [t for t in seen if t not in suite]
+
+
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Long table: one row per (label, task) plus (label, 'Average'), every metric with CI."""
     out = []
-    order = [t for t in dict.fromkeys(df["task"])]
+    order = _task_order(df["task"])
     for label, g in df.groupby("label", sort=False):
         parts = [(t, g[g["task"] == t]) for t in order if (g["task"] == t).any()] + [("Average", g)]
         for task, s in parts:
