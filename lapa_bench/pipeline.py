@@ -254,6 +254,7 @@ def _stop(st: "Stages", out: Path, until: str) -> Path:
 def _evaluate_all(todo, workers: int) -> None:
     """Evaluate every policy, ``workers`` policies at a time in separate processes (each resumes)."""
     from lapa_bench.evaluate import evaluate
+    from lapa_bench.provenance import set_torch_threads
 
     if workers <= 1 or len(todo) == 1:
         for _, ec in todo:
@@ -269,7 +270,7 @@ def _evaluate_all(todo, workers: int) -> None:
     # while the last policy finishes; a rerun resumes each shard
     shards = [(label, dataclasses.replace(ec, progress=False, shard=(i, workers)))
               for label, ec in todo for i in range(workers)]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_set_threads,
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=set_torch_threads,
                              initargs=(threads,)) as ex:
         futs = {ex.submit(evaluate, ec): (label, ec.shard) for label, ec in shards}
         for f in futs:
@@ -277,8 +278,3 @@ def _evaluate_all(todo, workers: int) -> None:
             label, (i, n) = futs[f]
             print(f"[pipeline] eval {label} (shard {i + 1}/{n}): done", flush=True)
 
-
-def _set_threads(n: int) -> None:
-    import torch
-
-    torch.set_num_threads(n)

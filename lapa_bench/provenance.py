@@ -44,6 +44,13 @@ def torch_device(requested: str = "auto") -> str:
     return requested
 
 
+def set_torch_threads(n: int = 1) -> None:
+    """Worker-process initializer: ``n`` torch threads, so that parallel workers share the cores."""
+    import torch
+
+    torch.set_num_threads(n)
+
+
 def machine() -> dict:
     import os
 

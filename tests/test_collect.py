@@ -54,13 +54,15 @@ def test_collect_then_replay(tmp_path, carrot_env):
             seen.append(obs["image"].shape)
             return np.zeros(7, dtype=np.float32)
 
-    res = replay_check(tmp_path / "demos", progress=False, policy="_shape_probe")
+    import lapa_bench.policy as pol
+
+    try:
+        res = replay_check(tmp_path / "demos", progress=False, policy="_shape_probe")
+    finally:
+        pol._REGISTRY.pop("_shape_probe", None)
     (r,) = res["episodes"]
     assert res["policy"] == "_shape_probe" and r["error"] is None and not r["replay_success"] and not r["grasped"]
     assert seen and set(seen) == {(480, 640, 3)}
-    import lapa_bench.policy as pol
-
-    pol._REGISTRY.pop("_shape_probe", None)
     # resume: asking for the same number again does nothing
     collect(cfg)
     assert len(open_datasets(tmp_path / "demos")[0]) == 1

@@ -114,15 +114,6 @@ def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = Tr
     return results
 
 
-def _one_torch_thread() -> None:
-    """Worker processes share the cores: one torch thread each (as the pipeline's eval workers)."""
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(1)
-
-
 def replay_check(root, max_episodes=None, out=None, progress: bool = True, workers: int = 1,
                  policy: str | None = None, checkpoint: str | None = None) -> dict:
     """Replay each episode's recorded actions open loop from its recorded layout and seed.
@@ -132,16 +123,19 @@ def replay_check(root, max_episodes=None, out=None, progress: bool = True, worke
     *training-layout* check: can a policy finetuned on these demonstrations redo them?).
     """
     parts = [ds.root for ds in open_datasets(root)]
-    args = (max_episodes,)
     if workers <= 1 or len(parts) == 1:
-        results = [r for p in parts for r in _replay_part(p, *args, 0, progress, policy, checkpoint)]
+        results = [r for p in parts for r in _replay_part(p, max_episodes, 0, progress, policy, checkpoint)]
     else:
         import multiprocessing as mp
+        import os
         from concurrent.futures import ProcessPoolExecutor
 
+        from lapa_bench.provenance import set_torch_threads
+
+        threads = max(1, (os.cpu_count() or 1) // workers)  # as the pipeline's eval workers
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                 initializer=_one_torch_thread) as ex:
-            futs = [ex.submit(_replay_part, p, *args, i % workers, progress, policy, checkpoint)
+                                 initializer=set_torch_threads, initargs=(threads,)) as ex:
+            futs = [ex.submit(_replay_part, p, max_episodes, i % workers, progress, policy, checkpoint)
                     for i, p in enumerate(parts)]
             results = [r for f in futs for r in f.result()]
     rec = [r for r in results if r["recorded_success"]]
