@@ -90,8 +90,7 @@ class Stages:
         print(f"[pipeline] {name}: running")
         t0 = time.perf_counter()
         fn()
-        carried = rec.get("status") == "partial" or (accumulate and rec.get("status") == "done")
-        dt = time.perf_counter() - t0 + (rec.get("seconds", 0) if carried else 0)
+        dt = time.perf_counter() - t0 + (rec.get("seconds", 0) if accumulate and rec.get("status") == "done" else 0)
         self.state["stages"][name] = {"status": "done", "seconds": round(dt, 1)}
         self._save()
         print(f"[pipeline] {name}: done in {dt:.0f} s")
