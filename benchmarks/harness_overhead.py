@@ -29,7 +29,7 @@ def main():
     ap.add_argument("--task", default="carrot")
     args = ap.parse_args()
 
-    from lapa_bench.evaluate import run_episode
+    from lapa_bench.rollout import run_episode
     from lapa_bench.policy import make_policy
     from tasks import make_env
 

@@ -15,70 +15,79 @@ import resource
 import time
 
 
-def _timed(model, loss_fn, steps: int, device: str) -> dict:
+class _RandomBatches:
+    """A data source of one fixed random batch (the loop's data contract: len + collate)."""
+
+    def __init__(self, batch: dict, size: int):
+        self.batch, self.size = batch, size
+
+    def __len__(self):
+        return self.size
+
+    def collate(self, idx):
+        return self.batch
+
+
+def _timed(model, batch: dict, steps: int, device: str) -> dict:
+    """Train through the one loop (lapa_bench.training.train_model); samples/s after 2 warm-up steps,
+    from the loop's own log (a row every 2 steps)."""
+    import csv
+    import tempfile
+
     import torch
 
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    from lapa_bench.training import TrainConfig, train_model
+
+    bs = len(next(v for v in batch.values() if hasattr(v, "shape")))
+    cfg = TrainConfig(steps=steps + 2, batch_size=bs, lr=1e-4, warmup_steps=0, schedule="constant", log_every=2,
+                      save_every=10**9, progress=False)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    for i in range(steps + 2):  # 2 warm-up steps
-        if i == 2:
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-        loss = loss_fn()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    with tempfile.TemporaryDirectory() as tmp:
+        train_model(model, _RandomBatches(batch, bs), cfg, tmp, device=device, name="bench")
+        rows = list(csv.DictReader(open(f"{tmp}/log.csv")))[1:]
     if device.startswith("cuda"):
-        torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS, MiB
-    return {"seconds": time.perf_counter() - t0, "peak_mib": peak,
-            "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
+    sps = sum(float(r["samples_per_s"]) for r in rows) / max(len(rows), 1)
+    return {"samples_per_s": sps, "peak_mib": peak, "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
 
 
 def build(stage: str, preset: str, batch_size: int, device: str):
-    """(model, loss_fn) for one training step of a stage on random data."""
+    """(model, batch) for training steps of a stage on random data."""
     import torch
 
     b = batch_size
     if stage == "laq":
-        from policies.lapa.configuration_laq import PRESETS
-        from policies.lapa.modeling_laq import LAQ
+        from policies.laq.configuration_laq import PRESETS
+        from policies.laq.modeling_laq import LAQ
 
         c = PRESETS[preset]()
-        m = LAQ(c).to(device).train()
-        x = torch.rand(b, 3, c.image_size, c.image_size, device=device)
-        return m, lambda: m(x, torch.roll(x, 1, dims=3))["loss"]
+        x = torch.rand(b, 3, c.image_size, c.image_size)
+        return LAQ(c), {"x_t": x, "x_th": torch.roll(x, 1, dims=3)}
     if stage.startswith("lapa"):
         from policies.lapa.configuration_lapa import PRESETS
         from policies.lapa.modeling_lapa import LAPAModel
 
         c = PRESETS[preset]()
         c.head = "latent" if stage == "lapa-pretrain" else "action"
-        m = LAPAModel(c).to(device).train()
-        x = torch.rand(b, 3, c.image_size, c.image_size, device=device)
-        tok = {k: v.to(device) for k, v in m.tokenize(["put the spoon on the towel"] * b).items()}
-        y = torch.randint(0, c.num_classes, (b, c.num_queries), device=device)
-        return m, lambda: m.loss(m(x, **tok), y)[0]
+        return LAPAModel(c), {"image": torch.rand(b, 3, c.image_size, c.image_size),
+                              "instruction": ["put the spoon on the towel"] * b,
+                              "target": torch.randint(0, c.num_classes, (b, c.num_queries))}
     if stage == "idm":
         from policies.idm.modeling_idm import IDM, PRESETS
 
         c = PRESETS[preset]()
-        m = IDM(c).to(device).train()
-        x = torch.rand(b, 3, c.image_size, c.image_size, device=device)
-        a = torch.randn(b, 7, device=device)
-        return m, lambda: m.loss(x, x, a)
+        x = torch.rand(b, 3, c.image_size, c.image_size)
+        return IDM(c), {"x_t": x, "x_th": x, "action": torch.randn(b, 7)}
     if stage == "unipi":
         from policies.unipi.modeling_unipi import PRESETS, VideoUNet
 
         c = PRESETS[preset]()
-        m = VideoUNet(c).to(device).train()
-        x = torch.rand(b, 3, c.image_size, c.image_size, device=device)
-        fut = torch.rand(b, c.plan_frames, 3, c.image_size, c.image_size, device=device)
-        return m, lambda: m.loss(x, fut, ["stack the blocks"] * b)
+        return VideoUNet(c), {"x_t": torch.rand(b, 3, c.image_size, c.image_size),
+                              "future": torch.rand(b, c.plan_frames, 3, c.image_size, c.image_size),
+                              "instruction": ["stack the blocks"] * b}
     raise ValueError(f"unknown stage {stage!r}")
 
 
@@ -104,9 +113,9 @@ def main():
     args = ap.parse_args()
     import torch
 
-    from lapa_bench.provenance import torch_device
+    from lapa_bench.device import resolve_device
 
-    device = torch_device(args.device)
+    device = str(resolve_device(args.device))
     torch.manual_seed(0)
     print(f"device {device}, batch {args.batch_size}, {args.steps} timed steps (after 2 warm-up steps)")
     print(f"{'stage':<14} {'config':<6} {'params(M)':>9} {'samples/s':>10} {'peak MiB':>9}")
@@ -116,11 +125,10 @@ def main():
             if why:
                 print(f"{stage:<14} {preset:<6} skipped: {why}")
                 continue
-            model, loss_fn = build(stage, preset, args.batch_size, device)
-            r = _timed(model, loss_fn, args.steps, device)
-            print(f"{stage:<14} {preset:<6} {r['params_m']:>9.2f} {args.steps * args.batch_size / r['seconds']:>10.1f} "
-                  f"{r['peak_mib']:>9.0f}")
-            del model, loss_fn
+            model, batch = build(stage, preset, args.batch_size, device)
+            r = _timed(model, batch, args.steps, device)
+            print(f"{stage:<14} {preset:<6} {r['params_m']:>9.2f} {r['samples_per_s']:>10.1f} {r['peak_mib']:>9.0f}")
+            del model, batch
             if device.startswith("cuda"):
                 torch.cuda.empty_cache()
 

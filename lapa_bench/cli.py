@@ -6,9 +6,13 @@ import json
 import sys
 from pathlib import Path
 
-EPILOG = """examples:
+EPILOG = """Settings of policies, training methods and pipelines are dataclass fields, set with one syntax:
+--KEY VALUE, dotted for nesting (--finetune.lr 1e-4, --model.image_size 128; --policy.noise 0.01 at
+evaluation; JSON for lists and dicts). --print-config prints any command's resolved config.
+
+examples:
   lapa-bench eval --policy scripted --tasks all --episodes 24 --seeds 0 --out runs/scripted
-  lapa-bench eval --policy random --tasks carrot,spoon --episodes 4 --seeds 0 1 2 --out runs/random
+  lapa-bench eval --policy random --policy.scale 0.5 --tasks carrot spoon --episodes 4 --seeds 0 1 2 --out runs/random
   lapa-bench eval --policy lapa --checkpoint ckpt/lapa --shard 1/4 --out runs/lapa   # 4 processes
   lapa-bench report runs/scripted runs/random --out results/oracle
   lapa-bench policies            # what can be evaluated
@@ -16,18 +20,10 @@ EPILOG = """examples:
   lapa-bench assets check        # are the simulator assets installed?
   lapa-bench collect --tasks all --episodes 50 --out data/bridge_demos   # scripted demos
   lapa-bench data info data/bridge_demos
+  lapa-bench methods             # what can be trained
+  lapa-bench scratch train --data data/bridge_demos --out ckpt/scratch --finetune.steps 2000
+  lapa-bench lapa train --data data/bridge_demos --videos data/bridge_videos --out ckpt/lapa --print-config
 """
-
-
-def _kv(text: str):
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    k, v = text.split("=", 1)
-    try:
-        v = json.loads(v)
-    except json.JSONDecodeError:
-        pass  # a plain string
-    return k, v
 
 
 def _image_size(text: str):
@@ -52,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "finished episodes (safe after a crash or kill -9).")
     e.add_argument("--policy", required=True, help="registered policy name (see `lapa-bench policies`)")
     e.add_argument("--checkpoint", default=None, help="checkpoint folder (config.json + weights) to load")
-    e.add_argument("--policy-config", "-c", metavar="KEY=VALUE", type=_kv, action="append", default=[],
-                   help="policy config override (JSON value), repeatable, e.g. -c noise=0.002")
+    e.add_argument("--device", default="auto", help="where learned policies run: auto, cpu, cuda, cuda:N")
+    e.add_argument("--print-config", action="store_true", help="print the policy's resolved config and exit")
     e.add_argument("--tasks", nargs="+", default=["all"], help="'all' or task names/env ids (default: all)")
     e.add_argument("--episodes", type=int, default=24, help="evaluation episode ids per task, first N of 24 (default 24)")
     e.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (default: 0)")
@@ -113,132 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     rz.add_argument("out")
     rz.add_argument("--size", type=int, default=64)
 
-    lq = sub.add_parser("laq", help="latent action quantization (LAPA stage 1): train, label")
-    lsub = lq.add_subparsers(dest="laq_command", metavar="ACTION", required=True)
-    lt = lsub.add_parser("train", help="train the LAQ model on frame pairs of action-free videos",
-                         description="Train LAQ on (x_t, x_{t+H}) pairs of one or more dataset folders (actions are "
-                         "ignored). Resumes from OUT/last; logs loss, perplexity and code usage to OUT/log.csv.")
-    lt.add_argument("--data", nargs="+", required=True, help="dataset folders (LeRobot, or folders of them)")
-    lt.add_argument("--out", required=True, help="checkpoint folder")
-    lt.add_argument("--preset", default="tiny", choices=["tiny", "full"], help="model size (default tiny)")
-    lt.add_argument("--set", metavar="KEY=VALUE", type=_kv, action="append", default=[],
-                    help="override an LAQConfig field, e.g. --set frame_gap=2")
-    lt.add_argument("--steps", type=int, default=2000)
-    lt.add_argument("--batch-size", type=int, default=32)
-    lt.add_argument("--lr", type=float, default=3e-4)
-    lt.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 ...")
-    lt.add_argument("--seed", type=int, default=0)
-    lt.add_argument("--no-progress", action="store_true")
-    ll = lsub.add_parser("label", help="write the latent codes of every step of a dataset (npz)")
-    ll.add_argument("checkpoint", help="LAQ checkpoint folder")
-    ll.add_argument("--data", nargs="+", required=True)
-    ll.add_argument("--out", required=True, help="output .npz")
-    ll.add_argument("--device", default="auto")
-    lp = lsub.add_parser("probe", help="linear probe: do the codes carry the true actions? (held-out R^2)")
-    lp.add_argument("checkpoint", help="LAQ checkpoint folder")
-    lp.add_argument("--data", nargs="+", required=True, help="datasets with actions")
-    lp.add_argument("--out", default=None, help="write the result as JSON here")
-    lp.add_argument("--device", default="auto")
-    lin = lsub.add_parser("inspect", help="what does each code mean? atlas, usage, actions per code, HTML page",
-                          description="Writes atlas.png, usage.png, quiver.png, actions.csv, consistency.json and "
-                          "index.html (everything on one page) into --out.")
-    lin.add_argument("--laq", required=True, help="LAQ checkpoint folder")
-    lin.add_argument("--data", nargs="+", required=True, help="dataset folders (with actions for the action stats)")
-    lin.add_argument("--out", required=True, help="output folder")
-    lin.add_argument("--max-episodes", type=int, default=None, help="use the first N episodes of each dataset")
-    lin.add_argument("--examples", type=int, default=4, help="start frames per atlas row")
-
-    lp2 = sub.add_parser("lapa", help="LAPA stages 2 and 3: latent pretraining, action finetuning (and Scratch)")
-    lsub2 = lp2.add_subparsers(dest="lapa_command", metavar="ACTION", required=True)
-    pre = lsub2.add_parser("pretrain", help="stage 2: pretrain the VLM to predict LAQ codes of action-free videos",
-                           description="Labels the videos with the LAQ's codes (cached in OUT/latent_codes.npz), then "
-                           "trains the VLM's latent head on (image_t, instruction) -> codes of step t. Resumes from "
-                           "OUT/last. Several GPUs: `accelerate launch -m lapa_bench.cli lapa pretrain ...`.")
-    pre.add_argument("--videos", nargs="+", required=True, help="dataset folders (actions, if any, are ignored)")
-    pre.add_argument("--laq", required=True, help="LAQ checkpoint folder (stage 1)")
-    fin = lsub2.add_parser("finetune", help="stage 3: action head on labelled trajectories -> policy lapa/scratch",
-                           description="Replaces the latent head of --init by an action head over discretized "
-                           "actions and trains it on the labelled trajectories (policy `lapa`). Without --init the "
-                           "model starts fresh: that is the Scratch baseline (policy `scratch`).")
-    fin.add_argument("--data", nargs="+", required=True, help="dataset folders with actions")
-    fin.add_argument("--init", default=None, help="stage-2 checkpoint (omit for Scratch)")
-    fin.add_argument("--policy-name", default=None, help="registered name written into the checkpoint "
-                     "(default: lapa with --init, scratch without)")
-    fin.add_argument("--bins", choices=["uniform", "quantile"], default="uniform",
-                     help="bin edges: uniform between the 1st/99th percentile (OpenVLA) or data quantiles")
-    for q in (pre, fin):
-        q.add_argument("--out", required=True, help="checkpoint folder")
-        q.add_argument("--preset", default="tiny", choices=["tiny", "full"], help="model size (default tiny)")
-        q.add_argument("--set", metavar="KEY=VALUE", type=_kv, action="append", default=[],
-                       help="override a LAPAConfig field, e.g. --set action_bins=128")
-        q.add_argument("--backbone", dest="language_backbone", default=None,
-                       help="pretrained causal LM (+ tokenizer): local folder or hub id already in the cache")
-        q.add_argument("--vision-backbone", default=None, help="pretrained vision encoder (CLIP/SigLIP): folder or id")
-        q.add_argument("--steps", type=int, default=1000)
-        q.add_argument("--batch-size", type=int, default=32)
-        q.add_argument("--lr", type=float, default=3e-4)
-        q.add_argument("--max-episodes", type=int, default=None, help="use the first N episodes of each dataset")
-        q.add_argument("--device", default="auto", help="auto (accelerate's choice) or cpu")
-        q.add_argument("--seed", type=int, default=0)
-        q.add_argument("--no-progress", action="store_true")
-
-    idm = sub.add_parser("idm", help="inverse dynamics model (VPT, UniPi): train, eval")
-    isub = idm.add_subparsers(dest="idm_command", metavar="ACTION", required=True)
-    it = isub.add_parser("train", help="train the IDM (x_t, x_t+1 -> action) on labelled trajectories")
-    it.add_argument("--data", nargs="+", required=True, help="dataset folders with actions")
-    it.add_argument("--out", required=True)
-    it.add_argument("--preset", default="tiny", choices=["tiny", "full"])
-    it.add_argument("--set", metavar="KEY=VALUE", type=_kv, action="append", default=[], help="IDMConfig field")
-    it.add_argument("--steps", type=int, default=1500)
-    ie = isub.add_parser("eval", help="held-out action error of an IDM vs predicting the mean action")
-    ie.add_argument("checkpoint")
-    ie.add_argument("--data", nargs="+", required=True)
-    ie.add_argument("--out", default=None, help="write the result as JSON here")
-
-    vpt = sub.add_parser("vpt", help="VPT baseline: IDM pseudo-labels videos, VLM pretrains on them, finetunes")
-    vsub = vpt.add_subparsers(dest="vpt_command", metavar="ACTION", required=True)
-    vt = vsub.add_parser("train", help="IDM -> pseudo-actions -> pretraining -> finetuning (policy vpt)",
-                         description="Each step is cached in OUT; a rerun skips finished steps. --steps is the "
-                         "finetuning budget (the same as LAPA's and Scratch's); --pretrain-steps the pretraining one.")
-    vt.add_argument("--data", nargs="+", required=True, help="labelled trajectories (dataset folders)")
-    vt.add_argument("--videos", nargs="+", required=True, help="action-free videos (dataset folders)")
-    vt.add_argument("--out", required=True)
-    vt.add_argument("--preset", default="tiny", choices=["tiny", "full"])
-    vt.add_argument("--set", metavar="KEY=VALUE", type=_kv, action="append", default=[], help="LAPAConfig field")
-    vt.add_argument("--steps", type=int, default=1000)
-    vt.add_argument("--pretrain-steps", type=int, default=None, help="default: --steps")
-    vt.add_argument("--idm-steps", type=int, default=1500)
-    vt.add_argument("--batch-size", type=int, default=32)
-    vt.add_argument("--lr", type=float, default=3e-4)
-
-    up = sub.add_parser("unipi", help="UniPi baseline: video diffusion planner + IDM: train, eval")
-    usub = up.add_subparsers(dest="unipi_command", metavar="ACTION", required=True)
-    ut = usub.add_parser("train", help="train the video model on videos and the IDM on labelled data (policy unipi)")
-    ut.add_argument("--videos", nargs="+", required=True)
-    ut.add_argument("--data", nargs="+", required=True)
-    ut.add_argument("--out", required=True)
-    ut.add_argument("--preset", default="tiny", choices=["tiny", "full"])
-    ut.add_argument("--set", metavar="KEY=VALUE", type=_kv, action="append", default=[],
-                    help="UniPiConfig field, e.g. --set sample_steps=20 --set replan_every=2")
-    ut.add_argument("--steps", type=int, default=2000)
-    ut.add_argument("--idm-steps", type=int, default=1500)
-    ut.add_argument("--batch-size", type=int, default=32)
-    ut.add_argument("--lr", type=float, default=3e-4)
-    ue = usub.add_parser("eval", help="held-out one-step frame prediction vs copying the current frame (MSE)")
-    ue.add_argument("checkpoint")
-    ue.add_argument("--videos", nargs="+", required=True)
-    ue.add_argument("--out", default=None, help="write the result as JSON here")
-    for q in (it, ie, vt, ut, ue):
-        q.add_argument("--max-episodes", type=int, default=None, help="use the first N episodes of each dataset")
-        q.add_argument("--device", default="auto")
-        q.add_argument("--seed", type=int, default=0)
-    for q in (it, vt, ut):
-        q.add_argument("--no-progress", action="store_true")
+    add_method_commands(sub)
 
     pl = sub.add_parser("pipeline", help="data -> LAQ -> LAPA -> baselines -> eval -> table, cached and resumable",
                         description="Runs every stage of a pipeline config (configs/quickstart.yaml, "
                         "configs/mini.yaml). A rerun skips finished stages and resumes an interrupted one.")
-    pl.add_argument("config", help="YAML file (see configs/)")
+    pl.add_argument("config", help="YAML file (see configs/); any key can be overridden with --KEY VALUE, "
+                    "e.g. --methods.scratch.finetune.steps 50 --eval.episodes 2")
+    pl.add_argument("--print-config", action="store_true", help="print the resolved, validated config and exit")
     pl.add_argument("--out", default=None, help="override the config's output folder")
     pl.add_argument("--until", choices=["data", "train", "eval", "report"], default="report",
                     help="stop after this group of stages (default: all). E.g. collect data here, "
@@ -246,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "then rerun here to evaluate")
 
     sub.add_parser("policies", help="list registered policies")
+    sub.add_parser("methods", help="list registered training methods (lapa-bench METHOD train --help)")
     sub.add_parser("tasks", help="list the SIMPLER tasks")
     a = sub.add_parser("assets", help="check or download the SIMPLER assets",
                        description="ManiSkill reads $MS_ASSET_DIR/data (default ~/.maniskill/data).")
@@ -254,13 +133,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_eval(args) -> int:
+    from lapa_bench import config
     from lapa_bench.evaluate import EvalConfig, evaluate, parse_shard
+    from lapa_bench.policy import get_policy_class, make_policy
 
+    # --policy.KEY VALUE: typed against the policy's config dataclass before anything runs
+    cls = get_policy_class(args.policy)
+    overrides = config.typed_overrides(cls.config_class, config.parse_dotted(args.extra, "policy."), "--policy.")
+    policy = make_policy(args.policy, checkpoint=args.checkpoint, device=args.device, **overrides)
+    if args.print_config:
+        print(config.dump_yaml(policy.config))
+        return 0
     cfg = EvalConfig(policy=args.policy, out=args.out, checkpoint=args.checkpoint,
-                     policy_config=dict(args.policy_config), tasks=args.tasks, episodes=args.episodes,
+                     policy_config=overrides, tasks=args.tasks, episodes=args.episodes,
                      seeds=args.seeds, shard=parse_shard(args.shard), video=args.video, label=args.label,
-                     image_size=args.image_size, progress=not args.no_progress)
-    out = evaluate(cfg)
+                     image_size=args.image_size, device=args.device, progress=not args.no_progress)
+    out = evaluate(cfg, policy)
     from lapa_bench.report import build_report
 
     build_report([out], metrics=["success_at_end", "success_once"])
@@ -309,103 +197,107 @@ def cmd_data(args) -> int:
         return 0
     if args.checkpoint and not args.policy:
         raise SystemExit("--checkpoint needs --policy NAME (the policy class the checkpoint belongs to)")
-    res = inspect.replay_check(args.dataset, max_episodes=args.max_episodes, out=args.out, workers=args.workers,
+    from lapa_bench.replay import replay_check
+
+    res = replay_check(args.dataset, max_episodes=args.max_episodes, out=args.out, workers=args.workers,
                                policy=args.policy, checkpoint=args.checkpoint)
     if args.policy:  # a diagnostic: its rate is a figure, not a pass/fail of the recording
         return 0
     return 0 if res["rate"] >= 0.95 else 1
 
 
-def cmd_laq(args) -> int:
-    from policies.lapa import train_laq
+def add_method_commands(sub) -> None:
+    """``lapa-bench METHOD train`` and ``lapa-bench METHOD ACTION`` for every registered training method:
+    their flags are generated from the method's config dataclass (lapa_bench.config)."""
+    from lapa_bench import config
+    from lapa_bench.training.registry import available_methods, get_method
 
-    if args.laq_command == "train":
-        train_laq.train(train_laq.LAQTrainConfig(
-            data=args.data, out=args.out, preset=args.preset, overrides=dict(args.set), steps=args.steps,
-            batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
-            progress=not args.no_progress))
-    elif args.laq_command == "inspect":
-        from policies.lapa.inspect_laq import inspect
+    for name in available_methods():
+        m = get_method(name)
+        mp = sub.add_parser(name, help=f"{m.summary} (train" + "".join(f", {c}" for c in m.commands) + ")")
+        msub = mp.add_subparsers(dest="method_action", metavar="ACTION", required=True)
+        t = msub.add_parser("train", help=m.summary, formatter_class=argparse.RawDescriptionHelpFormatter,
+                            description=f"{m.summary}\n\nTrains through the one loop: resumes from OUT/last, logs "
+                            "OUT/log.csv, writes the model and OUT/eval.json (the done marker)."
+                            + (f" The checkpoint loads as policy `{m.policy}`." if m.policy else ""))
+        for corpus in m.needs:
+            t.add_argument(f"--{corpus}", nargs="+", required=True, metavar="DIR",
+                           help={"data": "labelled trajectories (dataset folders with actions)",
+                                 "videos": "action-free videos (dataset folders; actions, if any, are ignored)"}[corpus])
+        t.add_argument("--out", required=True, help="checkpoint folder")
+        t.add_argument("--config", default=None, metavar="YAML", help="start from this config file (flags win)")
+        _common(t)
+        config.add_arguments(t, m.config_class)
+        t.set_defaults(handler=_run_method_train, method=name)
+        for cname, c in m.commands.items():
+            cp = msub.add_parser(cname, help=c.help, description=c.help)
+            _common(cp)
+            config.add_arguments(cp, c.config_class)
+            cp.set_defaults(handler=_run_method_command, method=name, command_name=cname)
 
-        inspect(args.laq, args.data, args.out, max_episodes=args.max_episodes, examples=args.examples)
-    elif args.laq_command == "label":
-        train_laq.label(args.checkpoint, args.data, args.out, device=args.device)
-    else:
-        res = train_laq.probe(args.checkpoint, args.data, device=args.device)
-        if args.out:
-            Path(args.out).write_text(json.dumps(res, indent=2))
+
+def _common(p) -> None:
+    p.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:N")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config (YAML) and exit")
+
+
+def _run_method_train(args) -> int:
+    from lapa_bench import config
+    from lapa_bench.device import parse_device
+    from lapa_bench.training.registry import Inputs, get_method
+
+    m = get_method(args.method)
+    raw = config.load_yaml(args.config) if args.config else {}
+    cfg = config.from_dict(m.config_class, config.merge(raw, config.overrides_from_args(args, m.config_class)))
+    if args.print_config:
+        print(config.dump_yaml(cfg))
+        return 0
+    parse_device(args.device)
+    inputs = Inputs(**{c: getattr(args, c) for c in m.needs})
+    m.train(cfg, inputs, args.out, args.device)
+    print(f"[{args.method} train] checkpoint: {args.out}" + (f" (policy {m.policy})" if m.policy else ""))
     return 0
 
 
-def cmd_lapa(args) -> int:
-    from policies.lapa import train_lapa
+def _run_method_command(args) -> int:
+    from lapa_bench import config
+    from lapa_bench.device import parse_device
+    from lapa_bench.training.registry import get_method
 
-    cfg = train_lapa.StageConfig(out=args.out, preset=args.preset, overrides=dict(args.set), steps=args.steps,
-                                 batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
-                                 vision_backbone=args.vision_backbone, language_backbone=args.language_backbone,
-                                 max_episodes=args.max_episodes, progress=not args.no_progress)
-    if args.lapa_command == "pretrain":
-        train_lapa.pretrain(cfg, args.videos, args.laq)
-    else:
-        train_lapa.finetune(cfg, args.data, init=args.init, policy_name=args.policy_name, bin_strategy=args.bins)
-    print(f"[lapa {args.lapa_command}] checkpoint: {args.out}")
-    return 0
-
-
-def _write_json(path, payload):
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(payload, indent=2))
-
-
-def cmd_idm(args) -> int:
-    from policies.idm import train_idm
-
-    if args.idm_command == "train":
-        train_idm.train(train_idm.IDMTrainConfig(data=args.data, out=args.out, preset=args.preset,
-                                                 overrides=dict(args.set), steps=args.steps,
-                                                 max_episodes=args.max_episodes, seed=args.seed, device=args.device,
-                                                 progress=not args.no_progress))
-    else:
-        _write_json(args.out, train_idm.eval_command(args.checkpoint, args.data, seed=args.seed,
-                                                     max_episodes=args.max_episodes, device=args.device))
-    return 0
-
-
-def cmd_vpt(args) -> int:
-    from policies.lapa.train_lapa import StageConfig
-    from policies.vpt import train_vpt
-
-    cfg = StageConfig(out=args.out, preset=args.preset, overrides=dict(args.set), steps=args.steps,
-                      batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
-                      max_episodes=args.max_episodes, progress=not args.no_progress)
-    train_vpt.train(cfg, args.data, args.videos, idm_steps=args.idm_steps, pretrain_steps=args.pretrain_steps)
-    print(f"[vpt train] checkpoint: {args.out}")
-    return 0
-
-
-def cmd_unipi(args) -> int:
-    from policies.unipi import train_unipi
-
-    if args.unipi_command == "train":
-        train_unipi.train(train_unipi.UniPiTrainConfig(
-            videos=args.videos, data=args.data, out=args.out, preset=args.preset, overrides=dict(args.set),
-            steps=args.steps, idm_steps=args.idm_steps, batch_size=args.batch_size, lr=args.lr,
-            max_episodes=args.max_episodes, seed=args.seed, device=args.device, progress=not args.no_progress))
-        print(f"[unipi train] checkpoint: {args.out}")
-    else:
-        _write_json(args.out, train_unipi.eval_command(args.checkpoint, args.videos, seed=args.seed,
-                                                       max_episodes=args.max_episodes, device=args.device))
+    c = get_method(args.method).commands[args.command_name]
+    cfg = config.from_dict(c.config_class, config.overrides_from_args(args, c.config_class))
+    if args.print_config:
+        print(config.dump_yaml(cfg))
+        return 0
+    parse_device(args.device)
+    c.fn(cfg, args.device)
     return 0
 
 
 def cmd_pipeline(args) -> int:
+    from lapa_bench import config
     from lapa_bench.pipeline import PipelineConfig, run
 
-    cfg = PipelineConfig.from_yaml(args.config)
+    extra = config.nest(config.parse_dotted(args.extra, ""))
     if args.out:
-        cfg.out = args.out
+        extra["out"] = args.out
+    cfg = PipelineConfig.from_yaml(args.config, overrides=extra)
+    if args.print_config:
+        print(config.dump_yaml(cfg))
+        return 0
     run(cfg, until=args.until)
+    return 0
+
+
+def cmd_methods(args) -> int:
+    from lapa_bench.training.registry import available_methods, broken_methods, get_method
+
+    for name in available_methods():
+        m = get_method(name)
+        extra = f"  [policy {m.policy}; needs {', '.join(m.needs)}]" if m.policy else f"  [needs {', '.join(m.needs)}]"
+        print(f"{name:<10} {m.summary}{extra}")
+    for mod, err in broken_methods().items():
+        print(f"[unavailable] {mod}: {err}")
     return 0
 
 
@@ -440,24 +332,29 @@ def cmd_assets(args) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data, "laq": cmd_laq, "lapa": cmd_lapa, "idm": cmd_idm, "vpt": cmd_vpt,
-            "unipi": cmd_unipi, "pipeline": cmd_pipeline, "policies": cmd_policies, "tasks": cmd_tasks,
+COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data,
+            "pipeline": cmd_pipeline, "policies": cmd_policies, "methods": cmd_methods, "tasks": cmd_tasks,
             "assets": cmd_assets}
+EXTRA_ARGS = {"eval", "pipeline"}  # take dotted config flags (--policy.KEY / --KEY) parsed late
 
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     if not args.command:
         parser.print_help()
         return 2
+    if extra and args.command not in EXTRA_ARGS:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     from lapa_bench.assets import AssetsMissingError
-    from lapa_bench.evaluate import RunMismatchError
+    from lapa_bench.config import ConfigError
     from lapa_bench.data import DatasetFormatError
-    from lapa_bench.policy import ConfigError
+    from lapa_bench.evaluate import RunMismatchError
 
     try:
-        return COMMANDS[args.command](args)
+        handler = getattr(args, "handler", None) or COMMANDS[args.command]
+        return handler(args)
     except (AssetsMissingError, RunMismatchError, ConfigError, DatasetFormatError, FileNotFoundError, ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"lapa-bench {args.command}: error: {msg}", file=sys.stderr)

@@ -89,7 +89,7 @@ def collect_task(cfg: CollectConfig, task_name: str, position: int = 0) -> dict:
     from tqdm.auto import tqdm
 
     from lapa_bench.data.lerobot import LeRobotWriter
-    from lapa_bench.evaluate import run_episode
+    from lapa_bench.rollout import run_episode
     from lapa_bench.policy import make_policy
     from tasks import TASKS, get_task, make_env
 

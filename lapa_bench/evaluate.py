@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from lapa_bench import assets, provenance
 from lapa_bench.policy import Policy, config_to_dict, format_exception, make_policy
 from lapa_bench.records import EpisodeRecord, RecordWriter, done_keys, record_file, write_json_atomic
-from lapa_bench.specs import InvalidActionError, check_action
+from lapa_bench.rollout import run_episode, seed_everything  # noqa: F401  (the rollout primitive)
 
 
 class RunMismatchError(ValueError):
@@ -41,6 +39,7 @@ class EvalConfig:
     video: int = 0  # write mp4s of the first K episodes per task (first seed)
     label: str | None = None  # name in reports (default: policy name)
     image_size: tuple[int, int] | None = None
+    device: str = "auto"  # where a learned policy runs (runtime only: not part of the run's identity)
     progress: bool = True
 
     def identity(self) -> dict:
@@ -78,73 +77,13 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return (i - 1, n)
 
 
-def seed_everything(seed: int, episode_id: int) -> None:
-    s = (int(seed) * 1000003 + int(episode_id)) % (2**31)
-    random.seed(s)
-    np.random.seed(s)
-    try:
-        import torch
-
-        torch.manual_seed(s)
-    except ImportError:
-        pass
-
-
-def run_episode(env, policy: Policy, episode_id: int, seed: int, frames: list | None = None,
-                on_step=None) -> dict:
-    """Roll one episode out; returns the record fields (never raises for policy errors).
-
-    ``frames``: a list to receive every image (reset frame included). ``on_step(obs, action)``
-    is called for each executed step with the observation the action was chosen from.
-    """
-    t0 = time.perf_counter()
-    seed_everything(seed, episode_id)
-    if policy.privileged:
-        policy.bind_env(env)
-    obs, info = env.reset(seed=int(seed), options={"episode_id": int(episode_id)})
-    out = dict(success_at_end=False, success_once=False, grasped=False, consecutive_grasp=False,
-               steps=0, error=None)
-    if frames is not None:
-        frames.append(obs["image"])
-    context = {"task": env.task.name, "env_id": env.task.env_id, "episode_id": int(episode_id)}
-    try:
-        policy.reset(env.instruction, seed=int(seed), context=context)
-    except Exception as e:
-        out["error"] = f"policy.reset raised {format_exception(e)}"
-    queue: list = []
-    success = False
-    for _ in range(env.max_steps if out["error"] is None else 0):
-        if not queue:
-            try:
-                queue = list(check_action(policy.act(obs)))
-            except Exception as e:
-                out["error"] = (f"invalid action: {e}" if isinstance(e, InvalidActionError)
-                                else f"policy.act raised {format_exception(e)}")
-                break
-        action = queue.pop(0)
-        if on_step is not None:
-            on_step(obs, action)
-        obs, _, _, _, info = env.step(action)
-        out["steps"] += 1
-        success = bool(info["success"])
-        out["success_once"] |= success
-        out["grasped"] |= bool(info.get("is_src_obj_grasped", False))
-        out["consecutive_grasp"] |= bool(info.get("consecutive_grasp", False))
-        if frames is not None:
-            frames.append(obs["image"])
-    if out["error"] is None:
-        out["success_at_end"] = success
-    else:  # a crashed episode is a failure, whatever happened before the crash
-        out["success_at_end"] = out["success_once"] = False
-    out["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    return out
-
-
 def _write_video(path: Path, frames: list) -> None:
     import imageio.v2 as imageio
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.mp4")
+    from lapa_bench.io import atomic_path
+
+    tmp = atomic_path(path)
     imageio.mimsave(tmp, frames, fps=5, macro_block_size=1)
     tmp.replace(path)
 
@@ -165,7 +104,8 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> 
             )
     manifest = {
         "identity": ident,
-        "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"},
+        "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("progress", "device")},
+        "device": cfg.device,
         "policy_class": f"{type(policy).__module__}.{type(policy).__qualname__}" if policy else None,
         "resolved_policy_config": config_to_dict(policy.config) if policy else None,
         "versions": provenance.package_versions(),
@@ -192,7 +132,7 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
         i, n = cfg.shard
         items = items[i::n]
     if policy is None:
-        policy = make_policy(cfg.policy, checkpoint=cfg.checkpoint, **cfg.policy_config)
+        policy = make_policy(cfg.policy, checkpoint=cfg.checkpoint, device=cfg.device, **cfg.policy_config)
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(cfg, out, policy)
     done = done_keys(out)

@@ -2,16 +2,19 @@
 
 Stages (each cached in ``OUT``; a rerun skips what is done and resumes what was interrupted):
 
-1. ``demos``   labelled trajectories: the scripted oracle on the 4 Bridge tasks (disjoint from eval)
-2. ``videos``  the action-free Bridge video corpus (more oracle episodes, actions dropped)
-3. ``panda``   cross-embodiment videos (Panda tabletop tasks), when a variant uses them
-4. ``laq``     LAQ per video corpus (stage 1)
-5. ``lapa``    per variant: latent pretraining (stage 2) -> action finetuning (stage 3)
-6. ``scratch``, ``vpt``, ``unipi``: the baselines on the same labelled data, same finetuning budget
-7. ``eval``    every policy (and the ``scripted``/``random`` bounds) on the SIMPLER tasks
-8. ``report``  table (both success definitions) + plot in ``OUT/report``
+1. ``collect demos``   labelled trajectories: the scripted oracle on the Bridge tasks (disjoint from eval)
+2. ``collect videos``  the action-free Bridge video corpus (more oracle episodes, actions dropped)
+3. ``collect panda``   cross-embodiment videos (Panda tabletop tasks), when a run uses them
+4. one training stage per entry of ``runs``: a registered training method (``lapa-bench methods``)
+   with its config from ``methods.<name>``, on the demos and the run's video corpus
+5. ``eval``    every trained policy (and the ``scripted``/``random`` bounds) on the SIMPLER tasks
+6. ``report``  table (both success definitions) + plot in ``OUT/report``
 
-Stage wall times go to ``OUT/pipeline.json`` and a summary is printed at the end.
+The YAML maps onto :class:`PipelineConfig` (typed, nested dataclasses): unknown keys and wrongly
+typed values stop the run before any work, naming the key. ``methods.<name>`` is validated against
+that method's own config class, so a method's defaults live in one place (its dataclass);
+``lapa-bench pipeline CONFIG --print-config`` prints everything resolved. Stage wall times go to
+``OUT/pipeline.json``.
 """
 from __future__ import annotations
 
@@ -20,54 +23,121 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from lapa_bench import config as C
+
+
+@dataclass
+class CorpusSpec:
+    tasks: list[str] = field(default_factory=lambda: ["all"])
+    episodes: int = 10  # successful episodes per task
+    image_size: tuple[int, int] = (128, 128)
+    path: str | None = None  # use this existing dataset folder instead of collecting one
+
+
+@dataclass
+class RunSpec:
+    method: str  # a registered training method (`lapa-bench methods`)
+    label: str | None = None  # its name in the table (default: the method, + the corpus when ambiguous)
+    videos: Literal["bridge", "panda"] = "bridge"  # the action-free corpus it uses (if it uses one)
+    config: dict = field(default_factory=dict)  # overrides of methods.<method> for this run only
+
+
+@dataclass
+class EvalSpec:
+    tasks: list[str] = field(default_factory=lambda: ["all"])
+    episodes: int = 24
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    bounds: list[str] = field(default_factory=lambda: ["scripted", "random"])
+    bound_episodes: int | None = None  # default: episodes
+    bound_seeds: list[int] | None = None  # default: seeds
+
+
+def _default_runs() -> list[RunSpec]:
+    return [RunSpec("lapa", videos="bridge"), RunSpec("lapa", videos="panda"), RunSpec("scratch"),
+            RunSpec("vpt"), RunSpec("unipi")]
 
 
 @dataclass
 class PipelineConfig:
-    name: str
-    out: str
+    name: str = "pipeline"
+    out: str = "runs/pipeline"
     note: str = ""  # printed and written with the report (e.g. "smoke run, not a result")
-    seed: int = 0
-    device: str = "auto"
-    workers: int = 2  # parallel processes for collection
-    demos: dict = field(default_factory=lambda: {"tasks": ["all"], "episodes": 10, "image_size": [128, 128]})
-    videos: dict = field(default_factory=lambda: {"tasks": ["all"], "episodes": 100, "image_size": [128, 128]})
-    panda: dict = field(default_factory=lambda: {"tasks": ["all"],
-                                                 "episodes": 100, "image_size": [128, 128]})
-    laq: dict = field(default_factory=lambda: {"preset": "tiny", "steps": 2000, "batch_size": 32})
-    lapa: dict = field(default_factory=lambda: {"preset": "tiny", "pretrain_steps": 1000, "finetune_steps": 1000,
-                                                "batch_size": 32, "lr": 3e-4, "overrides": {}})
-    variants: list = field(default_factory=lambda: ["bridge", "panda"])  # LAPA pretrained on these videos
-    baselines: list = field(default_factory=lambda: ["scratch", "vpt", "unipi"])
-    vpt: dict = field(default_factory=lambda: {"idm_steps": 1500})
-    unipi: dict = field(default_factory=lambda: {"steps": 2000, "idm_steps": 1500, "overrides": {}})
-    eval: dict = field(default_factory=lambda: {"tasks": ["all"], "episodes": 24, "seeds": [0, 1, 2],
-                                                "bounds": ["scripted", "random"], "bound_episodes": None,
-                                                "bound_seeds": None})
+    seed: int = 0  # collection seed (training seeds are in each method's train config)
+    device: str = "auto"  # where training runs: auto, cpu, cuda, cuda:N
+    workers: int = 2  # parallel processes for collection and evaluation
+    plugins: list[str] = field(default_factory=list)  # modules/folders registering extra methods or policies
+    demos: CorpusSpec = field(default_factory=lambda: CorpusSpec(episodes=10))
+    videos: CorpusSpec = field(default_factory=lambda: CorpusSpec(episodes=100))
+    panda: CorpusSpec = field(default_factory=lambda: CorpusSpec(episodes=100))
+    methods: dict = field(default_factory=dict)  # method name -> its config (that method's dataclass)
+    runs: list[RunSpec] = field(default_factory=_default_runs)
+    eval: EvalSpec = field(default_factory=EvalSpec)
 
     @classmethod
-    def from_yaml(cls, path) -> "PipelineConfig":
-        import yaml
-
+    def from_yaml(cls, path, overrides: dict | None = None) -> "PipelineConfig":
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"pipeline config {p} does not exist (see configs/ for the presets)")
-        raw = yaml.safe_load(p.read_text()) or {}
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - names)
-        if unknown:
-            raise ValueError(f"{p}: unknown key(s) {unknown}; valid keys: {sorted(names)}")
-        defaults = cls(name=raw.get("name", p.stem), out=raw.get("out", f"runs/{p.stem}"))
-        for k, v in raw.items():  # sections merge into their defaults
-            cur = getattr(defaults, k)
-            setattr(defaults, k, {**cur, **v} if isinstance(cur, dict) and isinstance(v, dict) else v)
-        bad = sorted(set(defaults.variants) - {"bridge", "panda"})
-        if bad:
-            raise ValueError(f"{p}: unknown LAPA variant(s) {bad}; choose from ['bridge', 'panda']")
-        bad = sorted(set(defaults.baselines) - {"scratch", "vpt", "unipi"})
-        if bad:
-            raise ValueError(f"{p}: unknown baseline(s) {bad}; choose from ['scratch', 'unipi', 'vpt']")
-        return defaults
+        # top-level keys starting with "x-" only hold YAML anchors (as in docker-compose files)
+        raw = C.merge({k: v for k, v in C.load_yaml(p).items() if not str(k).startswith("x-")}, overrides or {})
+        raw.setdefault("name", p.stem)
+        raw.setdefault("out", f"runs/{p.stem}")
+        return cls.from_dict(raw, where=str(p))
+
+    @classmethod
+    def from_dict(cls, raw: dict, where: str = "pipeline") -> "PipelineConfig":
+        from lapa_bench.device import parse_device
+        from lapa_bench.training.registry import get_method, load_plugin
+
+        try:
+            cfg = C.from_dict(cls, raw)
+        except C.ConfigError as e:
+            raise C.ConfigError(f"{where}: {e}") from None
+        try:
+            parse_device(cfg.device)
+        except ValueError as e:
+            raise C.ConfigError(f"{where}: device: {e}") from None
+        for plugin in cfg.plugins:
+            load_plugin(plugin)
+        resolved = {}
+        for name, section in cfg.methods.items():
+            try:
+                m = get_method(name)
+            except KeyError as e:
+                raise C.ConfigError(f"{where}: methods.{name}: {e.args[0]}") from None
+            resolved[name] = C.to_dict(C.from_dict(m.config_class, section, where=f"{where}: methods.{name}"))
+        cfg.methods = resolved
+        labels = []
+        for i, r in enumerate(cfg.runs):
+            try:
+                m = get_method(r.method)
+            except KeyError as e:
+                raise C.ConfigError(f"{where}: runs[{i}].method: {e.args[0]}") from None
+            if m.policy is None:
+                raise C.ConfigError(f"{where}: runs[{i}]: method {r.method!r} trains a component, not a policy; "
+                                    "runs must name methods that produce a policy")
+            C.from_dict(m.config_class, C.merge(cfg.methods.get(r.method, {}), r.config),
+                        where=f"{where}: runs[{i}].config")
+            if r.label is None:
+                same = sum(x.method == r.method for x in cfg.runs) > 1
+                r.label = f"{r.method} ({r.videos} videos)" if same and "videos" in m.needs else r.method
+            labels.append(r.label)
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise C.ConfigError(f"{where}: runs have the same label {dup}; give each a distinct `label`")
+        return cfg
+
+    def run_config(self, run: RunSpec):
+        """The typed config of one run: ``methods.<method>`` with the run's own overrides."""
+        from lapa_bench.training.registry import get_method
+
+        return C.from_dict(get_method(run.method).config_class, C.merge(self.methods.get(run.method, {}), run.config))
+
+
+def slug(label: str) -> str:
+    return label.replace(" ", "_").replace("(", "").replace(")", "")
 
 
 class Stages:
@@ -96,9 +166,9 @@ class Stages:
         print(f"[pipeline] {name}: done in {dt:.0f} s")
 
     def _save(self):
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, indent=2))
-        tmp.replace(self.path)
+        from lapa_bench.io import write_json_atomic
+
+        write_json_atomic(self.path, self.state)
 
     def summary(self) -> str:
         w = max([len(k) for k in self.state["stages"]] + [28])
@@ -110,22 +180,17 @@ class Stages:
 def validate(cfg: PipelineConfig) -> None:
     """Fail before any work on names that would only break a later stage."""
     from lapa_bench.panda_videos import PANDA_TASKS
+    from lapa_bench.policy import available_policies
     from tasks import resolve_tasks
 
-    resolve_tasks(cfg.demos["tasks"]), resolve_tasks(cfg.videos["tasks"]), resolve_tasks(cfg.eval["tasks"])
-    if "panda" in cfg.variants and cfg.panda["tasks"] not in (["all"], []):
-        bad = [t for t in cfg.panda["tasks"] if t not in PANDA_TASKS]
+    resolve_tasks(cfg.demos.tasks), resolve_tasks(cfg.videos.tasks), resolve_tasks(cfg.eval.tasks)
+    if any(r.videos == "panda" for r in cfg.runs) and cfg.panda.tasks not in (["all"], []):
+        bad = [t for t in cfg.panda.tasks if t not in PANDA_TASKS]
         if bad:
             raise ValueError(f"unknown Panda task(s) {bad}; known: {', '.join(PANDA_TASKS)} or 'all'")
-    from lapa_bench.policy import available_policies
-
-    bad = [b for b in cfg.eval.get("bounds", []) if b not in available_policies()]
+    bad = [b for b in cfg.eval.bounds if b not in available_policies()]
     if bad:
         raise ValueError(f"unknown bound policy {bad}; known: {', '.join(available_policies())}")
-
-
-def _done(ckpt: Path) -> bool:
-    return (ckpt / "config.json").is_file() and (ckpt / "eval.json").is_file()
 
 
 GROUPS = ("data", "train", "eval", "report")
@@ -134,104 +199,64 @@ GROUPS = ("data", "train", "eval", "report")
 def run(cfg: PipelineConfig, until: str = "report") -> Path:
     """Run the stages of ``cfg`` in order, up to and including the group ``until``."""
     from lapa_bench import assets
-    from lapa_bench.collect import CollectConfig, collect
-    from lapa_bench.evaluate import EvalConfig, evaluate
+    from lapa_bench.evaluate import EvalConfig
     from lapa_bench.report import build_report
-    from policies.lapa import train_laq, train_lapa
+    from lapa_bench.training import checkpoint
+    from lapa_bench.training.registry import Inputs, get_method
 
     if until not in GROUPS:
         raise ValueError(f"until={until!r}; choose from {list(GROUPS)}")
     validate(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    (out / "config.json").write_text(json.dumps(C.to_dict(cfg), indent=2))
     if cfg.note:
         print(f"[pipeline] {cfg.name}: {cfg.note}")
     st = Stages(out, needs_sim={"collect demos", "collect videos", "collect panda videos"},
                 check_sim=assets.check_assets)
     data = out / "data"
-    demos, videos, panda = data / "demos", data / "videos", data / "panda"
-    progress = True
-
-    def _collect(section, where, seed):
-        c = dict(section)
-        collect(CollectConfig(tasks=c["tasks"], episodes=c["episodes"], out=str(where),
-                              image_size=tuple(c.get("image_size", (128, 128))), seed=seed), workers=cfg.workers)
-
-    # the seeds keep the two collections' layouts apart (and both disjoint from evaluation)
-    st.run("collect demos", lambda: _collect(cfg.demos, demos, cfg.seed), done=True)
-    st.run("collect videos", lambda: _collect(cfg.videos, videos, cfg.seed + 1000), done=True)
-    if "panda" in cfg.variants:
-        from lapa_bench.panda_videos import PandaConfig, collect_panda
-
-        p = cfg.panda
-        st.run("collect panda videos", lambda: collect_panda(PandaConfig(
-            tasks=p["tasks"], episodes=p["episodes"], out=str(panda), image_size=tuple(p.get("image_size", (128, 128))),
-            seed=cfg.seed, progress=progress), workers=cfg.workers), done=True)
+    uses_videos = any("videos" in get_method(r.method).needs for r in cfg.runs)
+    corpora = {"demos": (cfg.demos, data / "demos", cfg.seed, "bridge")}
+    if uses_videos and any(r.videos == "bridge" for r in cfg.runs):
+        # the seeds keep the two collections' layouts apart (and both disjoint from evaluation)
+        corpora["videos"] = (cfg.videos, data / "videos", cfg.seed + 1000, "bridge")
+    if uses_videos and any(r.videos == "panda" for r in cfg.runs):
+        corpora["panda videos"] = (cfg.panda, data / "panda", cfg.seed, "panda")
+    where = {}
+    for name, (spec, folder, seed, source) in corpora.items():
+        if spec.path:
+            where[name] = Path(spec.path)
+            continue
+        where[name] = folder
+        st.run(f"collect {name}", lambda spec=spec, folder=folder, seed=seed, source=source:
+               _collect(spec, folder, seed, source, cfg.workers), done=True)
     if until == "data":
         return _stop(st, out, until)
 
-    corpora = {"bridge": videos, "panda": panda}
-    lp = cfg.lapa
-    stage = dict(preset=lp.get("preset", "tiny"), overrides=lp.get("overrides", {}), batch_size=lp.get("batch_size", 32),
-                 lr=lp.get("lr", 3e-4), device=cfg.device, seed=cfg.seed, progress=progress)
-    ft_steps = lp.get("finetune_steps", 1000)
     ckpts = {}
-    for v in cfg.variants:
-        laq_dir = out / f"laq_{v}"
-        lq = cfg.laq
-        st.run(f"laq ({v} videos)", lambda: train_laq.train(train_laq.LAQTrainConfig(
-            data=[str(corpora[v])], out=str(laq_dir), preset=lq.get("preset", "tiny"), overrides=lq.get("overrides", {}),
-            steps=lq.get("steps", 2000), batch_size=lq.get("batch_size", 32), seed=cfg.seed, device=cfg.device,
-            progress=progress)), done=_done(laq_dir))
-        pre = out / f"lapa_{v}_pretrain"
-        st.run(f"lapa pretrain ({v})", lambda: train_lapa.pretrain(train_lapa.StageConfig(
-            out=str(pre), steps=lp.get("pretrain_steps", 1000), **stage), [str(corpora[v])], str(laq_dir)),
-            done=_done(pre))
-        ft = out / f"lapa_{v}"
-        st.run(f"lapa finetune ({v})", lambda: train_lapa.finetune(train_lapa.StageConfig(
-            out=str(ft), steps=ft_steps, **stage), [str(demos)], init=str(pre), policy_name="lapa"), done=_done(ft))
-        ckpts[f"lapa ({v} videos)" if len(cfg.variants) > 1 else "lapa"] = ("lapa", ft)
-    if "scratch" in cfg.baselines:
-        sc = out / "scratch"
-        st.run("scratch", lambda: train_lapa.finetune(train_lapa.StageConfig(out=str(sc), steps=ft_steps, **stage),
-                                                       [str(demos)], policy_name="scratch"), done=_done(sc))
-        ckpts["scratch"] = ("scratch", sc)
-    if "vpt" in cfg.baselines:
-        from policies.vpt import train_vpt
-
-        vp = out / "vpt"
-        st.run("vpt", lambda: train_vpt.train(
-            train_lapa.StageConfig(out=str(vp), steps=ft_steps, **stage), [str(demos)], [str(videos)],
-            idm_steps=cfg.vpt.get("idm_steps", 1500), pretrain_steps=lp.get("pretrain_steps", 1000)), done=_done(vp))
-        ckpts["vpt"] = ("vpt", vp)
-    if "unipi" in cfg.baselines:
-        from policies.unipi import train_unipi
-
-        up = out / "unipi"
-        u = cfg.unipi
-        st.run("unipi", lambda: train_unipi.train(train_unipi.UniPiTrainConfig(
-            videos=[str(videos)], data=[str(demos)], out=str(up), overrides=u.get("overrides", {}),
-            steps=u.get("steps", 2000), idm_steps=u.get("idm_steps", 1500), seed=cfg.seed, device=cfg.device,
-            progress=progress)), done=_done(up))
-        ckpts["unipi"] = ("unipi", up)
+    for r in cfg.runs:
+        m = get_method(r.method)
+        run_out = out / slug(r.label)
+        videos = where.get("videos" if r.videos == "bridge" else "panda videos")
+        inputs = Inputs(data=[str(where["demos"])], videos=[str(videos)] if videos and "videos" in m.needs else [])
+        st.run(r.label, lambda m=m, r=r, inputs=inputs, run_out=run_out: m.train(cfg.run_config(r), inputs, run_out,
+                                                                                  cfg.device),
+               done=checkpoint.is_done(run_out))
+        ckpts[r.label] = (m.policy, run_out)
     if until == "train":
         return _stop(st, out, until)
 
     ev = cfg.eval
-    runs = []
-    jobs = [(label, name, str(ck), ev["episodes"]) for label, (name, ck) in ckpts.items()]
-    jobs = [(*j, ev["seeds"]) for j in jobs]
-    jobs += [(b, b, None, ev.get("bound_episodes") or ev["episodes"], ev.get("bound_seeds") or ev["seeds"])
-             for b in ev.get("bounds", [])]
-    todo = []
+    runs, todo = [], []
+    jobs = [(label, name, str(ck), ev.episodes, ev.seeds) for label, (name, ck) in ckpts.items()]
+    jobs += [(b, b, None, ev.bound_episodes or ev.episodes, ev.bound_seeds or ev.seeds) for b in ev.bounds]
     for label, name, ck, n, seeds in jobs:
-        run_dir = out / "eval" / label.replace(" ", "_").replace("(", "").replace(")", "")
+        run_dir = out / "eval" / slug(label)
         runs.append(run_dir)
-        todo.append((label, EvalConfig(policy=name, checkpoint=ck, out=str(run_dir), tasks=ev["tasks"], episodes=n,
-                                       seeds=seeds, label=label, progress=progress)))
-    st.run("eval (" + ", ".join(t[0] for t in todo) + ")", lambda: (assets.check_assets(), _evaluate_all(todo, cfg.workers)),
-           accumulate=True)
+        todo.append((label, EvalConfig(policy=name, checkpoint=ck, out=str(run_dir), tasks=ev.tasks, episodes=n,
+                                       seeds=seeds, label=label, device=cfg.device)))
+    st.run("eval (" + ", ".join(t[0] for t in todo) + ")",
+           lambda: (assets.check_assets(), _evaluate_all(todo, cfg.workers, cfg.plugins)), accumulate=True)
     if until == "eval":
         return _stop(st, out, until)
     # success at any step first (the LAPA paper's definition), then at the end (SimplerEnv's), then grasping
@@ -244,16 +269,38 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
     return out
 
 
+def _collect(spec: CorpusSpec, folder: Path, seed: int, source: str, workers: int) -> None:
+    if source == "panda":
+        from lapa_bench.panda_videos import PandaConfig, collect_panda
+
+        collect_panda(PandaConfig(tasks=spec.tasks, episodes=spec.episodes, out=str(folder),
+                                  image_size=tuple(spec.image_size), seed=seed), workers=workers)
+    else:
+        from lapa_bench.collect import CollectConfig, collect
+
+        collect(CollectConfig(tasks=spec.tasks, episodes=spec.episodes, out=str(folder),
+                              image_size=tuple(spec.image_size), seed=seed), workers=workers)
+
+
 def _stop(st: "Stages", out: Path, until: str) -> Path:
     print(st.summary())
     print(f"[pipeline] stopped after the '{until}' stages (--until {until}); rerun without --until to go on")
     return out
 
 
-def _evaluate_all(todo, workers: int) -> None:
+def _init_worker(threads: int, plugins: list) -> None:
+    """Eval worker initializer: share the cores (torch threads) and register the config's plugins."""
+    from lapa_bench.provenance import set_torch_threads
+    from lapa_bench.training.registry import load_plugin
+
+    set_torch_threads(threads)
+    for p in plugins:
+        load_plugin(p)
+
+
+def _evaluate_all(todo, workers: int, plugins=()) -> None:
     """Evaluate every policy, ``workers`` policies at a time in separate processes (each resumes)."""
     from lapa_bench.evaluate import evaluate
-    from lapa_bench.provenance import set_torch_threads
 
     if workers <= 1 or len(todo) == 1:
         for _, ec in todo:
@@ -269,8 +316,8 @@ def _evaluate_all(todo, workers: int) -> None:
     # while the last policy finishes; a rerun resumes each shard
     shards = [(label, dataclasses.replace(ec, progress=False, shard=(i, workers)))
               for label, ec in todo for i in range(workers)]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=set_torch_threads,
-                             initargs=(threads,)) as ex:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=(threads, list(plugins))) as ex:
         futs = {ex.submit(evaluate, ec): (label, ec.shard) for label, ec in shards}
         for f in futs:
             f.result()

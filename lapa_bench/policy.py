@@ -16,7 +16,8 @@ A policy is a class with a config dataclass, registered under a name::
         def act(self, obs):
             return np.array([0, 0, 0, 0, 0, 0, self.config.gripper], dtype=np.float32)
 
-Drop that file into ``policies/`` (it is found automatically) or, from another package, declare
+Drop that file into ``policies/`` (or ``policies/<name>/policy.py``: discovery imports only these
+policy modules, never trainers or inspectors) or, from another package, declare
 it in that package's ``pyproject.toml``::
 
     [project.entry-points."lapa_bench.policies"]
@@ -37,13 +38,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lapa_bench import specs
+from lapa_bench.config import from_dict, merge
+from lapa_bench.io import write_json_atomic
 
 ENTRY_POINT_GROUP = "lapa_bench.policies"
 CONFIG_NAME = "config.json"
 
 
-class ConfigError(ValueError):
-    """A policy config (keyword arguments or config.json) is malformed."""
+from lapa_bench.config import ConfigError  # noqa: E402  (a policy config is malformed: the one config error)
 
 
 @dataclasses.dataclass
@@ -72,6 +74,7 @@ class Policy:
         self.observation_space = specs.observation_space()
         self.action_space = specs.action_space()
         self.checkpoint: str | None = None
+        self.device = "auto"  # runtime only (never in a config): set by make_policy / from_pretrained
 
     # -- rollout -------------------------------------------------------------------------
     def reset(self, instruction: str, seed: int | None = None, context: dict | None = None) -> None:
@@ -88,19 +91,20 @@ class Policy:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         payload = {"policy": self.name, "config": config_to_dict(self.config)}
-        tmp = d / (CONFIG_NAME + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
-        tmp.replace(d / CONFIG_NAME)
+        write_json_atomic(d / CONFIG_NAME, payload, sort_keys=True)
         return d
 
     @classmethod
-    def from_pretrained(cls, directory, **overrides) -> "Policy":
+    def from_pretrained(cls, directory, device: str = "auto", **overrides) -> "Policy":
         name, config = read_checkpoint_config(directory)
         if cls is not Policy and cls.name and name != cls.name:
             raise ConfigError(f"{directory} holds a {name!r} checkpoint, not {cls.name!r}")
         pcls = cls if cls is not Policy else get_policy_class(name)
-        config.update(overrides)
+        for k in getattr(pcls.config_class, "LEGACY_KEYS", ()):
+            config.pop(k, None)
+        config = merge(config, overrides)
         policy = pcls(**config)
+        policy.device = device
         policy._load_weights(Path(directory))
         policy.checkpoint = str(directory)
         return policy
@@ -120,17 +124,8 @@ def build_config(config_class, config, kwargs: dict, policy_name: str = ""):
     if config is not None and not isinstance(config, dict):
         return config
     values = dict(config or {}, **kwargs)
-    fields = {f.name: f for f in dataclasses.fields(config_class)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"unknown config key(s) {unknown} for policy {policy_name!r}; "
-            f"valid keys: {sorted(fields) or 'none'}"
-        )
-    try:
-        return config_class(**values)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"bad config for policy {policy_name!r}: {e}") from None
+    # typed: unknown keys and wrongly typed values fail here, naming the key (lapa_bench.config)
+    return from_dict(config_class, values, where=f"policy {policy_name!r} config" if policy_name else "")
 
 
 def read_checkpoint_config(directory) -> tuple[str, dict]:
@@ -172,19 +167,27 @@ def register_policy(name: str):
     return deco
 
 
+def policy_modules() -> list[str]:
+    """The policy modules of the ``policies`` package: its top-level modules and ``<pkg>/policy.py``."""
+    import policies
+
+    root = Path(policies.__path__[0])
+    mods = [f"policies.{m.name}" for m in pkgutil.iter_modules([str(root)]) if not m.ispkg]
+    mods += [f"policies.{p.name}.policy" for p in sorted(root.iterdir()) if (p / "policy.py").is_file()]
+    return mods
+
+
 def _discover() -> None:
-    """Import every module of the ``policies`` package and the entry-point group once."""
+    """Import the policy modules (not trainers or inspectors) and the entry-point group once."""
     global _DISCOVERED
     if _DISCOVERED:
         return
     _DISCOVERED = True
-    import policies
-
-    for mod in pkgutil.walk_packages(policies.__path__, prefix="policies."):
+    for mod in policy_modules():
         try:
-            importlib.import_module(mod.name)
+            importlib.import_module(mod)
         except Exception as e:  # a broken optional policy must not hide the others
-            _BROKEN[mod.name] = f"{type(e).__name__}: {e}"
+            _BROKEN[mod] = f"{type(e).__name__}: {e}"
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -216,12 +219,14 @@ def get_policy_class(name: str) -> type[Policy]:
     return _REGISTRY[name]
 
 
-def make_policy(name: str, checkpoint: str | Path | None = None, **config: Any) -> Policy:
+def make_policy(name: str, checkpoint: str | Path | None = None, device: str = "auto", **config: Any) -> Policy:
     """Build a registered policy from keyword config, or load it from a checkpoint folder."""
     cls = get_policy_class(name)
     if checkpoint is not None:
-        return cls.from_pretrained(checkpoint, **config)
-    return cls(**config)
+        return cls.from_pretrained(checkpoint, device=device, **config)
+    policy = cls(**config)
+    policy.device = device
+    return policy
 
 
 def describe_policies() -> list[dict]:

@@ -33,17 +33,6 @@ def git_sha(path: Path | None = None) -> str | None:
         return None
 
 
-def torch_device(requested: str = "auto") -> str:
-    """The device to run models on: ``cuda`` when available (or asked for), else ``cpu``."""
-    import torch
-
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {requested!r} requested but CUDA is not available; use --device cpu")
-    return requested
-
-
 def set_torch_threads(n: int = 1) -> None:
     """Worker-process initializer: ``n`` torch threads, so that parallel workers share the cores."""
     import torch

@@ -92,8 +92,6 @@ class RecordWriter:
 
 
 def write_json_atomic(path: Path, payload) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    from lapa_bench.io import write_json_atomic as _write
+
+    _write(path, payload, sort_keys=True)

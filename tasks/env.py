@@ -7,6 +7,7 @@ import gymnasium as gym
 import numpy as np
 
 from lapa_bench import assets, specs
+from lapa_bench.data.preprocess import resize
 from lapa_bench.geometry import pose_in_frame, quat_to_euler_xyz
 
 GRIPPER_QPOS_CLOSED, GRIPPER_QPOS_OPEN = 0.015, 0.037
@@ -108,10 +109,7 @@ class SimplerBridgeEnv(gym.Env):
 
     def _obs(self, raw) -> dict:
         img = raw["sensor_data"]["3rd_view_camera"]["rgb"][0].cpu().numpy()
-        if img.shape[:2] != self.image_size:
-            import cv2
-
-            img = cv2.resize(img, self.image_size[::-1], interpolation=cv2.INTER_AREA)
+        img = resize(img, self.image_size)  # the one resize (lapa_bench.data.preprocess)
         self._last_frame = img
         return {"image": img, "instruction": self.instruction, "state": self.proprio()}
 

@@ -8,8 +8,7 @@ import torch
 from policies.idm.modeling_idm import IDM, IDMConfig
 from policies.unipi.modeling_unipi import UniPiConfig, VideoUNet
 
-from conftest import requires_sim
-from test_lapa_vla import _tiny_dataset, micro
+from conftest import micro, requires_sim, tiny_dataset  # noqa: F401
 
 
 def test_idm_shapes_overfit_and_round_trip(tmp_path):
@@ -17,12 +16,15 @@ def test_idm_shapes_overfit_and_round_trip(tmp_path):
     m = IDM(IDMConfig(image_size=32, width=16, depth=3, hidden=64))
     x, y = torch.rand(8, 3, 32, 32), torch.rand(8, 3, 32, 32)
     a = torch.randn(8, 7) * 0.01
-    m.set_stats(a.numpy())
+    from lapa_bench.data.normalize import Normalizer
+
+    m.set_normalizer(Normalizer({"action": {"mean": a.mean(0).tolist(), "std": a.std(0).tolist(),
+                                            "min": a.min(0).values.tolist(), "max": a.max(0).values.tolist()}}))
     assert m(x, y).shape == (8, 7)
     opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
     losses = []
     for _ in range(150):
-        loss = m.loss(x, y, a)
+        loss, _ = m.loss({"x_t": x, "x_th": y, "action": a})
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -47,7 +49,7 @@ def test_unipi_sampler_shapes_range_and_overfit():
     opt = torch.optim.AdamW(m.parameters(), lr=2e-3)
     losses = []
     for _ in range(200):
-        loss = m.loss(x, fut, ["a", "b", "c"], t=t, noise=noise)
+        loss = m.diffusion_loss(x, fut, ["a", "b", "c"], t=t, noise=noise)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -77,27 +79,31 @@ def test_baselines_train_and_run_in_simpler(tmp_path, capsys):
     from lapa_bench.cli import main
     from lapa_bench.records import read_records
 
-    ds = str(_tiny_dataset(tmp_path / "ds", episodes=5))
-    idm_set = ["--set", "image_size=32", "--set", "width=16", "--set", "depth=3", "--set", "hidden=32"]
-    assert main(["idm", "train", "--data", ds, "--out", str(tmp_path / "idm"), "--steps", "5", "--no-progress",
+    ds = str(tiny_dataset(tmp_path / "ds", episodes=5))
+    idm_set = ["--model.image_size", "32", "--model.width", "16", "--model.depth", "3", "--model.hidden", "32"]
+    quiet = ["--train.progress", "false"]
+    assert main(["idm", "train", "--data", ds, "--out", str(tmp_path / "idm"), "--train.steps", "5", *quiet,
                  *idm_set]) == 0
-    assert main(["idm", "eval", str(tmp_path / "idm"), "--data", ds, "--out", str(tmp_path / "idm.json")]) == 0
+    assert main(["idm", "eval", "--checkpoint", str(tmp_path / "idm"), "--data", ds, "--out",
+                 str(tmp_path / "idm.json")]) == 0
     m = json.loads((tmp_path / "idm.json").read_text())
     assert m["samples"] > 0 and np.isfinite(m["ratio_to_mean_action"])
     assert "vs mean-action" in capsys.readouterr().out
     vla_set = []
     for k, v in micro().to_dict().items():
         if k in ("image_size", "vision", "text", "prompt", "max_prompt_tokens", "action_bins"):
-            vla_set += ["--set", f"{k}={json.dumps(v)}"]
-    assert main(["vpt", "train", "--data", ds, "--videos", ds, "--out", str(tmp_path / "vpt"), "--steps", "3",
-                 "--idm-steps", "3", "--batch-size", "4", "--device", "cpu", "--no-progress", *vla_set]) == 0
+            vla_set += [f"--model.{k}", v if isinstance(v, str) else json.dumps(v)]
+    assert main(["vpt", "train", "--data", ds, "--videos", ds, "--out", str(tmp_path / "vpt"), "--finetune.steps", "3",
+                 "--pretrain.steps", "3", "--idm.train.steps", "3", "--finetune.batch_size", "4",
+                 "--pretrain.batch_size", "4", "--device", "cpu", "--finetune.progress", "false", *vla_set]) == 0
     assert (tmp_path / "vpt" / "pseudo_actions.npz").is_file()
     assert json.loads((tmp_path / "vpt" / "config.json").read_text())["policy"] == "vpt"
-    uni_set = ["--set", "image_size=16", "--set", "plan_frames=2", "--set", "replan_every=2", "--set", "width=32",
-               "--set", "text_dim=16", "--set", "sample_steps=2"]
-    assert main(["unipi", "train", "--videos", ds, "--data", ds, "--out", str(tmp_path / "unipi"), "--steps", "3",
-                 "--idm-steps", "3", "--batch-size", "4", "--no-progress", *uni_set]) == 0
-    assert main(["unipi", "eval", str(tmp_path / "unipi"), "--videos", ds, "--out", str(tmp_path / "u.json")]) == 0
+    uni_set = ["--model.image_size", "16", "--model.plan_frames", "2", "--model.replan_every", "2",
+               "--model.width", "32", "--model.text_dim", "16", "--model.sample_steps", "2"]
+    assert main(["unipi", "train", "--videos", ds, "--data", ds, "--out", str(tmp_path / "unipi"), "--train.steps", "3",
+                 "--idm.train.steps", "3", "--train.batch_size", "4", *quiet, *uni_set]) == 0
+    assert main(["unipi", "eval", "--checkpoint", str(tmp_path / "unipi"), "--videos", ds, "--out",
+                 str(tmp_path / "u.json")]) == 0
     u = json.loads((tmp_path / "u.json").read_text())
     assert {"one_step_mse", "copy_mse"} <= set(u) and np.isfinite(u["one_step_mse"])
     for name in ("vpt", "unipi"):

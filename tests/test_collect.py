@@ -5,7 +5,8 @@ import pytest
 from conftest import requires_sim
 from lapa_bench.collect import MIN_EVAL_DISTANCE, CollectConfig, check_disjoint, collect, sample_layout
 from lapa_bench.data import open_datasets
-from lapa_bench.data.inspect import dataset_info, replay_check
+from lapa_bench.data.inspect import dataset_info
+from lapa_bench.replay import replay_check
 
 pytestmark = [pytest.mark.sim, requires_sim]
 

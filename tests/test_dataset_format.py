@@ -172,9 +172,9 @@ def test_resize_keeps_actions_states_and_tasks(tmp_path):
 
     from lapa_bench.data import LeRobotDataset
     from lapa_bench.data.lerobot import resize_datasets
-    from test_lapa_vla import _tiny_dataset
+    from conftest import tiny_dataset
 
-    src = _tiny_dataset(tmp_path / "src", episodes=2, T=5, size=32)
+    src = tiny_dataset(tmp_path / "src", episodes=2, T=5, size=32)
     (dst,) = resize_datasets(src, tmp_path / "dst", 16)
     a, b = LeRobotDataset(src), LeRobotDataset(dst)
     assert len(b) == 2 and b.frames(0).shape == (5, 16, 16, 3)

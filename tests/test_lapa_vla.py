@@ -9,17 +9,7 @@ from policies.lapa.action_bins import decode, encode, fit_bins
 from policies.lapa.configuration_lapa import LAPAConfig, lapa_full, lapa_tiny
 from policies.lapa.modeling_lapa import LAPAModel, byte_tokenizer
 
-from conftest import requires_sim
-
-
-def micro(**kw):
-    base = dict(image_size=32, vision=dict(model_type="clip_vision_model", image_size=32, patch_size=8, hidden_size=32,
-                                           intermediate_size=64, num_hidden_layers=1, num_attention_heads=2),
-                text=dict(model_type="llama", vocab_size=259, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128),
-                prompt="{instruction}", max_prompt_tokens=24, action_bins=16, codebook_size=8, code_seq_len=4)
-    base.update(kw)
-    return LAPAConfig(**base)
+from conftest import micro, requires_sim, tiny_dataset
 
 
 def batch(model, b=4, seed=0):
@@ -37,7 +27,7 @@ def test_byte_tokenizer_round_trip():
 
 
 def test_constant_accuracy_reference():
-    from policies.lapa.trainer import constant_accuracy
+    from policies.lapa.train import constant_accuracy
 
     t = np.array([[0, 5], [0, 6], [1, 6], [0, 6]])
     assert constant_accuracy(t) == pytest.approx((3 / 4 + 3 / 4) / 2)
@@ -83,7 +73,7 @@ def test_each_stage_overfits_one_batch(head):
     opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
     losses = []
     for _ in range(150):
-        loss, _ = m.loss(m(px, **tok), target)
+        loss, _ = m.loss({"image": px, "instruction": [f"task number {i}" for i in range(4)], "target": target})
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -131,7 +121,7 @@ def test_pretrained_backbones_load_from_local_folders(tmp_path):
     assert torch.equal(m.vision.state_dict()[key], vis.state_dict()[key])
     assert m.config.text["hidden_size"] == 48  # resolved config recorded for the checkpoint
     px, tok = batch(m)
-    loss, _ = m.loss(m(px, **tok), torch.zeros(4, 7, dtype=torch.long))
+    loss, _ = m.loss({"image": px, "instruction": ["go"] * 4, "target": torch.zeros(4, 7, dtype=torch.long)})
     loss.backward()
     assert m.projector[0].weight.grad is not None
     m.eval().save_pretrained(tmp_path / "ck")
@@ -141,49 +131,38 @@ def test_pretrained_backbones_load_from_local_folders(tmp_path):
         assert torch.equal(m(px, **tok), m2(px, **tok))
 
 
-def _tiny_dataset(root, episodes=4, T=8, size=32):
-    from lapa_bench.data import LeRobotWriter
-    from lapa_bench.specs import ACTION_NAMES
-
-    w = LeRobotWriter(root, fps=5, image_shape=(size, size, 3), action_names=ACTION_NAMES)
-    yy, xx = np.mgrid[0:size, 0:size]
-    rng = np.random.default_rng(0)
-    for e in range(episodes):
-        frames = np.stack([np.stack([(xx * 8 + 5 * t + 40 * e) % 256, yy * 8, xx * 4], -1) for t in range(T)])
-        w.add_episode(frames.astype(np.uint8), task="put carrot on plate",
-                      actions=(rng.normal(size=(T, 7)) * 0.01).astype(np.float32))
-    return root
-
-
 @requires_sim
 def test_cli_pretrain_finetune_resume_and_eval_in_simpler(tmp_path):
     """laq train -> lapa pretrain -> lapa finetune (resumes) -> scratch -> one SIMPLER episode each."""
     from lapa_bench.cli import main
     from lapa_bench.records import read_records
 
-    ds = str(_tiny_dataset(tmp_path / "ds"))
-    laq_set = ["--set", "image_size=32", "--set", "patch_size=8", "--set", "dim=32", "--set", "spatial_depth=1",
-               "--set", "temporal_depth=1", "--set", "decoder_depth=1", "--set", "heads=2", "--set", "code_dim=8"]
-    assert main(["laq", "train", "--data", ds, "--out", str(tmp_path / "laq"), "--steps", "3", "--batch-size", "4",
-                 "--no-progress", *laq_set]) == 0
+    ds = str(tiny_dataset(tmp_path / "ds"))
+    laq_set = ["--model.image_size", "32", "--model.patch_size", "8", "--model.dim", "32", "--model.spatial_depth", "1",
+               "--model.temporal_depth", "1", "--model.decoder_depth", "1", "--model.heads", "2", "--model.code_dim", "8"]
+    assert main(["laq", "train", "--videos", ds, "--out", str(tmp_path / "laq"), "--train.steps", "3",
+                 "--train.batch_size", "4", "--train.progress", "false", *laq_set]) == 0
     vla_set = []
     for k, v in micro().to_dict().items():
         if k in ("image_size", "vision", "text", "prompt", "max_prompt_tokens", "action_bins"):
-            vla_set += ["--set", f"{k}={json.dumps(v)}"]
-    common = ["--steps", "4", "--batch-size", "4", "--no-progress", "--device", "cpu", *vla_set]
+            vla_set += [f"--model.{k}", v if isinstance(v, str) else json.dumps(v)]
+    common = ["--device", "cpu", *vla_set]
+    steps = lambda stage, n: [f"--{stage}.steps", str(n), f"--{stage}.batch_size", "4",  # noqa: E731
+                              f"--{stage}.progress", "false"]
     assert main(["lapa", "pretrain", "--videos", ds, "--laq", str(tmp_path / "laq"), "--out", str(tmp_path / "pre"),
-                 *common]) == 0
+                 *common, *steps("pretrain", 4)]) == 0
     pre = json.loads((tmp_path / "pre" / "config.json").read_text())
     assert pre["config"]["head"] == "latent" and (tmp_path / "pre" / "latent_codes.npz").is_file()
+    assert pre["config"]["source_size"] == [32, 32]  # the stored size of the training frames
     assert main(["lapa", "finetune", "--data", ds, "--init", str(tmp_path / "pre"), "--out", str(tmp_path / "ft"),
-                 *common]) == 0
-    common[1] = "6"  # resume to 6 steps
+                 *common, *steps("finetune", 4)]) == 0
     assert main(["lapa", "finetune", "--data", ds, "--init", str(tmp_path / "pre"), "--out", str(tmp_path / "ft"),
-                 *common]) == 0
+                 *common, *steps("finetune", 6)]) == 0  # resumes to 6 steps
     assert json.loads((tmp_path / "ft" / "last" / "trainer_state.json").read_text())["step"] == 6
     log = (tmp_path / "ft" / "log.csv").read_text().splitlines()
-    assert log[0].startswith("step,loss,accuracy")
-    assert main(["lapa", "finetune", "--data", ds, "--out", str(tmp_path / "scratch"), *common]) == 0
+    assert log[0].startswith("step,loss,lr,samples_per_s,accuracy")
+    assert main(["scratch", "train", "--data", ds, "--out", str(tmp_path / "scratch"), *common,
+                 *steps("finetune", 6)]) == 0
     assert json.loads((tmp_path / "scratch" / "config.json").read_text())["policy"] == "scratch"
     ev = json.loads((tmp_path / "scratch" / "eval.json").read_text())
     assert 0 < ev["constant_accuracy"] <= 1 and ev["val_samples"] > 0

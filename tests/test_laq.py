@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from policies.lapa.configuration_laq import LAQConfig, laq_full, laq_tiny
-from policies.lapa.modeling_laq import LAQ
-from policies.lapa.nsvq import NSVQ
+from policies.laq.configuration_laq import LAQConfig, laq_full, laq_tiny
+from policies.laq.modeling_laq import LAQ
+from policies.laq.nsvq import NSVQ
 
 
 def micro():
@@ -97,7 +97,9 @@ def test_train_resume_and_label(tmp_path):
     import numpy as np
 
     from lapa_bench.data import LeRobotWriter
-    from policies.lapa.train_laq import LAQTrainConfig, label, train
+    from lapa_bench.training import Inputs, TrainConfig
+    from policies.laq.configuration_laq import LAQConfig
+    from policies.laq.train import LAQTrainConfig, label, train
 
     from lapa_bench.specs import ACTION_NAMES
 
@@ -110,21 +112,22 @@ def test_train_resume_and_label(tmp_path):
                       actions=rng.normal(size=(6, 7)).astype(np.float32))
     over = dict(image_size=32, patch_size=8, dim=32, spatial_depth=1, temporal_depth=1, decoder_depth=1, heads=2,
                 dim_head=16, code_dim=8, replace_every=3)
-    cfg = LAQTrainConfig(data=[str(tmp_path / "ds")], out=str(tmp_path / "laq"), overrides=over, steps=6,
-                         batch_size=4, log_every=2, save_every=3, progress=False, val_fraction=0.34)
-    train(cfg)
+    cfg = LAQTrainConfig(model=LAQConfig(**over), train=TrainConfig(steps=6, batch_size=4, log_every=2, save_every=3,
+                                                                    progress=False, val_fraction=0.34))
+    inputs = Inputs(videos=[str(tmp_path / "ds")])
+    train(cfg, inputs, tmp_path / "laq")
     log = (tmp_path / "laq" / "log.csv").read_text().splitlines()
-    assert log[0].startswith("step,loss,perplexity,codes_used") and len(log) >= 4
+    assert log[0].startswith("step,loss,lr,samples_per_s,recon_loss,perplexity,codes_used,replaced") and len(log) >= 4
     assert json.loads((tmp_path / "laq" / "last" / "trainer_state.json").read_text())["step"] == 6
-    cfg.steps = 8
-    train(cfg)  # resumes at 6
+    cfg.train.steps = 8
+    train(cfg, inputs, tmp_path / "laq")  # resumes at 6
     assert json.loads((tmp_path / "laq" / "last" / "trainer_state.json").read_text())["step"] == 8
     ev = json.loads((tmp_path / "laq" / "eval.json").read_text())
     assert {"val_mse", "copy_mse", "perplexity", "codes_used"} <= set(ev)
     label(tmp_path / "laq", [tmp_path / "ds"], tmp_path / "codes.npz")
     z = np.load(tmp_path / "codes.npz")
     assert len(z.files) == 3 and z[z.files[0]].shape == (6, 4)
-    from policies.lapa.train_laq import probe
+    from policies.laq.train import probe
 
     res = probe(tmp_path / "laq", [tmp_path / "ds"], val_fraction=0.34)
     assert set(res["r2"]) >= {"dx", "dy", "dz"} and np.isfinite(res["r2_translation"])

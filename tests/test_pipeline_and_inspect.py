@@ -5,25 +5,62 @@ import json
 import pytest
 import yaml
 
-from conftest import requires_sim
-from test_lapa_vla import _tiny_dataset, micro
+from conftest import micro, requires_sim, tiny_dataset  # noqa: F401
 
 
 def test_pipeline_config_validation(tmp_path):
+    from lapa_bench.config import ConfigError
     from lapa_bench.pipeline import PipelineConfig
 
     p = tmp_path / "c.yaml"
-    p.write_text(yaml.safe_dump({"name": "x", "lapa": {"finetune_steps": 5}}))
+    p.write_text(yaml.safe_dump({"name": "x", "methods": {"scratch": {"finetune": {"steps": 5}}}}))
     cfg = PipelineConfig.from_yaml(p)
-    assert cfg.lapa["finetune_steps"] == 5 and cfg.lapa["preset"] == "tiny"  # sections merge into defaults
-    p.write_text(yaml.safe_dump({"name": "x", "evals": {}}))
-    with pytest.raises(ValueError, match="unknown key"):
-        PipelineConfig.from_yaml(p)
-    p.write_text(yaml.safe_dump({"name": "x", "baselines": ["gato"]}))
-    with pytest.raises(ValueError, match="unknown baseline"):
-        PipelineConfig.from_yaml(p)
+    sc = cfg.run_config(next(r for r in cfg.runs if r.method == "scratch"))
+    assert sc.finetune.steps == 5 and sc.finetune.lr == 3e-4  # a section merges into the method's own defaults
+    assert sc.model.image_size == 64  # the tiny preset, from the method's dataclass
+    bad = [({"evals": {}}, "unknown key"), ({"runs": [{"method": "gato"}]}, "unknown training method 'gato'"),
+           ({"methods": {"scratch": {"finetune": {"steps": "many"}}}}, "methods.scratch.finetune.steps: expected int"),
+           ({"methods": {"scratch": {"finetune": {"stpes": 5}}}}, r"unknown key\(s\) \['stpes'\]; valid keys"),
+           ({"eval": {"seeds": [0, "one"]}}, r"eval.seeds\[1\]: expected int"),
+           ({"device": "gpu:1"}, "device 'gpu:1' is not valid"),
+           ({"runs": [{"method": "laq"}]}, "trains a component, not a policy"),
+           ({"runs": [{"method": "scratch"}, {"method": "scratch"}]}, "same label")]
+    for raw, msg in bad:
+        p.write_text(yaml.safe_dump({"name": "x", **raw}))
+        with pytest.raises(ConfigError, match=msg):
+            PipelineConfig.from_yaml(p)
     for preset in ("configs/quickstart.yaml", "configs/mini.yaml"):
         assert PipelineConfig.from_yaml(preset).name in preset
+
+
+def test_pipeline_overrides_and_backbones_reach_the_model(tmp_path, monkeypatch):
+    """YAML sections, per-run config and command-line overrides arrive in the config each method trains
+    with, backbones included (they used to be overwritten); the same via `lapa-bench scratch train`."""
+    from lapa_bench.cli import main
+    from lapa_bench.pipeline import PipelineConfig
+    from lapa_bench.training import registry
+
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump({
+        "name": "x", "methods": {"lapa": {"model": {"vision_backbone": "/models/siglip", "language_backbone": "/lm"},
+                                          "pretrain": {"lr": 1e-4}}},
+        "runs": [{"method": "lapa", "videos": "panda", "config": {"finetune": {"steps": 7}}}, {"method": "scratch"}]}))
+    cfg = PipelineConfig.from_yaml(p, overrides={"methods": {"lapa": {"laq": {"model": {"frame_gap": 3}}}}})
+    lapa = cfg.run_config(cfg.runs[0])
+    assert lapa.model.vision_backbone == "/models/siglip" and lapa.model.language_backbone == "/lm"
+    assert (lapa.pretrain.lr, lapa.finetune.steps, lapa.laq.model.frame_gap) == (1e-4, 7, 3)
+    assert cfg.runs[0].label == "lapa"  # one lapa run: no corpus suffix
+    seen = {}
+    monkeypatch.setattr(registry.get_method("scratch"), "train",
+                        lambda c, inputs, out, device: seen.update(cfg=c, inputs=inputs, device=device))
+    ds = tiny_dataset(tmp_path / "ds", episodes=2)
+    assert main(["scratch", "train", "--data", str(ds), "--out", str(tmp_path / "o"), "--device", "cpu",
+                 "--model.vision_backbone", "/models/clip", "--finetune.lr", "1e-4", "--model.preset", "full"]) == 0
+    c = seen["cfg"]
+    assert c.model.vision_backbone == "/models/clip" and c.finetune.lr == 1e-4 and seen["device"] == "cpu"
+    assert c.model.image_size == 224 and seen["inputs"].data == [str(ds)]  # the full preset, then the flag
+    assert main(["scratch", "train", "--data", str(ds), "--out", "o", "--finetune.steps", "abc"]) == 2
+    assert main(["scratch", "train", "--data", str(ds), "--out", "o", "--device", "cuda:x"]) == 2
 
 
 @requires_sim
@@ -34,12 +71,14 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
             if k in ("image_size", "vision", "text", "prompt", "max_prompt_tokens", "action_bins")}
     laq = dict(image_size=32, patch_size=8, dim=32, spatial_depth=1, temporal_depth=1, decoder_depth=1, heads=2,
                code_dim=8)
+    stage = {"steps": 2, "batch_size": 4}
     cfg = {"name": "micro", "out": str(tmp_path / "run"), "workers": 2,
            "demos": {"tasks": ["carrot"], "episodes": 1, "image_size": [32, 32]},
            "videos": {"tasks": ["carrot"], "episodes": 2, "image_size": [32, 32]},
-           "laq": {"steps": 2, "batch_size": 4, "overrides": laq},
-           "lapa": {"pretrain_steps": 2, "finetune_steps": 2, "batch_size": 4, "overrides": over},
-           "variants": ["bridge"], "baselines": ["scratch"],
+           "methods": {"lapa": {"model": over, "laq": {"model": laq, "train": stage}, "pretrain": stage,
+                                "finetune": stage},
+                       "scratch": {"model": over, "finetune": stage}},
+           "runs": [{"method": "lapa"}, {"method": "scratch"}],
            "eval": {"tasks": ["carrot"], "episodes": 1, "seeds": [0], "bounds": ["zero"], "bound_seeds": [1]}}
     path = tmp_path / "micro.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -48,6 +87,7 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     state = json.loads((out / "pipeline.json").read_text())["stages"]
     assert "scratch" in state and not any(k.startswith("eval") for k in state) and not (out / "eval").exists()
     assert "stopped after the 'train' stages" in capsys.readouterr().out
+    assert (out / "lapa" / "laq" / "eval.json").is_file() and (out / "lapa" / "pretrain" / "eval.json").is_file()
     assert main(["pipeline", str(path)]) == 0  # goes on from there
     table = (out / "report" / "table.csv").read_text()
     assert "lapa" in table and "scratch" in table and "zero" in table
@@ -57,27 +97,27 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     assert [r["seed"] for r in zero] == [1]  # bound_seeds
     assert list((out / "eval" / "zero").glob("records.shard-*-of-2.jsonl"))  # eval split over the 2 workers
     state = json.loads((out / "pipeline.json").read_text())["stages"]
-    assert {"collect demos", "laq (bridge videos)", "lapa finetune (bridge)", "scratch", "report"} <= set(state)
+    assert {"collect demos", "collect videos", "lapa", "scratch", "report"} <= set(state)
     capsys.readouterr()
     eval_stage = next(k for k in state if k.startswith("eval"))
     assert main(["pipeline", str(path)]) == 0  # a rerun skips every finished stage
     text = capsys.readouterr().out
     again = json.loads((out / "pipeline.json").read_text())["stages"]
     assert again[eval_stage]["seconds"] >= state[eval_stage]["seconds"]  # a resumed eval adds, never resets
-    assert "collect demos: cached" in text and "lapa finetune (bridge): cached" in text and "stage wall times" in text
+    assert "collect demos: cached" in text and "lapa: cached" in text and "stage wall times" in text
 
 
 def test_laq_inspect_writes_atlas_stats_and_html(tmp_path):
-    from policies.lapa.configuration_laq import LAQConfig
-    from policies.lapa.inspect_laq import direction_label, inspect, mutual_information
-    from policies.lapa.modeling_laq import LAQ
+    from policies.laq.configuration_laq import LAQConfig
+    from policies.laq.inspect_laq import direction_label, inspect, mutual_information
+    from policies.laq.modeling_laq import LAQ
 
     import numpy as np
 
     assert mutual_information([0, 1, 0, 1], [5, 6, 5, 6]) == pytest.approx(1.0)
     assert mutual_information([0, 1, 0, 1], [5, 5, 6, 6]) == pytest.approx(0.0)
     assert direction_label(np.array([0.0, -0.01, 0.001])) == "-y" and direction_label(np.zeros(7)) == "still"
-    ds = _tiny_dataset(tmp_path / "ds", episodes=5)
+    ds = tiny_dataset(tmp_path / "ds", episodes=5)
     LAQ(LAQConfig(image_size=32, patch_size=8, dim=32, spatial_depth=1, temporal_depth=1, decoder_depth=1, heads=2,
                   dim_head=16, code_dim=8)).save_pretrained(tmp_path / "laq")
     res = inspect(tmp_path / "laq", [ds], tmp_path / "insp", examples=2)

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import requires_sim
 from lapa_bench import specs
-from lapa_bench.evaluate import EvalConfig, evaluate, run_episode
+from lapa_bench.evaluate import EvalConfig, evaluate
+from lapa_bench.rollout import run_episode
 from lapa_bench.policy import Policy, make_policy
 from lapa_bench.records import read_records
 
@@ -127,8 +128,11 @@ def test_cli_rejects_bad_input(tmp_path):
     assert r.returncode == 2 and "unknown policy 'nope'" in r.stderr and "scripted" in r.stderr
     r = run("eval", "--policy", "zero", "--tasks", "teapot", "--out", str(tmp_path / "b"))
     assert r.returncode == 2 and "unknown task 'teapot'" in r.stderr and "carrot" in r.stderr
-    r = run("eval", "--policy", "zero", "-c", "bogus=1", "--tasks", "carrot", "--out", str(tmp_path / "c"))
+    r = run("eval", "--policy", "zero", "--policy.bogus", "1", "--tasks", "carrot", "--out", str(tmp_path / "c"))
     assert r.returncode == 2 and "valid keys" in r.stderr
+    # a wrongly typed policy setting is refused before anything runs (it used to fail every episode)
+    r = run("eval", "--policy", "random", "--policy.scale", "abc", "--tasks", "carrot", "--out", str(tmp_path / "e"))
+    assert r.returncode == 2 and "expected list[float]" in r.stderr and not (tmp_path / "e").exists()
     r = run("eval", "--policy", "zero", "--shard", "5/4", "--out", str(tmp_path / "d"))
     assert r.returncode == 2 and "shard" in r.stderr
 

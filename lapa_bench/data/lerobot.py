@@ -39,11 +39,7 @@ class DatasetFormatError(ValueError):
     """A dataset folder does not follow the LeRobot v2.1 layout."""
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+from lapa_bench.io import atomic_path, write_bytes_atomic as _write_atomic  # noqa: E402
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -69,21 +65,16 @@ def _stats(x: np.ndarray) -> dict:
 
 
 def _merge_stats(parts: list[dict]) -> dict:
-    n = np.array([p["count"][0] for p in parts], dtype=np.float64)
-    mean = np.array([p["mean"] for p in parts])
-    var = np.array([p["std"] for p in parts]) ** 2
-    tot = n.sum()
-    m = (n[:, None] * mean).sum(0) / tot
-    v = (n[:, None] * (var + (mean - m) ** 2)).sum(0) / tot
-    return {"min": np.min([p["min"] for p in parts], 0).tolist(), "max": np.max([p["max"] for p in parts], 0).tolist(),
-            "mean": m.tolist(), "std": np.sqrt(v).tolist(), "count": [int(tot)]}
+    from lapa_bench.data.normalize import merge_stats
+
+    return merge_stats(parts)
 
 
 def write_video(path: Path, frames, fps: int) -> None:
     import imageio.v2 as imageio
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")
+    tmp = atomic_path(path)
     with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=9, macro_block_size=1,
                             pixelformat="yuv444p") as w:
         for f in frames:
@@ -202,7 +193,7 @@ class LeRobotWriter:
         df = pd.DataFrame(cols)
         data_path = self.root / DATA_PATH.format(episode_chunk=chunk, episode_index=idx)
         data_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = data_path.with_name(f".{data_path.name}.tmp")
+        tmp = atomic_path(data_path)
         df.to_parquet(tmp, index=False)
         os.replace(tmp, data_path)
         write_video(self.root / VIDEO_PATH.format(episode_chunk=chunk, video_key=IMAGE_KEY, episode_index=idx),
@@ -289,6 +280,23 @@ class LeRobotDataset:
         return len(self.episodes)
 
     @property
+    def dataset_id(self) -> str:
+        """Identifies this dataset across corpora: folder name + a hash of its metadata (not of its path,
+        so a copied run folder keeps its ids; two collections of the same task differ in their episodes)."""
+        if not hasattr(self, "_dataset_id"):
+            import hashlib
+
+            h = hashlib.sha1()
+            for name in ("meta/info.json", "meta/episodes.jsonl"):
+                h.update((self.root / name).read_bytes())
+            self._dataset_id = f"{self.root.name}-{h.hexdigest()[:10]}"
+        return self._dataset_id
+
+    def image_size(self) -> tuple[int, int]:
+        """(H, W) at which the frames are stored."""
+        return tuple(self.info["features"][self.image_key]["shape"][:2])
+
+    @property
     def num_frames(self) -> int:
         return sum(e["length"] for e in self.episodes)
 
@@ -352,6 +360,13 @@ class LeRobotDataset:
         return view
 
 
+def episode_key(source, i: int) -> str:
+    """The one key of episode ``i`` of a source in label files (latent codes, pseudo-actions):
+    ``"{dataset_id}/{episode_index}"``. It cannot collide across corpora whose task folders share names."""
+    ep = source.episodes[i]["episode_index"] if hasattr(source, "episodes") else source.ids[i]
+    return f"{source.dataset_id}/{ep}"
+
+
 def open_datasets(path) -> list[LeRobotDataset]:
     """A dataset folder, or a folder of dataset folders (as `lapa-bench collect` writes)."""
     path = Path(path)
@@ -369,7 +384,7 @@ def resize_datasets(src, dst, size: int) -> list[Path]:
     """Re-encode every dataset under ``src`` at ``size`` x ``size`` into ``dst`` (same layout),
     e.g. to ship a small copy of a corpus to a training machine. Actions, states, tasks and
     per-episode metadata are kept."""
-    import cv2
+    from lapa_bench.data.preprocess import resize_frames
 
     out = []
     srcs = open_datasets(src)
@@ -384,7 +399,7 @@ def resize_datasets(src, dst, size: int) -> list[Path]:
                           extra_info={**ds.info.get("lapa_bench", {}), "resized_from": str(ds.root)})
         for i in range(len(w.episodes), len(ds)):  # resumes
             ep = ds.episode(i)
-            frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in ep["frames"]])
+            frames = resize_frames(ep["frames"], (size, size))
             meta = {k: v for k, v in ep["meta"].items() if k not in ("episode_index", "tasks", "length")}
             w.add_episode(frames, ep["task"], states=ep.get("observation.state"), actions=ep.get("action"), meta=meta)
         out.append(target)

@@ -7,8 +7,10 @@
   (target = the recorded 7-D action).
 
 Sources are anything with ``__len__``, ``frames(i)`` and an instruction: LeRobot datasets (with
-or without actions) and :class:`~lapa_bench.data.videos.VideoFolder`. Decoded episodes are kept
+or without actions) and :class:`~lapa_bench.data.videos.VideoFolder`. Frames go through the one
+preprocessing path (:class:`~lapa_bench.data.preprocess.ImagePreprocess`). Decoded episodes are kept
 in an LRU cache (``cache_episodes``), so a shuffled epoch decodes each video about once.
+``collate(indices)`` stacks samples into the batch dict the training loop feeds to ``model.loss``.
 """
 from __future__ import annotations
 
@@ -26,13 +28,26 @@ def split_episodes(n: int, val_fraction: float = 0.1, seed: int = 0) -> tuple[li
     return sorted(idx[n_val:].tolist()), sorted(idx[:n_val].tolist())
 
 
+def _preprocess(image_size=None, preprocess=None):
+    from lapa_bench.data.preprocess import ImagePreprocess
+
+    if preprocess is not None:
+        return preprocess
+    if image_size is None:
+        return None
+    size = tuple(image_size) if not isinstance(image_size, int) else (image_size, image_size)
+    if size[0] != size[1]:
+        raise ValueError(f"models take square images, got image_size {size}")
+    return ImagePreprocess(size[0])
+
+
 class _EpisodeSource:
     """Uniform access to episodes of several sources: (source, local index) pairs."""
 
-    def __init__(self, sources, image_size=None, cache_episodes: int = 64):
+    def __init__(self, sources, image_size=None, cache_episodes: int = 64, preprocess=None):
         self.sources = list(sources)
         self.items = [(s, i) for s in self.sources for i in range(len(s))]
-        self.image_size = tuple(image_size) if image_size else None
+        self.preprocess = _preprocess(image_size, preprocess)
         self.cache_episodes = cache_episodes
         self._cache: OrderedDict = OrderedDict()
 
@@ -42,10 +57,8 @@ class _EpisodeSource:
             return self._cache[e]
         src, i = self.items[e]
         f = src.frames(i)
-        if self.image_size and f.shape[1:3] != self.image_size:
-            import cv2
-
-            f = np.stack([cv2.resize(x, self.image_size[::-1], interpolation=cv2.INTER_AREA) for x in f])
+        if self.preprocess is not None:
+            f = self.preprocess.frames(f)
         self._cache[e] = f
         if len(self._cache) > self.cache_episodes:
             self._cache.popitem(last=False)
@@ -57,6 +70,13 @@ class _EpisodeSource:
             return int(src.episodes[i]["length"])
         return len(self.frames(e))
 
+    def key(self, e: int) -> str:
+        """The episode key (:func:`lapa_bench.data.episode_key`) of global episode ``e``."""
+        from lapa_bench.data.lerobot import episode_key
+
+        src, i = self.items[e]
+        return episode_key(src, i)
+
     def instruction(self, e: int) -> str:
         src, i = self.items[e]
         if isinstance(src, LeRobotDataset):
@@ -65,18 +85,19 @@ class _EpisodeSource:
 
 
 def _to_tensor(img: np.ndarray):
-    import torch
+    from lapa_bench.data.preprocess import to_tensor
 
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255.0)
+    return to_tensor(img)
 
 
 class FramePairs:
     """(x_t, x_{t+H}) pairs from every episode (or the listed ones) of the sources."""
 
-    def __init__(self, sources, horizon: int = 1, episodes=None, image_size=None, cache_episodes: int = 64):
+    def __init__(self, sources, horizon: int = 1, episodes=None, image_size=None, cache_episodes: int = 64,
+                 preprocess=None):
         if horizon < 1:
             raise ValueError("horizon H must be >= 1")
-        self.src = _EpisodeSource(sources, image_size, cache_episodes)
+        self.src = _EpisodeSource(sources, image_size, cache_episodes, preprocess)
         self.horizon = horizon
         eps = range(len(self.src.items)) if episodes is None else episodes
         self.index = [(e, t) for e in eps for t in range(self.src.length(e) - horizon)]
@@ -90,6 +111,9 @@ class FramePairs:
         return {"x_t": _to_tensor(f[t]), "x_th": _to_tensor(f[t + self.horizon]),
                 "instruction": self.src.instruction(e), "episode": e, "t": t}
 
+    def collate(self, indices) -> dict:
+        return _collate([self[int(k)] for k in indices])
+
 
 class StepSamples:
     """(image_t, instruction, target_t) samples; targets from the recorded actions or a labeller.
@@ -98,8 +122,9 @@ class StepSamples:
     (latent codes / pseudo-actions written by a labeller) keyed by the global episode index.
     """
 
-    def __init__(self, sources, targets="action", episodes=None, image_size=None, cache_episodes: int = 64):
-        self.src = _EpisodeSource(sources, image_size, cache_episodes)
+    def __init__(self, sources, targets="action", episodes=None, image_size=None, cache_episodes: int = 64,
+                 preprocess=None):
+        self.src = _EpisodeSource(sources, image_size, cache_episodes, preprocess)
         eps = list(range(len(self.src.items)) if episodes is None else episodes)
         self.targets = {}
         for e in eps:
@@ -121,3 +146,17 @@ class StepSamples:
         e, t = self.index[k]
         return {"image": _to_tensor(self.src.frames(e)[t]), "instruction": self.src.instruction(e),
                 "target": torch.as_tensor(self.targets[e][t]), "episode": e, "t": t}
+
+    def collate(self, indices) -> dict:
+        return _collate([self[int(k)] for k in indices])
+
+
+def _collate(items: list[dict]) -> dict:
+    """Stack tensors, keep strings as lists (``episode``/``t`` stay for bookkeeping)."""
+    import torch
+
+    out = {}
+    for k in items[0]:
+        vals = [x[k] for x in items]
+        out[k] = torch.stack(vals) if isinstance(vals[0], torch.Tensor) else vals
+    return out

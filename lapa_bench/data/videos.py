@@ -46,6 +46,12 @@ class VideoFolder:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def dataset_id(self) -> str:
+        import hashlib
+
+        return f"{self.root.name}-{hashlib.sha1(' '.join(self.ids).encode()).hexdigest()[:10]}"
+
     def instruction(self, i: int) -> str:
         return self.labels.get(self.ids[i], "")
 
@@ -53,8 +59,8 @@ class VideoFolder:
         from lapa_bench.data.lerobot import read_video
 
         out = read_video(self.paths[self.ids[i]])
-        if size is not None and out.shape[1:3] != tuple(size):
-            import cv2
+        if size is not None:
+            from lapa_bench.data.preprocess import resize_frames
 
-            out = np.stack([cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA) for f in out])
+            out = resize_frames(out, size)
         return out

@@ -2,43 +2,19 @@
 
     x_t, x_{t+1} (stacked: 6 channels) --conv stack--> global pool --MLP--> normalized 7-D action
 
-Trained with MSE on actions normalized by the training set's mean/std (stored in the weights).
+Trained with MSE on actions normalized by the one normalizer (``meta/stats.json`` of the training
+data, :mod:`lapa_bench.data.normalize`; its mean/std are stored in the weights).
 The gripper dimension is absolute (-1 closes, +1 opens), the others are deltas (``lapa_bench.specs``).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from policies import checkpoint
-
-
-@dataclass
-class IDMConfig:
-    image_size: int = 64
-    width: int = 32  # channels of the first conv; doubled at every downsampling
-    depth: int = 4  # stride-2 conv blocks
-    hidden: int = 256
-    action_dim: int = 7
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def idm_tiny() -> IDMConfig:
-    return IDMConfig(image_size=64, width=32, depth=4, hidden=256)
-
-
-def idm_full() -> IDMConfig:
-    """Larger input and width (the paper's IDM for VPT is a ViT; this is a CNN of similar role)."""
-    return IDMConfig(image_size=128, width=64, depth=5, hidden=1024)
-
-
-PRESETS = {"tiny": idm_tiny, "full": idm_full}
+from lapa_bench.training import checkpoint
+from policies.idm.configuration_idm import PRESETS, IDMConfig, idm_full, idm_tiny  # noqa: F401
 
 
 class IDM(nn.Module):
@@ -64,24 +40,25 @@ class IDM(nn.Module):
     def normalize(self, a: torch.Tensor) -> torch.Tensor:
         return (a - self.action_mean) / self.action_std
 
-    def loss(self, x_t, x_next, action) -> torch.Tensor:
-        return nn.functional.mse_loss(self(x_t, x_next), self.normalize(action))
+    def loss(self, batch: dict):
+        """Training contract: ``batch`` has ``x_t``, ``x_th`` (the next frame) and ``action``."""
+        return nn.functional.mse_loss(self(batch["x_t"], batch["x_th"]), self.normalize(batch["action"])), {}
 
     @torch.no_grad()
     def predict(self, x_t, x_next) -> torch.Tensor:
         """Actions in the env's units ``(B, 7)``."""
         return self(x_t, x_next) * self.action_std + self.action_mean
 
-    def set_stats(self, actions: np.ndarray) -> None:
-        a = torch.as_tensor(np.asarray(actions), dtype=torch.float32)
-        self.action_mean.copy_(a.mean(0))
-        self.action_std.copy_(a.std(0).clamp_min(1e-6))
+    def set_normalizer(self, normalizer) -> None:
+        """Mean/std of the actions from the one normalizer (``Normalizer.from_datasets``)."""
+        s = normalizer.stats["action"]
+        self.action_mean.copy_(torch.as_tensor(s["mean"], dtype=torch.float32))
+        self.action_std.copy_(torch.as_tensor(s["std"], dtype=torch.float32).clamp_min(1e-6))
 
     def save_pretrained(self, directory) -> Path:
-        return checkpoint.save(self, directory, {"model": "idm"})
+        return checkpoint.save_module(self, directory, {"model": "idm"}, self.config.to_dict())
 
     @classmethod
     def from_pretrained(cls, directory, map_location: str = "cpu") -> "IDM":
-        m = checkpoint.load(cls, IDMConfig, directory, "an IDM checkpoint (train one with `lapa-bench idm train`)",
-                            map_location)
-        return m
+        return checkpoint.load_module(cls, IDMConfig, directory, "an IDM checkpoint (train one with `lapa-bench idm "
+                                      "train`)", map_location)

@@ -45,7 +45,10 @@ class LAPAConfig:
     codebook_size: int = 8
     action_dim: int = 7
     action_bins: int = 256
-    device: str = "auto"  # for rollouts; training takes its device from accelerate
+    # the size (H, W) the training data's frames were stored at: a rollout frame goes through it first,
+    # so that training and rollout see the same pixels (lapa_bench.data.preprocess); set by training
+    source_size: tuple | None = None
+    crop: tuple | None = None  # fixed workspace crop (top, left, height, width), fractions of the frame
 
     def __post_init__(self):
         if self.head not in ("latent", "action"):
@@ -53,6 +56,13 @@ class LAPAConfig:
         if self.action_bins < 2 or self.codebook_size < 2:
             raise ValueError("action_bins and codebook_size must be >= 2")
         self.image_mean, self.image_std = tuple(self.image_mean), tuple(self.image_std)
+        self.source_size = tuple(self.source_size) if self.source_size else None
+        self.crop = tuple(self.crop) if self.crop else None
+
+    def preprocess(self):
+        from lapa_bench.data.preprocess import ImagePreprocess
+
+        return ImagePreprocess(self.image_size, self.source_size, self.crop)
 
     @property
     def num_queries(self) -> int:
@@ -95,3 +105,5 @@ def lapa_tiny() -> LAPAConfig:
 
 
 PRESETS = {"full": lapa_full, "tiny": lapa_tiny}
+LAPAConfig.PRESETS = PRESETS  # `model: {preset: full}` in a config (lapa_bench.config)
+LAPAConfig.LEGACY_KEYS = ("device",)  # older checkpoints stored the runtime device

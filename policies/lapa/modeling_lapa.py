@@ -5,6 +5,7 @@ K queries of its head: latent codes (stage 2) or action bins (stage 3). ``replac
 turns a latent-pretrained model into one for action finetuning (the towers and projector are kept,
 the queries and the output layer are new). ``save_pretrained`` writes ``config.json``,
 ``model.safetensors`` and the tokenizer into one folder; ``from_pretrained`` reads them back.
+``loss(batch)`` is the training contract of :func:`lapa_bench.training.train_model`.
 """
 from __future__ import annotations
 
@@ -16,9 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from lapa_bench.training import checkpoint
 from policies.lapa.configuration_lapa import LAPAConfig
-
-MODEL_FILE = "model.safetensors"
 
 
 # -- tokenizer -----------------------------------------------------------------------------
@@ -143,13 +143,9 @@ class LAPAModel(nn.Module):
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
     def preprocess_images(self, images: np.ndarray) -> torch.Tensor:
-        """uint8 ``(B, H, W, 3)`` -> float ``(B, 3, S, S)`` in [0, 1] at the model's image size."""
-        import cv2
-
-        s = self.config.image_size
-        imgs = [im if im.shape[:2] == (s, s) else cv2.resize(im, (s, s), interpolation=cv2.INTER_AREA)
-                for im in images]
-        return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float().div(255.0)
+        """uint8 ``(B, H, W, 3)`` -> float ``(B, 3, S, S)`` in [0, 1]: the one preprocessing path
+        (:mod:`lapa_bench.data.preprocess`), the same as training's."""
+        return self.config.preprocess()(np.asarray(images))
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, pixels: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -168,11 +164,15 @@ class LAPAModel(nn.Module):
         h = self.language(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
         return self.head(h[:, -q.shape[1]:])
 
-    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cross-entropy over the K queries, and the accuracy (fraction of exact tokens)."""
+    def loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        """Training contract: ``batch`` has ``image`` (B, 3, S, S), ``instruction`` (B strings) and
+        ``target`` (B, K) class indices; -> cross-entropy over the K queries, {"accuracy": exact tokens}."""
+        dev = batch["image"].device
+        tok = self.tokenize(batch["instruction"])
+        logits = self(batch["image"], tok["input_ids"].to(dev), tok["attention_mask"].to(dev))
+        target = batch["target"].long()
         ce = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1))
-        acc = (logits.argmax(-1) == target).float().mean()
-        return ce, acc
+        return ce, {"accuracy": (logits.argmax(-1) == target).float().mean()}
 
     # -- actions ---------------------------------------------------------------------------
     def set_action_bins(self, edges: np.ndarray, centers: np.ndarray) -> None:
@@ -198,20 +198,13 @@ class LAPAModel(nn.Module):
         return decode(idx, self.action_centers.cpu().numpy())
 
     # -- checkpoints -----------------------------------------------------------------------
-    def save_pretrained(self, directory, policy_name: str = "lapa") -> Path:
+    def save_pretrained(self, directory, policy_name: str | None = None) -> Path:
         """``config.json`` (``{"policy", "config"}``), ``model.safetensors`` and the tokenizer."""
-        from safetensors.torch import save_file
-
+        policy_name = policy_name or getattr(self, "policy_name", "lapa")
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, d / (MODEL_FILE + ".tmp"))
-        (d / (MODEL_FILE + ".tmp")).replace(d / MODEL_FILE)
         self.tokenizer.save_pretrained(d)
-        payload = {"policy": policy_name, "config": asdict(self.config)}
-        (d / "config.json.tmp").write_text(json.dumps(payload, indent=2, sort_keys=True))
-        (d / "config.json.tmp").replace(d / "config.json")
-        return d
+        return checkpoint.save_module(self, d, {"policy": policy_name}, asdict(self.config))
 
     @classmethod
     def build(cls, config: LAPAConfig) -> "LAPAModel":
@@ -223,16 +216,16 @@ class LAPAModel(nn.Module):
     @classmethod
     def from_pretrained(cls, directory, map_location: str = "cpu", strict: bool = True, **overrides) -> "LAPAModel":
         """Rebuild from a checkpoint folder (the backbones are *not* re-read: the weights are here)."""
-        from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
+        from lapa_bench.config import from_dict
+
         d = Path(directory)
-        if not (d / "config.json").is_file() or not (d / MODEL_FILE).is_file():
-            raise FileNotFoundError(f"{d} is not a LAPA checkpoint (needs config.json and {MODEL_FILE}); "
-                                    f"train one with `lapa-bench lapa pretrain` or `lapa-bench lapa finetune`")
-        payload = json.loads((d / "config.json").read_text())
-        cfg = dict(payload.get("config", payload))
+        cfg = checkpoint.read_config(d, "a LAPA checkpoint; train one with `lapa-bench lapa train`, `lapa-bench "
+                                        "lapa pretrain` or `lapa-bench scratch train`")
+        for k in LAPAConfig.LEGACY_KEYS:
+            cfg.pop(k, None)
         cfg.update(overrides)
-        model = cls(LAPAConfig(**cfg), tokenizer=AutoTokenizer.from_pretrained(d))
-        model.load_state_dict(load_file(d / MODEL_FILE, device=map_location), strict=strict)
-        return model
+        model = cls(from_dict(LAPAConfig, cfg, where=f"{d}/config.json"), tokenizer=AutoTokenizer.from_pretrained(d))
+        model.policy_name = json.loads((d / checkpoint.CONFIG_FILE).read_text()).get("policy", "lapa")
+        return checkpoint.load_weights(model, d, map_location, strict)

@@ -33,10 +33,9 @@ class LAPAPolicy(Policy):
         return self.model
 
     def _place(self, model):
-        from lapa_bench.provenance import torch_device
+        from lapa_bench.device import resolve_device
 
-        model.config.device = self.config.device
-        self.model = model.to(torch_device(self.config.device)).eval()
+        self.model = model.to(resolve_device(self.device)).eval()
         self.config = model.config
 
     def _load_weights(self, directory: Path) -> None:

@@ -14,49 +14,14 @@ raw pixels) lets a small model spend its capacity on the motion.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from policies import checkpoint
-
-
-@dataclass
-class UniPiConfig:
-    image_size: int = 32
-    plan_frames: int = 4  # k frames generated per plan
-    replan_every: int = 4  # execute this many actions of a plan, then plan again (<= plan_frames)
-    width: int = 64
-    text_dim: int = 64
-    max_prompt_bytes: int = 64
-    train_timesteps: int = 1000
-    sample_steps: int = 10  # DDIM steps at test time
-    device: str = "auto"
-
-    def __post_init__(self):
-        if not 1 <= self.replan_every <= self.plan_frames:
-            raise ValueError(f"replan_every must be in [1, plan_frames={self.plan_frames}], got {self.replan_every}")
-        if self.image_size % 4:
-            raise ValueError("image_size must be a multiple of 4 (two down-samplings)")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def unipi_tiny() -> UniPiConfig:
-    return UniPiConfig(image_size=32, plan_frames=4, width=64, sample_steps=10)
-
-
-def unipi_full() -> UniPiConfig:
-    """Larger frames and width (the paper's UniPi is a large video diffusion model; this keeps the design)."""
-    return UniPiConfig(image_size=64, plan_frames=8, replan_every=8, width=192, text_dim=256, sample_steps=50)
-
-
-PRESETS = {"tiny": unipi_tiny, "full": unipi_full}
+from lapa_bench.training import checkpoint
+from policies.unipi.configuration_unipi import PRESETS, UniPiConfig, unipi_full, unipi_tiny  # noqa: F401
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -125,7 +90,11 @@ class VideoUNet(nn.Module):
         """future ``(B, k, 3, S, S)`` -> scaled residuals ``(B, 3k, S, S)``."""
         return ((future - x_t[:, None]) * self.residual_scale).flatten(1, 2)
 
-    def loss(self, x_t, future, instructions, t=None, noise=None) -> torch.Tensor:
+    def loss(self, batch: dict):
+        """Training contract: ``batch`` has ``x_t`` (B, 3, S, S), ``future`` (B, k, 3, S, S), ``instruction``."""
+        return self.diffusion_loss(batch["x_t"], batch["future"], batch["instruction"]), {}
+
+    def diffusion_loss(self, x_t, future, instructions, t=None, noise=None) -> torch.Tensor:
         """x0-prediction loss on noised residuals (random ``t`` and ``noise`` unless given)."""
         r0 = self.residuals(x_t, future)
         t = torch.randint(0, self.config.train_timesteps, (len(r0),), device=r0.device) if t is None else t
@@ -155,19 +124,9 @@ class VideoUNet(nn.Module):
 
     # -- checkpoints -----------------------------------------------------------------------
     def save_pretrained(self, directory, policy_name: str = "unipi") -> Path:
-        return checkpoint.save(self, directory, {"policy": policy_name})
+        return checkpoint.save_module(self, directory, {"policy": policy_name}, self.config.to_dict())
 
     @classmethod
     def from_pretrained(cls, directory, map_location: str = "cpu") -> "VideoUNet":
-        m = checkpoint.load(cls, UniPiConfig, directory,
-                            "a UniPi checkpoint (train one with `lapa-bench unipi train`)", map_location)
-        return m
-
-
-def to_tensor_frames(images: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 ``(B, H, W, 3)`` -> float ``(B, 3, size, size)`` in [0, 1]."""
-    import cv2
-
-    imgs = [im if im.shape[:2] == (size, size) else cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA)
-            for im in images]
-    return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float().div(255.0)
+        return checkpoint.load_module(cls, UniPiConfig, directory,
+                                      "a UniPi checkpoint (train one with `lapa-bench unipi train`)", map_location)

@@ -8,7 +8,7 @@ import numpy as np
 
 from lapa_bench import specs
 from lapa_bench.policy import Policy, register_policy
-from policies.unipi.modeling_unipi import UniPiConfig
+from policies.unipi.configuration_unipi import UniPiConfig
 
 
 @register_policy("unipi")
@@ -23,9 +23,9 @@ class UniPiPolicy(Policy):
         self._rng = None
 
     def _place(self, video, idm):
-        from lapa_bench.provenance import torch_device
+        from lapa_bench.device import resolve_device
 
-        dev = torch_device(self.config.device)
+        dev = resolve_device(self.device)
         self.video, self.idm = video.to(dev).eval(), idm.to(dev).eval()
 
     def _ensure(self):
@@ -41,7 +41,6 @@ class UniPiPolicy(Policy):
         from policies.unipi.modeling_unipi import VideoUNet
 
         video = VideoUNet.from_pretrained(directory)
-        video.config.device = self.config.device
         self.config = video.config
         self._place(video, IDM.from_pretrained(directory / "idm"))
 
@@ -53,13 +52,11 @@ class UniPiPolicy(Policy):
     def act(self, obs: dict) -> np.ndarray:
         import torch
 
-        from policies.unipi.modeling_unipi import to_tensor_frames
-
         self._ensure()
         if getattr(self, "_gen", None) is None:
             self.reset(obs["instruction"])
         dev = next(self.video.parameters()).device
-        x = to_tensor_frames(obs["image"][None], self.config.image_size).to(dev)
+        x = self.config.preprocess()(obs["image"][None]).to(dev)
         plan = self.video.sample(x, [obs["instruction"]], generator=self._gen)[0]  # (k, 3, S, S)
         frames = torch.cat([x, plan], 0)
         idm_in = frames

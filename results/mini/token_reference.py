@@ -21,7 +21,7 @@ from lapa_bench.data import open_datasets
 from lapa_bench.data.torch_datasets import StepSamples, split_episodes
 from policies.lapa.action_bins import encode
 from policies.lapa.modeling_lapa import LAPAModel
-from policies.lapa.trainer import collate, constant_accuracy
+from policies.lapa.train import constant_accuracy
 
 run = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/mini")
 rows = {}
@@ -43,8 +43,9 @@ for ck in ("lapa_bridge", "lapa_panda", "scratch", "vpt"):
     hits = []
     with torch.no_grad():
         for b in range(0, len(samples), 64):
-            batch = collate([samples[k] for k in range(b, min(b + 64, len(samples)))], model)
-            logits = model(batch["pixels"], batch["input_ids"], batch["attention_mask"])
+            batch = samples.collate(range(b, min(b + 64, len(samples))))
+            tok = model.tokenize(batch["instruction"])
+            logits = model(batch["image"], tok["input_ids"], tok["attention_mask"])
             hits.append((logits.argmax(-1) == batch["target"]).float().numpy())
     model_per_dim = np.concatenate(hits).mean(0)
     rows[ck] = {"val_accuracy": json.loads((run / ck / "eval.json").read_text())["val_accuracy"],

@@ -59,8 +59,8 @@ def direction_label(action: np.ndarray, still: float = 0.002) -> str:
 
 
 def _load(laq, data_dirs, codes_path, max_episodes):
-    from lapa_bench.data import open_datasets
-    from policies.lapa.train_laq import label
+    from lapa_bench.data import episode_key, open_datasets
+    from policies.laq.train import label
 
     if not Path(codes_path).is_file():
         label(laq, data_dirs, codes_path, max_episodes=max_episodes)
@@ -70,7 +70,7 @@ def _load(laq, data_dirs, codes_path, max_episodes):
         for ds in open_datasets(d):
             ds = ds.head(max_episodes) if max_episodes else ds
             for i in range(len(ds)):
-                key = f"{Path(ds.root).name}/{ds.episodes[i]['episode_index']}"
+                key = episode_key(ds, i)
                 ep = ds.episode(i, with_frames=False)
                 eps.append({"ds": ds, "i": i, "codes": codes[key], "task": ep["task"], "action": ep.get("action")})
     return eps
@@ -86,7 +86,6 @@ def _png(fig, path):
 
 def atlas(model, eps, out_path, examples: int = 4, top_sequences: int = 6, seed: int = 0):
     """Rows: each code (uniform sequence) and the most frequent sequences; columns: per example x_t | decoded | change."""
-    import cv2
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,11 +96,11 @@ def atlas(model, eps, out_path, examples: int = 4, top_sequences: int = 6, seed:
     rng = np.random.default_rng(seed)
     picks = [(e, int(rng.integers(0, max(1, len(eps[e]["codes"]) - c.frame_gap))))
              for e in rng.choice(len(eps), min(examples, len(eps)), replace=False)]
-    starts = []
-    for e, t in picks:
-        f = eps[e]["ds"].frames(eps[e]["i"])[t]
-        starts.append(cv2.resize(f, (c.image_size, c.image_size), interpolation=cv2.INTER_AREA))
-    x = torch.from_numpy(np.stack(starts)).permute(0, 3, 1, 2).float().div(255)
+    from lapa_bench.data.preprocess import ImagePreprocess
+
+    prep = ImagePreprocess(c.image_size)
+    starts = [prep.frames(eps[e]["ds"].frames(eps[e]["i"])[t:t + 1])[0] for e, t in picks]
+    x = prep(np.stack(starts))
     seqs = Counter(tuple(int(v) for v in row) for ep in eps for row in ep["codes"])
     rows = [(f"code {k} (all tokens)", (k,) * c.code_seq_len) for k in range(c.codebook_size)]
     rows += [(f"sequence {' '.join(map(str, s))} ({n} steps)", s) for s, n in seqs.most_common(top_sequences)]
@@ -135,8 +134,8 @@ def inspect(laq, data_dirs, out, max_episodes=None, examples: int = 4, seed: int
     import pandas as pd
 
     from lapa_bench.specs import ACTION_NAMES
-    from policies.lapa.modeling_laq import LAQ
-    from policies.lapa.nsvq import NSVQ
+    from policies.laq.modeling_laq import LAQ
+    from policies.laq.nsvq import NSVQ
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -196,7 +195,7 @@ def inspect(laq, data_dirs, out, max_episodes=None, examples: int = 4, seed: int
                title="mean end-effector translation per code")
         fig.colorbar(q, ax=ax, label="mean dz (m)")
         paths["quiver"] = _png(fig, out / "quiver.png")
-        from policies.lapa.train_laq import probe
+        from policies.laq.train import probe
 
         pr = probe(laq, data_dirs, seed=seed, max_episodes=max_episodes, codes=dict(np.load(out / "codes.npz")))
         result.update({

@@ -7,7 +7,8 @@
              pixels of x_{t+H} (as x_t + a predicted change, ``residual_decoder``)
 
 The codes are the "latent actions". ``forward`` returns the reconstruction, the code indices and
-the loss (MSE of the reconstruction of x_{t+H}).
+the loss (MSE of the reconstruction of x_{t+H}); ``loss(batch)`` is the training contract of
+:func:`lapa_bench.training.train_model` and ``on_step_end`` does the dead-code replacement.
 """
 from __future__ import annotations
 
@@ -17,10 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from policies import checkpoint
-
-from policies.lapa.configuration_laq import LAQConfig
-from policies.lapa.nsvq import NSVQ
+from lapa_bench.training import checkpoint
+from policies.laq.configuration_laq import LAQConfig
+from policies.laq.nsvq import NSVQ
 
 
 class Attention(nn.Module):
@@ -144,6 +144,17 @@ class LAQ(nn.Module):
         return {"recon": recon, "indices": idx, "loss": recon_loss + vq_loss, "recon_loss": recon_loss,
                 "vq_loss": vq_loss, "z_e": z_e}
 
+    def loss(self, batch: dict):
+        """Training contract: ``batch`` has ``x_t`` and ``x_th``; -> (loss, metrics)."""
+        out = self(batch["x_t"], batch["x_th"])
+        self._z_e = out["z_e"].detach()
+        k = self.config.codebook_size
+        return out["loss"], {"recon_loss": out["recon_loss"], "perplexity": NSVQ.perplexity(out["indices"], k),
+                             "codes_used": int(torch.unique(out["indices"]).numel())}
+
+    def on_step_end(self) -> dict:
+        return {"replaced": self.maybe_replace_codes(self._z_e)}
+
     @torch.no_grad()
     def label(self, x_t, x_th) -> torch.Tensor:
         """Latent action codes (B, code_seq_len) of frame pairs (eval mode, nearest codes)."""
@@ -160,11 +171,10 @@ class LAQ(nn.Module):
 
     # -- checkpoints -----------------------------------------------------------------------
     def save_pretrained(self, directory) -> Path:
-        return checkpoint.save(self, directory, {"model": "laq"})
+        return checkpoint.save_module(self, directory, {"model": "laq"}, self.config.to_dict())
 
     @classmethod
     def from_pretrained(cls, directory, map_location: str = "cpu") -> "LAQ":
         # checkpoints written before `residual_decoder` existed decode pixels directly
-        model = checkpoint.load(cls, LAQConfig, directory, "a LAQ checkpoint (needs config.json and model.safetensors)",
-                                map_location, defaults={"residual_decoder": False})
-        return model
+        return checkpoint.load_module(cls, LAQConfig, directory, "a LAQ checkpoint (train one with `lapa-bench laq "
+                                      "train`)", map_location, defaults={"residual_decoder": False})

@@ -54,3 +54,4 @@ def laq_tiny() -> LAQConfig:
 
 
 PRESETS = {"full": laq_full, "tiny": laq_tiny}
+LAQConfig.PRESETS = PRESETS  # `model: {preset: full}` in a config (lapa_bench.config)

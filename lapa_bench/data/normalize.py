@@ -1,0 +1,94 @@
+"""The one normalizer of actions and states, read from a dataset's ``meta/stats.json``.
+
+``Normalizer.from_datasets(sources, keys)`` merges the stats of several datasets (count-weighted, as
+LeRobot aggregates them); ``normalize``/``unnormalize`` map to zero mean and unit std (``mean_std``)
+or to [-1, 1] (``min_max``). ``to_dict``/``from_dict`` store it in a checkpoint.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MODES = ("mean_std", "min_max")
+
+
+def read_stats(root) -> dict:
+    p = Path(root) / "meta" / "stats.json"
+    if not p.is_file():
+        raise FileNotFoundError(f"{root} has no meta/stats.json (datasets written by `lapa-bench collect` have one)")
+    return json.loads(p.read_text())
+
+
+def merge_stats(parts: list[dict]) -> dict:
+    """Count-weighted merge of per-dataset stats (``min max mean std count``) of one feature."""
+    n = np.array([p["count"][0] for p in parts], dtype=np.float64)
+    mean = np.array([p["mean"] for p in parts], dtype=np.float64)
+    var = np.array([p["std"] for p in parts], dtype=np.float64) ** 2
+    tot = n.sum()
+    m = (n[:, None] * mean).sum(0) / tot
+    v = (n[:, None] * (var + (mean - m) ** 2)).sum(0) / tot
+    return {"min": np.min([p["min"] for p in parts], 0).tolist(), "max": np.max([p["max"] for p in parts], 0).tolist(),
+            "mean": m.tolist(), "std": np.sqrt(v).tolist(), "count": [int(tot)]}
+
+
+@dataclass
+class Normalizer:
+    stats: dict = field(default_factory=dict)  # feature -> {"mean", "std", "min", "max"} lists
+    mode: str = "mean_std"
+    eps: float = 1e-6
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"normalizer mode {self.mode!r}; choose from {MODES}")
+
+    @classmethod
+    def from_datasets(cls, sources, keys=("action",), mode: str = "mean_std") -> "Normalizer":
+        roots = []
+        for s in sources:
+            r = Path(getattr(s, "root", s))
+            if r not in roots:
+                roots.append(r)
+        per = [read_stats(r) for r in roots]
+        stats = {}
+        for k in keys:
+            have = [p[k] for p in per if k in p]
+            if not have:
+                raise KeyError(f"no dataset of {[str(r) for r in roots]} has stats for {k!r}")
+            stats[k] = {a: b for a, b in merge_stats(have).items() if a != "count"}
+        return cls(stats, mode)
+
+    def _ab(self, key):
+        s = self.stats[key]
+        if self.mode == "mean_std":
+            return np.asarray(s["mean"], np.float32), np.maximum(np.asarray(s["std"], np.float32), self.eps)
+        lo, hi = np.asarray(s["min"], np.float32), np.asarray(s["max"], np.float32)
+        return (hi + lo) / 2, np.maximum((hi - lo) / 2, self.eps)
+
+    def normalize(self, key: str, x):
+        a, b = self._ab(key)
+        return (x - _like(a, x)) / _like(b, x)
+
+    def unnormalize(self, key: str, x):
+        a, b = self._ab(key)
+        return x * _like(b, x) + _like(a, x)
+
+    def to_dict(self) -> dict:
+        return {"stats": self.stats, "mode": self.mode, "eps": self.eps}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Normalizer":
+        return cls(**d)
+
+
+def _like(a: np.ndarray, x):
+    try:
+        import torch
+
+        if isinstance(x, torch.Tensor):
+            return torch.as_tensor(a, dtype=x.dtype, device=x.device)
+    except ImportError:  # pragma: no cover
+        pass
+    return a

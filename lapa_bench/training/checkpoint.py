@@ -1,0 +1,108 @@
+"""The one checkpoint layout, for every trained model (LAQ, VLA stages, IDM, UniPi's video model).
+
+    OUT/config.json         {"policy": NAME} or {"model": NAME}, plus "config": the model's resolved config
+    OUT/model.safetensors   the weights (buffers such as action bins and normalizer stats included)
+    OUT/eval.json           held-out metrics: written last, it is the *done marker* of a training run
+    OUT/last/               resume point: the same two files + optimizer.pt + trainer_state.json
+    OUT/log.csv             training log (one row every ``log_every`` steps)
+
+Every file is written atomically (temp file + rename), so a crash never leaves a torn checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from lapa_bench.io import atomic_path, write_json_atomic
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+EVAL_FILE = "eval.json"
+STATE_FILE = "trainer_state.json"
+LAST = "last"
+
+
+def save_module(module, directory, header: dict, config: dict) -> Path:
+    """Weights of ``module`` and ``{**header, "config": config}`` into ``directory``."""
+    from safetensors.torch import save_file
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(d / MODEL_FILE)
+    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, tmp)
+    os.replace(tmp, d / MODEL_FILE)
+    write_json_atomic(d / CONFIG_FILE, {**header, "config": config}, sort_keys=True)
+    return d
+
+
+def read_config(directory, what: str) -> dict:
+    """The ``config`` dict of a checkpoint; ``what`` says what the folder should be (for the error)."""
+    d = Path(directory)
+    if not (d / CONFIG_FILE).is_file() or not (d / MODEL_FILE).is_file():
+        raise FileNotFoundError(f"{d} is not {what} (needs {CONFIG_FILE} and {MODEL_FILE})")
+    payload = json.loads((d / CONFIG_FILE).read_text())
+    return dict(payload.get("config", payload))
+
+
+def load_weights(module, directory, map_location: str = "cpu", strict: bool = True):
+    from safetensors.torch import load_file
+
+    module.load_state_dict(load_file(Path(directory) / MODEL_FILE, device=map_location), strict=strict)
+    return module
+
+
+def load_module(cls, config_cls, directory, what: str, map_location: str = "cpu", defaults: dict | None = None,
+                **overrides):
+    """Rebuild ``cls(config)`` from a checkpoint folder and load its weights. ``defaults`` fill keys older
+    checkpoints lack; keys listed in the config class's ``LEGACY_KEYS`` (e.g. the runtime ``device``
+    older checkpoints stored) are dropped."""
+    from lapa_bench.config import from_dict
+
+    cfg = {**(defaults or {}), **read_config(directory, what)}
+    for k in getattr(config_cls, "LEGACY_KEYS", ()):
+        cfg.pop(k, None)
+    cfg.update(overrides)
+    return load_weights(cls(from_dict(config_cls, cfg, where=f"{directory}/config.json")), directory, map_location)
+
+
+# -- resume and done -----------------------------------------------------------------------
+def save_state(directory, model, optimizer, step: int, extra: dict) -> None:
+    """``last/``: the model (its own ``save_pretrained``), optimizer and step, for resuming."""
+    import torch
+
+    d = Path(directory)
+    model.save_pretrained(d)
+    tmp = atomic_path(d / "optimizer.pt")
+    torch.save(optimizer.state_dict(), tmp)
+    os.replace(tmp, d / "optimizer.pt")
+    write_json_atomic(d / STATE_FILE, {"step": step, **extra})
+
+
+def load_state(directory, model, optimizer, device) -> int:
+    """Load ``last/`` into ``model`` and ``optimizer``; returns the step (0 when there is nothing)."""
+    import torch
+
+    d = Path(directory)
+    if not (d / STATE_FILE).is_file() or not (d / MODEL_FILE).is_file():
+        return 0
+    load_weights(model, d)
+    if (d / "optimizer.pt").is_file():
+        optimizer.load_state_dict(torch.load(d / "optimizer.pt", map_location=device))
+    return int(json.loads((d / STATE_FILE).read_text())["step"])
+
+
+def resume_step(out) -> int:
+    p = Path(out) / LAST / STATE_FILE
+    return int(json.loads(p.read_text())["step"]) if p.is_file() else 0
+
+
+def is_done(out) -> bool:
+    """A training run is done when its checkpoint and its ``eval.json`` exist."""
+    out = Path(out)
+    return (out / CONFIG_FILE).is_file() and (out / EVAL_FILE).is_file()
+
+
+def finish(out, metrics: dict) -> dict:
+    write_json_atomic(Path(out) / EVAL_FILE, metrics)
+    return metrics

@@ -1,0 +1,237 @@
+"""The one training loop. Every model in lapa-bench (LAQ, the VLA stages, the IDM, UniPi's video
+model, and any new baseline) trains through :func:`train_model`.
+
+The model contract (three methods):
+
+* ``loss(batch) -> (loss, metrics)``: a scalar tensor and a dict of floats/0-d tensors to log;
+* ``save_pretrained(directory)`` (see :mod:`lapa_bench.training.checkpoint`);
+* optionally ``on_step_end() -> dict``: after each optimizer step (e.g. LAQ's dead-code replacement).
+
+The data contract: ``len(data)`` samples and ``data.collate(indices) -> batch`` (a dict of tensors
+and lists). The loop draws shuffled batches epoch by epoch, moves tensors to the device, clips,
+schedules (linear warm-up, then constant or cosine to ``min_lr_ratio``), logs ``OUT/log.csv`` (and
+TensorBoard when installed) with a progress bar, saves ``OUT/last`` every ``save_every`` steps and
+resumes from it, then writes the model to ``OUT`` and the held-out metrics to ``OUT/eval.json``.
+
+One code path for the CPU, one GPU (``--device cuda:1``) and several (``accelerate launch -m
+lapa_bench.cli ...``: under a launcher, ``WORLD_SIZE > 1``, the loop runs under ``accelerate``).
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from lapa_bench.training import checkpoint
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    schedule: Literal["constant", "cosine"] = "cosine"
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
+    grad_clip: float | None = 1.0
+    val_fraction: float = 0.1  # episodes held out for eval.json
+    seed: int = 0
+    log_every: int = 25
+    save_every: int = 250
+    progress: bool = True
+
+    def __post_init__(self):
+        for k in ("steps", "batch_size", "log_every", "save_every"):
+            if getattr(self, k) < (0 if k == "steps" else 1):
+                raise ValueError(f"train.{k} must be >= {0 if k == 'steps' else 1}, got {getattr(self, k)}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"train.val_fraction must be in [0, 1), got {self.val_fraction}")
+
+    def lr_factor(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if self.schedule == "constant":
+            return 1.0
+        p = min(1.0, (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps))
+        return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def _loss_module(model):
+    """``model.loss`` as a module's ``forward``, so that DDP (accelerate) sees the call and syncs gradients."""
+    import torch
+
+    class LossModule(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.model = m
+
+        def forward(self, batch):
+            return self.model.loss(batch)
+
+    return LossModule(model)
+
+
+class _Runtime:
+    """Where the loop runs: plain torch on one device, or ``accelerate`` under a multi-process launcher."""
+
+    def __init__(self, device: str):
+        from lapa_bench.device import resolve_device
+
+        self.acc = None
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            from accelerate import Accelerator
+
+            self.acc = Accelerator(cpu=device == "cpu")
+            self.device, self.main, self.rank = self.acc.device, self.acc.is_main_process, self.acc.process_index
+        else:
+            self.device, self.main, self.rank = resolve_device(device), True, 0
+            if self.device.type == "cuda":
+                import torch
+
+                torch.cuda.set_device(self.device)
+
+    def prepare(self, module, opt):
+        return self.acc.prepare(module, opt) if self.acc else (module, opt)
+
+    def backward(self, loss):
+        self.acc.backward(loss) if self.acc else loss.backward()
+
+    def barrier(self):
+        if self.acc:
+            self.acc.wait_for_everyone()
+
+    def describe(self) -> str:
+        return f"{self.device}" + (f" x {self.acc.num_processes} processes" if self.acc else "")
+
+
+def to_device(batch: dict, device) -> dict:
+    import torch
+
+    return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+
+
+def _batches(n: int, batch_size: int, rng):
+    while True:
+        order = rng.permutation(n)
+        for i in range(0, n - batch_size + 1, batch_size):
+            yield order[i:i + batch_size]
+
+
+def _scalar(v) -> float:
+    return float(v.detach()) if hasattr(v, "detach") else float(v)
+
+
+def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", name: str = "train",
+                evaluate=None, state: dict | None = None):
+    """Train ``model`` on ``data`` (see the module docstring) into ``out``; returns the model.
+
+    ``evaluate(model, device) -> dict``: held-out metrics for ``eval.json`` (the done marker).
+    ``state``: extra fields recorded in ``last/trainer_state.json`` (e.g. the run's inputs).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    last = out / checkpoint.LAST
+    rt = _Runtime(device)
+    model.to(rt.device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step = checkpoint.load_state(last, model, opt, rt.device)
+    if step:
+        print(f"[{name}] resuming from {last} at step {step}")
+    torch.manual_seed(cfg.seed + step)
+    wrapped, opt = rt.prepare(_loss_module(model), opt)
+    rng = np.random.default_rng([cfg.seed, step, rt.rank])
+    bs = min(cfg.batch_size, len(data))
+    if bs < 1:
+        raise ValueError(f"[{name}] no training samples (check the dataset folders and max_episodes)")
+    batches = _batches(len(data), bs, rng)
+    if rt.main:
+        total = sum(p.numel() for p in model.parameters())
+        print(f"[{name}] {len(data)} training samples, batch {bs}, {sum(p.numel() for p in params) / 1e6:.2f} M "
+              f"trainable of {total / 1e6:.2f} M parameters, device {rt.describe()}")
+    logf = writer = tb = None
+    if rt.main:
+        log_path = out / "log.csv"
+        header = None
+        if log_path.is_file() and log_path.stat().st_size:
+            with open(log_path) as f:
+                header = next(csv.reader(f), None)
+        logf = open(log_path, "a", newline="")
+        if header:
+            writer = csv.DictWriter(logf, header, extrasaction="ignore")
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            tb = SummaryWriter(out / "tb")
+        except Exception:
+            pass
+
+    def save_last():
+        rt.barrier()
+        if rt.main:
+            checkpoint.save_state(last, model, opt, step, {"name": name, "train": asdict(cfg), **(state or {})})
+
+    def set_lr():
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * cfg.lr_factor(step)
+
+    bar = tqdm(total=cfg.steps, initial=step, desc=name, disable=not (cfg.progress and rt.main), dynamic_ncols=True)
+    t0, seen, started = time.perf_counter(), 0, time.perf_counter()
+    try:
+        while step < cfg.steps:
+            set_lr()
+            batch = to_device(data.collate(next(batches)), rt.device)
+            loss, metrics = wrapped(batch)
+            opt.zero_grad(set_to_none=True)
+            rt.backward(loss)
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            extra = model.on_step_end() if hasattr(model, "on_step_end") else {}
+            step += 1
+            seen += bs
+            bar.update(1)
+            if rt.main and (step % cfg.log_every == 0 or step == cfg.steps):
+                row = {"step": step, "loss": f"{loss.item():.6f}", "lr": f"{opt.param_groups[0]['lr']:.3e}",
+                       "samples_per_s": f"{seen / (time.perf_counter() - t0):.1f}",
+                       **{k: f"{_scalar(v):.5g}" for k, v in {**metrics, **(extra or {})}.items()}}
+                if writer is None:
+                    writer = csv.DictWriter(logf, list(row), extrasaction="ignore")
+                    writer.writeheader()
+                writer.writerow(row)
+                logf.flush()
+                if tb:
+                    for k, v in row.items():
+                        if k != "step":
+                            tb.add_scalar(f"{name}/{k}", float(v), step)
+                bar.set_postfix_str(" ".join(f"{k} {row[k]}" for k in list(row)[1:2] + list(metrics)[:2]))
+                t0, seen = time.perf_counter(), 0
+            if step % cfg.save_every == 0:
+                save_last()
+    finally:
+        bar.close()
+        if logf:
+            logf.close()
+        if tb:
+            tb.close()
+    save_last()
+    if rt.main:
+        model.save_pretrained(out)
+        model.eval()
+        with torch.no_grad():
+            metrics = evaluate(model, rt.device) if evaluate else {}
+        model.train()
+        metrics.setdefault("train", {"steps": cfg.steps, "device": str(rt.device),
+                                     "seconds_this_session": round(time.perf_counter() - started, 1)})
+        checkpoint.finish(out, metrics)
+    return model

@@ -1,0 +1,157 @@
+"""The training-method registry, mirroring the policy registry.
+
+A method is one function that trains from a typed config and named corpora::
+
+    @dataclass
+    class ToyConfig:
+        train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=100))
+
+    @register_method("toy", config=ToyConfig, policy="toy", needs=("data",))
+    def train(cfg: ToyConfig, inputs: Inputs, out: Path, device: str) -> Path:
+        ...  # build a model, then lapa_bench.training.train_model(model, data, cfg.train, out, ...)
+
+Methods live in ``policies/<name>/train.py`` (found automatically), in a package declared under the
+``lapa_bench.methods`` entry-point group, or in a module a pipeline config lists under ``plugins``.
+``lapa-bench METHOD train`` and ``lapa-bench pipeline`` are built from this registry; a method may add
+more CLI actions with :func:`register_command` (``lapa-bench laq probe ...``).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+ENTRY_POINT_GROUP = "lapa_bench.methods"
+CORPORA = ("data", "videos")  # labelled trajectories, action-free videos
+
+
+@dataclass
+class Inputs:
+    """The named corpora a method trains on (lists of dataset folders)."""
+
+    data: list[str] = field(default_factory=list)  # labelled trajectories (with actions)
+    videos: list[str] = field(default_factory=list)  # action-free videos
+
+
+@dataclass
+class Command:
+    name: str
+    config_class: type
+    fn: Callable  # fn(cfg, device) -> dict | None
+    help: str
+
+
+@dataclass
+class Method:
+    name: str
+    config_class: type
+    train: Callable  # train(cfg, inputs, out, device) -> Path
+    policy: str | None  # the registered policy its checkpoint loads as (None: a component, e.g. laq)
+    needs: tuple
+    summary: str
+    commands: dict = field(default_factory=dict)
+
+
+_METHODS: dict[str, Method] = {}
+_BROKEN: dict[str, str] = {}
+_DISCOVERED = False
+
+
+def register_method(name: str, config: type, policy: str | None = None, needs=("data",)):
+    """Decorator of a method's ``train(cfg, inputs, out, device)`` function."""
+    bad = [n for n in needs if n not in CORPORA]
+    if bad:
+        raise ValueError(f"method {name!r}: unknown corpora {bad}; choose from {CORPORA}")
+
+    def deco(fn):
+        prev = _METHODS.get(name)
+        if prev is not None and (prev.train.__module__, prev.train.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ValueError(f"method name {name!r} is already registered by {prev.train.__module__}")
+        doc = (fn.__doc__ or "").strip().splitlines()
+        _METHODS[name] = Method(name, config, fn, policy, tuple(needs), doc[0] if doc else "",
+                                dict(prev.commands) if prev else {})
+        return fn
+
+    return deco
+
+
+def register_command(method: str, name: str, config: type, help: str = ""):
+    """Decorator of an extra CLI action ``lapa-bench METHOD NAME`` taking ``fn(cfg, device)``."""
+
+    def deco(fn):
+        if method not in _METHODS:
+            raise ValueError(f"register the method {method!r} before its command {name!r}")
+        _METHODS[method].commands[name] = Command(name, config, fn, help or (fn.__doc__ or "").strip().split("\n")[0])
+        return fn
+
+    return deco
+
+
+def _discover() -> None:
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    import policies
+
+    for pkg in sorted(Path(policies.__path__[0]).iterdir()):
+        if (pkg / "train.py").is_file():
+            mod = f"policies.{pkg.name}.train"
+            try:
+                importlib.import_module(mod)
+            except Exception as e:  # a broken optional method must not hide the others
+                _BROKEN[mod] = f"{type(e).__name__}: {e}"
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as e:
+            _BROKEN[f"entry point {ep.name} ({ep.value})"] = f"{type(e).__name__}: {e}"
+
+
+def load_plugin(spec: str) -> None:
+    """Import a module that registers methods/policies: a dotted name or a path to a .py file / package."""
+    p = Path(spec)
+    if p.exists():
+        p = p.resolve()
+        init = p / "__init__.py" if p.is_dir() else p
+        name = p.name if p.is_dir() else p.stem
+        if name in sys.modules:
+            return
+        s = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(p)] if p.is_dir() else None)
+        if s is None:
+            raise ValueError(f"plugin {spec!r} is not a Python module or package")
+        mod = importlib.util.module_from_spec(s)
+        sys.modules[name] = mod
+        if str(p.parent) not in sys.path:
+            sys.path.insert(0, str(p.parent))
+        s.loader.exec_module(mod)
+        for sub in ("policy", "train"):  # a method folder: its policy and its training module
+            if p.is_dir() and (p / f"{sub}.py").is_file():
+                importlib.import_module(f"{name}.{sub}")
+    else:
+        importlib.import_module(spec)
+
+
+def available_methods() -> list[str]:
+    _discover()
+    return sorted(_METHODS)
+
+
+def broken_methods() -> dict[str, str]:
+    _discover()
+    return dict(_BROKEN)
+
+
+def get_method(name: str) -> Method:
+    _discover()
+    if name not in _METHODS:
+        msg = f"unknown training method {name!r}. Known methods: {', '.join(sorted(_METHODS))}."
+        if _BROKEN:
+            msg += " Modules that failed to import: " + "; ".join(f"{k} ({v})" for k, v in _BROKEN.items())
+        raise KeyError(msg)
+    return _METHODS[name]

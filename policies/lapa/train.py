@@ -1,0 +1,261 @@
+"""LAPA (stages 1-3) and Scratch (stage 3 alone) as training methods.
+
+    # the whole recipe: LAQ on the videos -> latent pretraining -> action finetuning (policy `lapa`)
+    lapa-bench lapa train --videos data/bridge_videos --data data/bridge_demos --out ckpt/lapa
+    # Scratch: action finetuning of a fresh model (policy `scratch`)
+    lapa-bench scratch train --data data/bridge_demos --out ckpt/scratch
+    # the stages one at a time
+    lapa-bench laq train --videos data/bridge_videos --out ckpt/laq
+    lapa-bench lapa pretrain --videos data/bridge_videos --laq ckpt/laq --out ckpt/lapa_pre
+    lapa-bench lapa finetune --data data/bridge_demos --init ckpt/lapa_pre --out ckpt/lapa
+
+Each stage trains through the one loop (:func:`lapa_bench.training.train_model`) and is cached by
+its done marker (``eval.json``); the LAQ labels are cached in ``OUT/latent_codes.npz``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from lapa_bench.training import Inputs, TrainConfig, checkpoint, register_command, register_method, train_model
+from policies.lapa.configuration_lapa import LAPAConfig, lapa_tiny
+from policies.laq.train import LAQTrainConfig, sources_of
+
+
+@dataclass
+class ScratchConfig:
+    """Action finetuning (stage 3): the settings every VLA method shares, so a comparison uses one recipe."""
+
+    model: LAPAConfig = field(default_factory=lapa_tiny)  # used when a model is built (not for --init)
+    finetune: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000))
+    bins: Literal["uniform", "quantile"] = "uniform"  # action bin edges (policies/lapa/action_bins.py)
+    max_episodes: int | None = None  # use only the first N episodes of each dataset
+
+
+@dataclass
+class LAPATrainConfig(ScratchConfig):
+    laq: LAQTrainConfig = field(default_factory=LAQTrainConfig)  # stage 1
+    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000))  # stage 2
+
+
+# -- evaluation ----------------------------------------------------------------------------
+def constant_accuracy(targets: np.ndarray) -> float:
+    """Token accuracy of the best *constant* prediction (each position's most frequent class) on ``targets (N, K)``.
+
+    An image-blind reference: a model whose ``val_accuracy`` does not beat it has learned only the
+    marginal distribution of the tokens, not to read the image.
+    """
+    t = np.asarray(targets).reshape(len(targets), -1)
+    return float(np.mean([np.bincount(t[:, j]).max() / len(t) for j in range(t.shape[1])]))
+
+
+def evaluate(model, ds, device, name: str, batch_size: int = 64, max_batches: int = 20) -> dict:
+    """Held-out loss and token accuracy, beside the best constant prediction's accuracy."""
+    from lapa_bench.training.loop import to_device
+
+    tot = acc = n = 0.0
+    targets = []
+    for b in range(0, min(len(ds), batch_size * max_batches), batch_size):
+        batch = to_device(ds.collate(range(b, min(b + batch_size, len(ds)))), device)
+        loss, m = model.loss(batch)
+        k = len(batch["target"])
+        tot, acc, n = tot + float(loss) * k, acc + float(m["accuracy"]) * k, n + k
+        targets.append(batch["target"].cpu().numpy().reshape(k, -1))
+    out = {"val_loss": tot / max(n, 1), "val_accuracy": acc / max(n, 1), "val_samples": int(n)}
+    if targets:
+        out["constant_accuracy"] = constant_accuracy(np.concatenate(targets))
+        print(f"[{name}] held-out loss {out['val_loss']:.4f}, token accuracy {out['val_accuracy']:.3f} "
+              f"({out['val_samples']} samples; the best constant prediction gets {out['constant_accuracy']:.3f})")
+    return out
+
+
+def _fit(model, sources, targets, train_cfg: TrainConfig, out: Path, device: str, name: str, state: dict):
+    """Split by episode, train through the one loop, evaluate held-out episodes."""
+    from lapa_bench.data.torch_datasets import StepSamples, split_episodes
+
+    # the rollout goes through the stored size of the data this stage trains on (preprocess.py)
+    model.config.source_size = _stored_size(sources) or model.config.source_size
+    train_eps, val_eps = split_episodes(len(targets), train_cfg.val_fraction, train_cfg.seed)
+    kw = dict(preprocess=model.config.preprocess(), cache_episodes=10_000)
+    train_ds = StepSamples(sources, targets, train_eps, **kw)
+    val_ds = StepSamples(sources, targets, val_eps, **kw)
+    print(f"[{name}] {len(train_ds)} train / {len(val_ds)} validation samples")
+    return train_model(model, train_ds, train_cfg, out, device=device, name=name, state=state,
+                       evaluate=(lambda m, dev: evaluate(m, val_ds, dev, name)) if len(val_ds) else None)
+
+
+def _stored_size(sources):
+    sizes = {tuple(s.image_size()) for s in sources if hasattr(s, "image_size")}
+    if len(sizes) > 1:
+        raise ValueError(f"the datasets store frames at different sizes {sorted(sizes)}; "
+                         "resize them to one (`lapa-bench data resize`)")
+    return sizes.pop() if sizes else None
+
+
+def _resume_or(out: Path, build):
+    """The model in ``OUT/last`` when a run is in progress (its weights are loaded by the loop), else ``build()``."""
+    from policies.lapa.modeling_lapa import LAPAModel
+
+    last = out / checkpoint.LAST
+    return LAPAModel.from_pretrained(last) if checkpoint.resume_step(out) else build()
+
+
+# -- stages --------------------------------------------------------------------------------
+def pretrain(cfg: LAPATrainConfig, videos: list[str], laq: str, out, device: str = "auto"):
+    """Stage 2: predict the LAQ codes of step t from (image_t, instruction)."""
+    from policies.laq.modeling_laq import LAQ
+    from policies.laq.train import label
+    from policies.lapa.modeling_lapa import LAPAModel
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    laq_cfg = LAQ.from_pretrained(laq).config
+    codes_path = out / "latent_codes.npz"
+    sources = sources_of(videos, cfg.max_episodes, actions=False)
+    if not codes_path.is_file():
+        print(f"[lapa pretrain] labelling {sum(len(s) for s in sources)} episodes with the LAQ codes of {laq}")
+        label(laq, videos, codes_path, max_episodes=cfg.max_episodes, device=device)
+    codes = dict(np.load(codes_path))
+    keys = [(s, i) for s in sources for i in range(len(s))]
+    from lapa_bench.data import episode_key
+
+    missing = [episode_key(s, i) for s, i in keys if episode_key(s, i) not in codes]
+    if missing:
+        raise ValueError(f"{codes_path} has no codes for {missing[:3]}...; delete it to relabel")
+    targets = {e: codes[episode_key(s, i)] for e, (s, i) in enumerate(keys)}
+    model = _resume_or(out, lambda: LAPAModel.build(replace(
+        cfg.model, head="latent", code_seq_len=laq_cfg.code_seq_len, codebook_size=laq_cfg.codebook_size)))
+    return _fit(model, sources, targets, cfg.pretrain, out, device, "lapa pretrain",
+                {"stage": "latent pretraining", "videos": videos, "laq": str(laq)})
+
+
+def finetune(cfg: ScratchConfig, data: list[str], out, init: str | None = None, policy_name: str | None = None,
+             keep_head: bool = False, device: str = "auto"):
+    """Stage 3: a new action head over discretized actions, trained on labelled trajectories.
+
+    ``init``: a stage-2 (latent) checkpoint -> policy ``lapa``; none -> a fresh model, policy
+    ``scratch``. ``keep_head``: continue training the action head (and bins) of ``init`` (VPT,
+    whose pretraining already predicts discretized pseudo-actions).
+    """
+    from lapa_bench.data.torch_datasets import split_episodes
+    from policies.lapa.action_bins import encode, fit_bins
+    from policies.lapa.modeling_lapa import LAPAModel
+
+    policy_name = policy_name or ("lapa" if init else "scratch")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sources = sources_of(data, cfg.max_episodes, actions=True)
+    actions = [s.episode(i, with_frames=False)["action"] for s in sources for i in range(len(s))]
+    train_eps, _ = split_episodes(len(actions), cfg.finetune.val_fraction, cfg.finetune.seed)
+
+    def build():
+        if init and keep_head:
+            model = LAPAModel.from_pretrained(init)
+            if model.config.head != "action":
+                raise ValueError(f"{init} has a {model.config.head} head; keep_head needs an action head")
+            return model
+        if init:
+            model = LAPAModel.from_pretrained(init)
+            # the towers, projector and prompt come from the checkpoint; only the new head's settings apply
+            model.config.action_bins = cfg.model.action_bins
+            model.replace_head("action")
+            model.action_edges = model.action_edges.new_zeros(model.config.action_dim, model.config.action_bins + 1)
+            model.action_centers = model.action_centers.new_zeros(model.config.action_dim, model.config.action_bins)
+        else:
+            model = LAPAModel.build(replace(cfg.model, head="action"))
+        model.set_action_bins(*fit_bins(np.concatenate([actions[e] for e in train_eps]), model.config.action_bins,
+                                        cfg.bins))
+        return model
+
+    model = _resume_or(out, build)
+    model.policy_name = policy_name
+    edges = model.action_edges.cpu().numpy()
+    targets = {e: encode(a, edges) for e, a in enumerate(actions)}
+    return _fit(model, sources, targets, cfg.finetune, out, device, f"{policy_name} finetune",
+                {"stage": "action finetuning", "data": data, "init": init})
+
+
+def pretrain_on_actions(cfg: ScratchConfig, pretrain_cfg: TrainConfig, videos: list[str], pseudo: dict,
+                        data: list[str], out, policy_name: str = "vpt", device: str = "auto"):
+    """VPT's pretraining: the action head on videos labelled with pseudo-actions ``{episode_key: (T, 7)}``.
+
+    The bins are fitted on the *labelled* trajectories' actions (``data``), so finetuning keeps them.
+    """
+    from lapa_bench.data import episode_key
+    from policies.lapa.action_bins import encode, fit_bins
+    from policies.lapa.modeling_lapa import LAPAModel
+
+    out = Path(out)
+    sources = sources_of(videos, cfg.max_episodes, actions=False)
+
+    def build():
+        model = LAPAModel.build(replace(cfg.model, head="action"))
+        labelled = [s.episode(i, with_frames=False)["action"] for s in sources_of(data, cfg.max_episodes, True)
+                    for i in range(len(s))]
+        model.set_action_bins(*fit_bins(np.concatenate(labelled), model.config.action_bins, cfg.bins))
+        return model
+
+    model = _resume_or(out, build)
+    model.policy_name = policy_name
+    edges = model.action_edges.cpu().numpy()
+    targets = {e: encode(pseudo[episode_key(s, i)], edges)
+               for e, (s, i) in enumerate((s, i) for s in sources for i in range(len(s)))}
+    return _fit(model, sources, targets, pretrain_cfg, out, device, f"{policy_name} pretrain",
+                {"stage": "pretraining on pseudo-actions", "videos": videos})
+
+
+# -- methods -------------------------------------------------------------------------------
+@register_method("lapa", config=LAPATrainConfig, policy="lapa", needs=("data", "videos"))
+def train(cfg: LAPATrainConfig, inputs: Inputs, out, device: str = "auto") -> Path:
+    """LAPA: LAQ on the videos, latent pretraining on its codes, action finetuning on the labelled data."""
+    from policies.laq.train import train as train_laq
+
+    out = Path(out)
+    laq, pre = out / "laq", out / "pretrain"
+    if not checkpoint.is_done(laq):
+        train_laq(cfg.laq, Inputs(videos=inputs.videos), laq, device)
+    if not checkpoint.is_done(pre):
+        pretrain(cfg, inputs.videos, str(laq), pre, device)
+    finetune(cfg, inputs.data, out, init=str(pre), policy_name="lapa", device=device)
+    return out
+
+
+@register_method("scratch", config=ScratchConfig, policy="scratch", needs=("data",))
+def train_scratch(cfg: ScratchConfig, inputs: Inputs, out, device: str = "auto") -> Path:
+    """Scratch: LAPA's model and action head finetuned on the labelled trajectories only."""
+    finetune(cfg, inputs.data, out, policy_name="scratch", device=device)
+    return Path(out)
+
+
+@dataclass(kw_only=True)
+class PretrainCommand(LAPATrainConfig):
+    """`lapa train`'s config (stage 2 reads model, pretrain, max_episodes) + the stage's inputs."""
+
+    videos: list[str]  # dataset folders (actions, if any, are ignored)
+    laq: str  # LAQ checkpoint folder (stage 1)
+    out: str  # checkpoint folder
+
+
+@register_command("lapa", "pretrain", PretrainCommand,
+                  help="stage 2: pretrain the VLM to predict the LAQ codes of action-free videos")
+def pretrain_command(cfg: PretrainCommand, device: str = "auto"):
+    pretrain(cfg, cfg.videos, cfg.laq, cfg.out, device)
+
+
+@dataclass(kw_only=True)
+class FinetuneCommand(LAPATrainConfig):
+    """`lapa train`'s config (stage 3 reads model, finetune, bins, max_episodes) + the stage's inputs."""
+
+    data: list[str]  # dataset folders with actions
+    out: str  # checkpoint folder
+    init: str | None = None  # stage-2 checkpoint (omit for Scratch)
+    policy_name: str | None = None  # registered name written into the checkpoint (default lapa / scratch)
+
+
+@register_command("lapa", "finetune", FinetuneCommand,
+                  help="stage 3: action head on labelled trajectories -> policy lapa (or scratch without --init)")
+def finetune_command(cfg: FinetuneCommand, device: str = "auto"):
+    finetune(cfg, cfg.data, cfg.out, init=cfg.init, policy_name=cfg.policy_name, device=device)

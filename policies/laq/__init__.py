@@ -1,0 +1,1 @@
+"""LAQ: latent action quantization (LAPA stage 1)."""
