@@ -2,7 +2,7 @@
 
 Both loops drive the *same* ManiSkill env object (SIMPLER carrot task, rgb rendering, CPU
 physics): the raw loop calls ``reset``/``step`` with a zero action; the harness loop runs
-``lapa_bench.evaluate.run_episode`` with the ``zero`` policy (observation conversion,
+``lapa_bench.app.evaluate.run_episode`` with the ``zero`` policy (observation conversion,
 proprioception, action checks, metric bookkeeping). Episodes alternate between the two so
 that machine noise hits both alike. Prints steps/s of each and the ratio.
 

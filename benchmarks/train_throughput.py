@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import time
 
 
 class _RandomBatches:
@@ -76,13 +75,15 @@ def build(stage: str, preset: str, batch_size: int, device: str):
                               "instruction": ["put the spoon on the towel"] * b,
                               "target": torch.randint(0, c.num_classes, (b, c.num_queries))}
     if stage == "idm":
-        from policies.idm.modeling_idm import IDM, PRESETS
+        from policies.idm.configuration_idm import PRESETS
+        from policies.idm.modeling_idm import IDM
 
         c = PRESETS[preset]()
         x = torch.rand(b, 3, c.image_size, c.image_size)
         return IDM(c), {"x_t": x, "x_th": x, "action": torch.randn(b, 7)}
     if stage == "unipi":
-        from policies.unipi.modeling_unipi import PRESETS, VideoUNet
+        from policies.unipi.configuration_unipi import PRESETS
+        from policies.unipi.modeling_unipi import VideoUNet
 
         c = PRESETS[preset]()
         return VideoUNet(c), {"x_t": torch.rand(b, 3, c.image_size, c.image_size),

@@ -1,7 +1,7 @@
 """The rollout primitive: one episode of a policy in an env, as a record's fields.
 
 Used by the evaluation engine, data collection checks and the replay check alike, so none of them
-imports another. (Protocol: see :mod:`lapa_bench.evaluate`.)
+imports another. (Protocol: see :mod:`lapa_bench.app.evaluate`.)
 """
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ def test_unipi_policy_round_trip_gives_identical_actions(tmp_path):
 @requires_sim
 def test_baselines_train_and_run_in_simpler(tmp_path, capsys):
     """idm train/eval, vpt train, unipi train/eval on tiny data; each checkpoint runs a SIMPLER episode."""
-    from lapa_bench.cli import main
+    from lapa_bench.app.cli import main
     from lapa_bench.records import read_records
 
     ds = str(tiny_dataset(tmp_path / "ds", episodes=5))

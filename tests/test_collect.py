@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from conftest import requires_sim
-from lapa_bench.collect import MIN_EVAL_DISTANCE, CollectConfig, check_disjoint, collect, sample_layout
+from lapa_bench.app.collect import MIN_EVAL_DISTANCE, CollectConfig, check_disjoint, collect, sample_layout
 from lapa_bench.data import open_datasets
 from lapa_bench.data.inspect import dataset_info
-from lapa_bench.replay import replay_check
+from lapa_bench.app.replay import replay_check
 
 pytestmark = [pytest.mark.sim, requires_sim]
 
@@ -71,7 +71,7 @@ def test_collect_then_replay(tmp_path, carrot_env):
 
 def test_panda_cross_embodiment_videos_have_no_actions(tmp_path):
     from lapa_bench.data.torch_datasets import FramePairs
-    from lapa_bench.panda_videos import PandaConfig, collect_panda
+    from lapa_bench.app.panda_videos import PandaConfig, collect_panda
 
     collect_panda(PandaConfig(tasks=["PushCube-v1"], episodes=1, out=str(tmp_path / "v"), image_size=(64, 64),
                               progress=False))

@@ -3,7 +3,7 @@ simulator in test_sim.py; this file covers the corner cases cheaply."""
 import numpy as np
 import pytest
 
-from lapa_bench.evaluate import parse_shard, plan
+from lapa_bench.app.evaluate import parse_shard, plan
 from lapa_bench.rollout import run_episode
 from lapa_bench.policy import Policy
 from lapa_bench.records import RecordWriter, done_keys, read_records

@@ -134,7 +134,7 @@ def test_pretrained_backbones_load_from_local_folders(tmp_path):
 @requires_sim
 def test_cli_pretrain_finetune_resume_and_eval_in_simpler(tmp_path):
     """laq train -> lapa pretrain -> lapa finetune (resumes) -> scratch -> one SIMPLER episode each."""
-    from lapa_bench.cli import main
+    from lapa_bench.app.cli import main
     from lapa_bench.records import read_records
 
     ds = str(tiny_dataset(tmp_path / "ds"))

@@ -99,7 +99,8 @@ def test_train_resume_and_label(tmp_path):
     from lapa_bench.data import LeRobotWriter
     from lapa_bench.training import Inputs, TrainConfig
     from policies.laq.configuration_laq import LAQConfig
-    from policies.laq.train import LAQTrainConfig, label, train
+    from policies.laq.codes import label
+    from policies.laq.train import LAQTrainConfig, train
 
     from lapa_bench.specs import ACTION_NAMES
 
@@ -127,7 +128,7 @@ def test_train_resume_and_label(tmp_path):
     label(tmp_path / "laq", [tmp_path / "ds"], tmp_path / "codes.npz")
     z = np.load(tmp_path / "codes.npz")
     assert len(z.files) == 3 and z[z.files[0]].shape == (6, 4)
-    from policies.laq.train import probe
+    from policies.laq.codes import probe
 
     res = probe(tmp_path / "laq", [tmp_path / "ds"], val_fraction=0.34)
     assert set(res["r2"]) >= {"dx", "dy", "dz"} and np.isfinite(res["r2_translation"])

@@ -10,7 +10,7 @@ from conftest import micro, requires_sim, tiny_dataset  # noqa: F401
 
 def test_pipeline_config_validation(tmp_path):
     from lapa_bench.config import ConfigError
-    from lapa_bench.pipeline import PipelineConfig
+    from lapa_bench.app.pipeline import PipelineConfig
 
     p = tmp_path / "c.yaml"
     p.write_text(yaml.safe_dump({"name": "x", "methods": {"scratch": {"finetune": {"steps": 5}}}}))
@@ -36,8 +36,8 @@ def test_pipeline_config_validation(tmp_path):
 def test_pipeline_overrides_and_backbones_reach_the_model(tmp_path, monkeypatch):
     """YAML sections, per-run config and command-line overrides arrive in the config each method trains
     with, backbones included (they used to be overwritten); the same via `lapa-bench scratch train`."""
-    from lapa_bench.cli import main
-    from lapa_bench.pipeline import PipelineConfig
+    from lapa_bench.app.cli import main
+    from lapa_bench.app.pipeline import PipelineConfig
     from lapa_bench.training import registry
 
     p = tmp_path / "c.yaml"
@@ -65,7 +65,7 @@ def test_pipeline_overrides_and_backbones_reach_the_model(tmp_path, monkeypatch)
 
 @requires_sim
 def test_pipeline_micro_run_then_cached(tmp_path, capsys):
-    from lapa_bench.cli import main
+    from lapa_bench.app.cli import main
 
     over = {k: v for k, v in micro().to_dict().items()
             if k in ("image_size", "vision", "text", "prompt", "max_prompt_tokens", "action_bins")}

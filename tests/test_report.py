@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lapa_bench.report import build_report, summarize, wilson_interval
+from lapa_bench.app.report import build_report, summarize, wilson_interval
 
 
 @pytest.mark.parametrize("k, n, lo, hi", [

@@ -12,13 +12,13 @@ import pytest
 
 from conftest import requires_sim
 from lapa_bench import specs
-from lapa_bench.evaluate import EvalConfig, evaluate
+from lapa_bench.app.evaluate import EvalConfig, evaluate
 from lapa_bench.rollout import run_episode
 from lapa_bench.policy import Policy, make_policy
 from lapa_bench.records import read_records
 
 pytestmark = [pytest.mark.sim, requires_sim]
-LAPA_BENCH = [sys.executable, "-m", "lapa_bench.cli"]
+LAPA_BENCH = [sys.executable, "-m", "lapa_bench.app.cli"]
 
 
 def _strip(rows):
@@ -160,7 +160,7 @@ def test_missing_assets_never_prompt(tmp_path):
 
 def test_output_dir_of_another_policy_is_refused(tmp_path):
     cfg = EvalConfig(policy="zero", out=str(tmp_path), tasks=["carrot"], episodes=1, progress=False)
-    from lapa_bench.evaluate import RunMismatchError, write_manifest
+    from lapa_bench.app.evaluate import RunMismatchError, write_manifest
 
     write_manifest(cfg, tmp_path)
     with pytest.raises(RunMismatchError, match="another --out"):

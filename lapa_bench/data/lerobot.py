@@ -380,6 +380,19 @@ def open_datasets(path) -> list[LeRobotDataset]:
     return [LeRobotDataset(p) for p in parts]
 
 
+def open_sources(dirs, max_episodes=None, actions: bool | None = None):
+    """Every dataset under ``dirs`` (first ``max_episodes`` of each); ``actions=True`` requires labels,
+    ``False`` hides them (an action-free view)."""
+    out = []
+    for d in dirs:
+        for ds in open_datasets(d):
+            if actions and not ds.has_actions:
+                raise ValueError(f"{ds.root} has no actions; this step needs action-labelled trajectories")
+            ds = ds.head(max_episodes) if max_episodes is not None else ds
+            out.append(ds.without_actions() if actions is False else ds)
+    return out
+
+
 def resize_datasets(src, dst, size: int) -> list[Path]:
     """Re-encode every dataset under ``src`` at ``size`` x ``size`` into ``dst`` (same layout),
     e.g. to ship a small copy of a corpus to a training machine. Actions, states, tasks and

@@ -14,7 +14,7 @@ TensorBoard when installed) with a progress bar, saves ``OUT/last`` every ``save
 resumes from it, then writes the model to ``OUT`` and the held-out metrics to ``OUT/eval.json``.
 
 One code path for the CPU, one GPU (``--device cuda:1``) and several (``accelerate launch -m
-lapa_bench.cli ...``: under a launcher, ``WORLD_SIZE > 1``, the loop runs under ``accelerate``).
+lapa_bench.app.cli ...``: under a launcher, ``WORLD_SIZE > 1``, the loop runs under ``accelerate``).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from lapa_bench.training import Inputs, TrainConfig, register_command, register_method, train_model
 from policies.idm.configuration_idm import IDMConfig, idm_tiny
-from policies.laq.train import sources_of
+from lapa_bench.data import open_sources
 
 
 @dataclass
@@ -51,7 +51,7 @@ class ActionPairs:
 def split(data, max_episodes, val_fraction, seed, image_size):
     from lapa_bench.data.torch_datasets import split_episodes
 
-    sources = sources_of(data, max_episodes, actions=True)
+    sources = open_sources(data, max_episodes, actions=True)
     tr, va = split_episodes(sum(len(s) for s in sources), val_fraction, seed)
     return sources, ActionPairs(sources, tr, image_size), ActionPairs(sources, va, image_size)
 
@@ -134,7 +134,7 @@ def label(checkpoint, data_dirs, max_episodes=None, device: str = "auto", batch_
     model = IDM.from_pretrained(checkpoint).to(dev).eval()
     prep = ImagePreprocess(model.config.image_size)
     out = {}
-    for ds in tqdm(sources_of(data_dirs, max_episodes), desc="idm label", dynamic_ncols=True):
+    for ds in tqdm(open_sources(data_dirs, max_episodes), desc="idm label", dynamic_ncols=True):
         for i in range(len(ds)):
             x = prep(ds.frames(i)).to(dev)
             rows = [model.predict(x[b:b + batch_size][: len(x) - 1 - b], x[b + 1:b + 1 + batch_size]).cpu().numpy()

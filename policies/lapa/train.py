@@ -22,7 +22,8 @@ import numpy as np
 
 from lapa_bench.training import Inputs, TrainConfig, checkpoint, register_command, register_method, train_model
 from policies.lapa.configuration_lapa import LAPAConfig, lapa_tiny
-from policies.laq.train import LAQTrainConfig, sources_of
+from lapa_bench.data import open_sources
+from policies.laq.train import LAQTrainConfig
 
 
 @dataclass
@@ -107,14 +108,14 @@ def _resume_or(out: Path, build):
 def pretrain(cfg: LAPATrainConfig, videos: list[str], laq: str, out, device: str = "auto"):
     """Stage 2: predict the LAQ codes of step t from (image_t, instruction)."""
     from policies.laq.modeling_laq import LAQ
-    from policies.laq.train import label
+    from policies.laq.codes import label
     from policies.lapa.modeling_lapa import LAPAModel
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     laq_cfg = LAQ.from_pretrained(laq).config
     codes_path = out / "latent_codes.npz"
-    sources = sources_of(videos, cfg.max_episodes, actions=False)
+    sources = open_sources(videos, cfg.max_episodes, actions=False)
     if not codes_path.is_file():
         print(f"[lapa pretrain] labelling {sum(len(s) for s in sources)} episodes with the LAQ codes of {laq}")
         label(laq, videos, codes_path, max_episodes=cfg.max_episodes, device=device)
@@ -147,7 +148,7 @@ def finetune(cfg: ScratchConfig, data: list[str], out, init: str | None = None, 
     policy_name = policy_name or ("lapa" if init else "scratch")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    sources = sources_of(data, cfg.max_episodes, actions=True)
+    sources = open_sources(data, cfg.max_episodes, actions=True)
     actions = [s.episode(i, with_frames=False)["action"] for s in sources for i in range(len(s))]
     train_eps, _ = split_episodes(len(actions), cfg.finetune.val_fraction, cfg.finetune.seed)
 
@@ -189,11 +190,11 @@ def pretrain_on_actions(cfg: ScratchConfig, pretrain_cfg: TrainConfig, videos: l
     from policies.lapa.modeling_lapa import LAPAModel
 
     out = Path(out)
-    sources = sources_of(videos, cfg.max_episodes, actions=False)
+    sources = open_sources(videos, cfg.max_episodes, actions=False)
 
     def build():
         model = LAPAModel.build(replace(cfg.model, head="action"))
-        labelled = [s.episode(i, with_frames=False)["action"] for s in sources_of(data, cfg.max_episodes, True)
+        labelled = [s.episode(i, with_frames=False)["action"] for s in open_sources(data, cfg.max_episodes, True)
                     for i in range(len(s))]
         model.set_action_bins(*fit_bins(np.concatenate(labelled), model.config.action_bins, cfg.bins))
         return model

@@ -1,4 +1,4 @@
-"""LAQ as a training method (stage 1 of LAPA), and its tools: label datasets with codes, probe, inspect.
+"""LAQ as a training method (stage 1 of LAPA), and its CLI tools: label datasets with codes, probe, inspect.
 
     lapa-bench laq train --videos data/bridge_videos [data/panda_videos] --out ckpt/laq --train.steps 2000
     lapa-bench laq label --checkpoint ckpt/laq --data data/bridge_demos --out data/codes.npz
@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from lapa_bench.training import Inputs, TrainConfig, register_command, register_method, train_model
+from lapa_bench.data import open_sources
+from policies.laq.codes import label, probe
 from policies.laq.configuration_laq import LAQConfig, laq_tiny
 
 
@@ -35,21 +35,6 @@ def build_pairs(sources, config: LAQConfig, val_fraction: float, seed: int):
     train_eps, val_eps = split_episodes(n, val_fraction, seed)
     kw = dict(horizon=config.frame_gap, image_size=config.image_size, cache_episodes=10_000)
     return FramePairs(sources, episodes=train_eps, **kw), FramePairs(sources, episodes=val_eps, **kw)
-
-
-def sources_of(dirs, max_episodes=None, actions: bool | None = None):
-    """Every dataset under ``dirs`` (first ``max_episodes`` of each); ``actions=True`` requires labels,
-    ``False`` hides them (an action-free view)."""
-    from lapa_bench.data import open_datasets
-
-    out = []
-    for d in dirs:
-        for ds in open_datasets(d):
-            if actions and not ds.has_actions:
-                raise ValueError(f"{ds.root} has no actions; this step needs action-labelled trajectories")
-            ds = ds.head(max_episodes) if max_episodes is not None else ds
-            out.append(ds.without_actions() if actions is False else ds)
-    return out
 
 
 def evaluate(model, pairs, device, batch_size=64, max_batches=20) -> dict:
@@ -89,7 +74,7 @@ def train(cfg: LAQTrainConfig, inputs: Inputs, out, device: str = "auto") -> Pat
 
     out = Path(out)
     model = LAQ(cfg.model)
-    sources = sources_of(inputs.videos, cfg.max_episodes, actions=False)
+    sources = open_sources(inputs.videos, cfg.max_episodes, actions=False)
     train_pairs, val_pairs = build_pairs(sources, cfg.model, cfg.train.val_fraction, cfg.train.seed)
     print(f"[laq] {len(train_pairs)} train / {len(val_pairs)} validation frame pairs (H={cfg.model.frame_gap})")
     train_model(model, train_pairs, cfg.train, out, device=device, name="laq train",
@@ -144,99 +129,3 @@ def inspect_command(cfg: InspectConfig, device: str = "auto"):
     from policies.laq.inspect_laq import inspect
 
     return inspect(cfg.laq, cfg.data, cfg.out, max_episodes=cfg.max_episodes, examples=cfg.examples)
-
-
-def label(checkpoint, data_dirs, out, device: str = "auto", batch_size: int = 64,
-          max_episodes: int | None = None) -> Path:
-    """Write the latent codes of every step of every episode: npz {episode_key: (T, code_seq_len)}.
-
-    Step t gets the codes of (x_t, x_{t+H}); the last H steps repeat the final available codes.
-    """
-    import torch
-
-    from lapa_bench.data import episode_key
-    from lapa_bench.data.preprocess import ImagePreprocess
-    from lapa_bench.device import resolve_device
-    from policies.laq.modeling_laq import LAQ
-
-    device = resolve_device(device)
-    model = LAQ.from_pretrained(checkpoint).to(device).eval()
-    c = model.config
-    prep = ImagePreprocess(c.image_size)
-    codes = {}
-    for ds in sources_of(data_dirs, max_episodes):
-        for i in range(len(ds)):
-            x = prep(ds.frames(i)).to(device)
-            H = min(c.frame_gap, len(x) - 1)
-            rows = []
-            for b in range(0, len(x) - H, batch_size):
-                e = min(b + batch_size, len(x) - H)
-                rows.append(model.label(x[b:e], x[b + H:e + H]).cpu())
-            lab = torch.cat(rows).numpy()
-            lab = np.concatenate([lab, np.repeat(lab[-1:], H, 0)])
-            codes[episode_key(ds, i)] = lab.astype(np.int64)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **codes)
-    print(f"[laq] labelled {len(codes)} episodes -> {out}")
-    return out
-
-
-def probe(checkpoint, data_dirs, val_fraction: float = 0.2, seed: int = 0, ridge: float = 1e-2,
-          device: str = "auto", max_episodes: int | None = None, codes: dict | None = None) -> dict:
-    """Linear probe: one-hot latent codes of step t -> the true action of step t (held-out R^2).
-
-    Episodes are split into train/validation; a ridge regression is fitted on the train episodes
-    and scored on the held-out ones, per action dimension; ``r2_translation`` averages x, y, z.
-    With frame gap H > 1 the target is the sum of the H actions the codes span.
-    """
-    import tempfile
-
-    from lapa_bench.data import episode_key
-    from lapa_bench.data.torch_datasets import split_episodes
-    from lapa_bench.specs import ACTION_NAMES
-    from policies.laq.modeling_laq import LAQ
-
-    cfg = LAQ.from_pretrained(checkpoint).config
-    if codes is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            codes = dict(np.load(label(checkpoint, data_dirs, Path(tmp) / "codes.npz", device=device,
-                                       max_episodes=max_episodes)))
-    X, Y, G = [], [], []
-    e = 0
-    for ds in sources_of(data_dirs, max_episodes):
-        if not ds.has_actions:
-            continue
-        for i in range(len(ds)):
-            a = ds.episode(i, with_frames=False)["action"]
-            c = codes[episode_key(ds, i)]
-            H = cfg.frame_gap
-            n = len(a) - H + 1
-            target = np.stack([a[t:t + H].sum(0) for t in range(n)])
-            onehot = np.zeros((n, cfg.code_seq_len * cfg.codebook_size))
-            for j in range(cfg.code_seq_len):
-                onehot[np.arange(n), j * cfg.codebook_size + c[:n, j]] = 1
-            X.append(onehot)
-            Y.append(target)
-            G.append(np.full(n, e))
-            e += 1
-    if e < 2:
-        raise ValueError("the probe needs at least 2 episodes with actions")
-    X, Y, G = np.concatenate(X), np.concatenate(Y), np.concatenate(G)
-    train_eps, val_eps = split_episodes(e, val_fraction, seed)
-    tr, va = np.isin(G, train_eps), np.isin(G, val_eps)
-    Xb = np.hstack([X, np.ones((len(X), 1))])
-    A = Xb[tr].T @ Xb[tr] + ridge * np.eye(Xb.shape[1])
-    W = np.linalg.solve(A, Xb[tr].T @ Y[tr])
-    pred = Xb[va] @ W
-    ss_res = ((Y[va] - pred) ** 2).sum(0)
-    ss_tot = ((Y[va] - Y[tr].mean(0)) ** 2).sum(0)
-    # a dimension that is constant on the held-out steps has no R^2 (reported as null / nan)
-    r2 = np.where(ss_tot > 1e-12, 1 - ss_res / np.maximum(ss_tot, 1e-12), np.nan)
-    out = {"r2": {k: (None if np.isnan(v) else round(float(v), 4)) for k, v in zip(ACTION_NAMES, r2)},
-           "r2_translation": float(np.nanmean(r2[:3])) if np.isfinite(r2[:3]).any() else float("nan"),
-           "train_steps": int(tr.sum()), "val_steps": int(va.sum()), "episodes": e}
-    print(f"[laq probe] held-out R^2 (codes -> action): "
-          + ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in out["r2"].items())
-          + f"; translation mean {out['r2_translation']:.3f}")
-    return out

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lapa_bench.training import checkpoint
-from policies.unipi.configuration_unipi import PRESETS, UniPiConfig, unipi_full, unipi_tiny  # noqa: F401
+from policies.unipi.configuration_unipi import UniPiConfig
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:

@@ -15,7 +15,7 @@ import numpy as np
 
 from lapa_bench.training import Inputs, TrainConfig, checkpoint, register_command, register_method, train_model
 from policies.idm.train import IDMTrainConfig
-from policies.laq.train import sources_of
+from lapa_bench.data import open_sources
 from policies.unipi.configuration_unipi import UniPiConfig, unipi_tiny
 
 
@@ -58,7 +58,7 @@ class Clips:
 def _clips(videos, c: UniPiConfig, max_episodes, val_fraction, seed):
     from lapa_bench.data.torch_datasets import split_episodes
 
-    sources = sources_of(videos, max_episodes, actions=False)
+    sources = open_sources(videos, max_episodes, actions=False)
     tr, va = split_episodes(sum(len(s) for s in sources), val_fraction, seed)
     sizes = {s.image_size() for s in sources if hasattr(s, "image_size")}
     c.source_size = sizes.pop() if len(sizes) == 1 else None

@@ -19,7 +19,7 @@ from pathlib import Path
 from lapa_bench import assets, provenance
 from lapa_bench.policy import Policy, config_to_dict, format_exception, make_policy
 from lapa_bench.records import EpisodeRecord, RecordWriter, done_keys, record_file, write_json_atomic
-from lapa_bench.rollout import run_episode, seed_everything  # noqa: F401  (the rollout primitive)
+from lapa_bench.rollout import run_episode
 
 
 class RunMismatchError(ValueError):

@@ -179,7 +179,7 @@ class Stages:
 
 def validate(cfg: PipelineConfig) -> None:
     """Fail before any work on names that would only break a later stage."""
-    from lapa_bench.panda_videos import PANDA_TASKS
+    from lapa_bench.app.panda_videos import PANDA_TASKS
     from lapa_bench.policy import available_policies
     from tasks import resolve_tasks
 
@@ -199,8 +199,8 @@ GROUPS = ("data", "train", "eval", "report")
 def run(cfg: PipelineConfig, until: str = "report") -> Path:
     """Run the stages of ``cfg`` in order, up to and including the group ``until``."""
     from lapa_bench import assets
-    from lapa_bench.evaluate import EvalConfig
-    from lapa_bench.report import build_report
+    from lapa_bench.app.evaluate import EvalConfig
+    from lapa_bench.app.report import build_report
     from lapa_bench.training import checkpoint
     from lapa_bench.training.registry import Inputs, get_method
 
@@ -271,12 +271,12 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
 
 def _collect(spec: CorpusSpec, folder: Path, seed: int, source: str, workers: int) -> None:
     if source == "panda":
-        from lapa_bench.panda_videos import PandaConfig, collect_panda
+        from lapa_bench.app.panda_videos import PandaConfig, collect_panda
 
         collect_panda(PandaConfig(tasks=spec.tasks, episodes=spec.episodes, out=str(folder),
                                   image_size=tuple(spec.image_size), seed=seed), workers=workers)
     else:
-        from lapa_bench.collect import CollectConfig, collect
+        from lapa_bench.app.collect import CollectConfig, collect
 
         collect(CollectConfig(tasks=spec.tasks, episodes=spec.episodes, out=str(folder),
                               image_size=tuple(spec.image_size), seed=seed), workers=workers)
@@ -300,7 +300,7 @@ def _init_worker(threads: int, plugins: list) -> None:
 
 def _evaluate_all(todo, workers: int, plugins=()) -> None:
     """Evaluate every policy, ``workers`` policies at a time in separate processes (each resumes)."""
-    from lapa_bench.evaluate import evaluate
+    from lapa_bench.app.evaluate import evaluate
 
     if workers <= 1 or len(todo) == 1:
         for _, ec in todo:

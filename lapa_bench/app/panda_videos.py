@@ -140,7 +140,7 @@ def collect_panda_task(cfg: PandaConfig, task: str, position: int = 0) -> dict:
 
 def collect_panda(cfg: PandaConfig, workers: int = 1) -> Path:
     """Action-free Panda videos of every task in ``cfg.tasks`` ('all' = the four) into ``OUT/panda_<Task>/``."""
-    from lapa_bench.collect import run_per_task, write_collection_summary
+    from lapa_bench.app.collect import run_per_task, write_collection_summary
 
     names = list(PANDA_TASKS) if cfg.tasks in (["all"], [], None) else list(cfg.tasks)
     for n in names:

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 EPILOG = """Settings of policies, training methods and pipelines are dataclass fields, set with one syntax:
 --KEY VALUE, dotted for nesting (--finetune.lr 1e-4, --model.image_size 128; --policy.noise 0.01 at
@@ -134,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_eval(args) -> int:
     from lapa_bench import config
-    from lapa_bench.evaluate import EvalConfig, evaluate, parse_shard
+    from lapa_bench.app.evaluate import EvalConfig, evaluate, parse_shard
     from lapa_bench.policy import get_policy_class, make_policy
 
     # --policy.KEY VALUE: typed against the policy's config dataclass before anything runs
@@ -149,7 +147,7 @@ def cmd_eval(args) -> int:
                      seeds=args.seeds, shard=parse_shard(args.shard), video=args.video, label=args.label,
                      image_size=args.image_size, device=args.device, progress=not args.no_progress)
     out = evaluate(cfg, policy)
-    from lapa_bench.report import build_report
+    from lapa_bench.app.report import build_report
 
     build_report([out], metrics=["success_at_end", "success_once"])
     print(f"[eval] records in {out}; full table and plot: lapa-bench report {out} --out DIR")
@@ -157,7 +155,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from lapa_bench.report import build_report
+    from lapa_bench.app.report import build_report
 
     res = build_report(args.runs, args.out, metric=args.metric)
     for k, v in res["paths"].items():
@@ -166,12 +164,12 @@ def cmd_report(args) -> int:
 
 
 def cmd_collect(args) -> int:
-    from lapa_bench.collect import CollectConfig, collect
+    from lapa_bench.app.collect import CollectConfig, collect
 
     if args.episodes < 1:
         raise ValueError("--episodes must be >= 1")
     if args.source == "panda":
-        from lapa_bench.panda_videos import PandaConfig, collect_panda
+        from lapa_bench.app.panda_videos import PandaConfig, collect_panda
 
         collect_panda(PandaConfig(tasks=args.tasks, episodes=args.episodes, out=args.out, image_size=args.image_size,
                                   seed=args.seed, progress=not args.no_progress), workers=args.workers)
@@ -197,7 +195,7 @@ def cmd_data(args) -> int:
         return 0
     if args.checkpoint and not args.policy:
         raise SystemExit("--checkpoint needs --policy NAME (the policy class the checkpoint belongs to)")
-    from lapa_bench.replay import replay_check
+    from lapa_bench.app.replay import replay_check
 
     res = replay_check(args.dataset, max_episodes=args.max_episodes, out=args.out, workers=args.workers,
                                policy=args.policy, checkpoint=args.checkpoint)
@@ -276,7 +274,7 @@ def _run_method_command(args) -> int:
 
 def cmd_pipeline(args) -> int:
     from lapa_bench import config
-    from lapa_bench.pipeline import PipelineConfig, run
+    from lapa_bench.app.pipeline import PipelineConfig, run
 
     extra = config.nest(config.parse_dotted(args.extra, ""))
     if args.out:
@@ -350,7 +348,7 @@ def main(argv=None) -> int:
     from lapa_bench.assets import AssetsMissingError
     from lapa_bench.config import ConfigError
     from lapa_bench.data import DatasetFormatError
-    from lapa_bench.evaluate import RunMismatchError
+    from lapa_bench.app.evaluate import RunMismatchError
 
     try:
         handler = getattr(args, "handler", None) or COMMANDS[args.command]

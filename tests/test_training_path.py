@@ -1,0 +1,296 @@
+"""The one training path: typed configs, device parsing, the data contract (episode keys, one
+preprocessing path, one normalizer), one loop, and a trainable method added from its own folder."""
+import json
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import REPO, micro, requires_sim, tiny_dataset
+
+
+# -- config ---------------------------------------------------------------------------------
+def test_config_types_are_checked_and_named():
+    from dataclasses import dataclass, field
+
+    from lapa_bench import config as C
+    from lapa_bench.training import TrainConfig
+
+    @dataclass
+    class Inner:
+        steps: int = 3
+        lr: float = 1e-3
+        tags: list[str] = field(default_factory=list)
+
+    @dataclass
+    class Outer:
+        inner: Inner = field(default_factory=lambda: Inner(steps=9))
+        name: str | None = None
+
+    o = C.from_dict(Outer, {"inner": {"lr": "1e-4"}})
+    assert o.inner.steps == 9 and o.inner.lr == 1e-4  # nested defaults kept; YAML's "1e-4" string accepted
+    for bad, msg in [({"inner": {"steps": "abc"}}, "inner.steps: expected int, got 'abc'"),
+                     ({"inner": {"steps": True}}, "inner.steps: expected int"),
+                     ({"inner": {"tags": "a"}}, r"inner.tags: expected list\[str\]"),
+                     ({"inner": {"stepz": 1}}, r"unknown key\(s\) \['stepz'\]; valid keys: \['lr', 'steps', 'tags'\]"),
+                     ({"name": 3}, "name: expected str | null")]:
+        with pytest.raises(C.ConfigError, match=msg):
+            C.from_dict(Outer, bad)
+    with pytest.raises(C.ConfigError, match="schedule: expected one of 'constant', 'cosine'"):
+        C.from_dict(TrainConfig, {"schedule": "linear"})
+    assert C.from_dict(Outer, C.to_dict(o)) == o  # printed configs load back
+
+
+def test_policy_config_rejects_wrong_types_at_construction():
+    from lapa_bench.config import ConfigError
+    from lapa_bench.policy import make_policy
+
+    with pytest.raises(ConfigError, match="scale: expected list"):
+        make_policy("random", scale="abc")
+    with pytest.raises(ConfigError, match="valid keys"):
+        make_policy("random", max_step=1)
+
+
+def test_device_parsing():
+    from lapa_bench.device import parse_device, resolve_device
+
+    assert parse_device("cuda:1") == ("cuda", 1) and parse_device("cuda") == ("cuda", None)
+    assert parse_device(" CPU ") == ("cpu", None) and parse_device("auto") == ("auto", None)
+    for bad in ("gpu", "cuda:x", "cpu:1", "cuda:-1", ""):
+        with pytest.raises(ValueError, match="not valid"):
+            parse_device(bad)
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == torch.device("cpu")
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda:1")
+    else:  # pragma: no cover - on a GPU machine
+        n = torch.cuda.device_count()
+        assert resolve_device(f"cuda:{n - 1}") == torch.device("cuda", n - 1)
+        with pytest.raises(ValueError, match="CUDA device"):
+            resolve_device(f"cuda:{n}")
+
+
+# -- data contract ----------------------------------------------------------------------------
+def test_episode_keys_of_two_corpora_with_the_same_task_folders_do_not_collide(tmp_path):
+    from lapa_bench.data import episode_key, open_datasets
+    from policies.laq.configuration_laq import LAQConfig
+    from policies.laq.modeling_laq import LAQ
+    from policies.laq.codes import label
+
+    a = tiny_dataset(tmp_path / "bridge" / "carrot", episodes=2)
+    b = tiny_dataset(tmp_path / "panda" / "carrot", episodes=3, T=6)
+    keys = [episode_key(ds, i) for root in (a, b) for ds in open_datasets(root) for i in range(len(ds))]
+    assert len(set(keys)) == len(keys) == 5
+    # the keys do not depend on where the corpus lies (a run folder copied to a GPU machine keeps them)
+    import shutil
+
+    shutil.copytree(a, tmp_path / "copy" / "carrot")
+    assert episode_key(open_datasets(tmp_path / "copy" / "carrot")[0], 0) == keys[0]
+    LAQ(LAQConfig(image_size=32, patch_size=8, dim=32, spatial_depth=1, temporal_depth=1, decoder_depth=1, heads=2,
+                  dim_head=16, code_dim=8)).save_pretrained(tmp_path / "laq")
+    codes = np.load(label(tmp_path / "laq", [tmp_path / "bridge", tmp_path / "panda"], tmp_path / "codes.npz"))
+    assert sorted(codes.files) == sorted(keys)  # nothing overwritten
+    assert codes[keys[2]].shape == (6, 4)  # the panda corpus' own episode, not bridge's
+
+
+def test_training_and_rollout_preprocessing_give_identical_tensors(tmp_path):
+    """A camera frame gives the same model input whether it went through a dataset (training: stored at
+    the collection size, then StepSamples) or straight to the policy (rollout)."""
+    from lapa_bench.data.preprocess import resize
+    from lapa_bench.data.torch_datasets import StepSamples
+    from policies.lapa.modeling_lapa import LAPAModel
+
+    rng = np.random.default_rng(0)
+    native = rng.integers(0, 256, (3, 480, 640, 3), dtype=np.uint8)  # the 3rd_view_camera's size
+    stored = np.stack([resize(f, (48, 48)) for f in native])  # what the env renders for `collect --image-size 48x48`
+
+    class Source:  # a dataset source (frames as stored; the video codec is left out of this comparison)
+        def __len__(self):
+            return 1
+
+        def frames(self, i):
+            return stored
+
+        def instruction(self, i):
+            return "put carrot on plate"
+
+    for crop in (None, (0.1, 0.2, 0.7, 0.6)):
+        model = LAPAModel(micro(source_size=(48, 48), crop=crop))
+        ds = StepSamples([Source()], {0: np.zeros((3, 7), np.int64)}, preprocess=model.config.preprocess())
+        train_in = torch.stack([ds[t]["image"] for t in range(3)])
+        rollout_in = model.preprocess_images(native)
+        assert train_in.shape == (3, 3, 32, 32) and torch.equal(train_in, rollout_in)
+    # without the stored size (old checkpoints) the two paths differ: that is what source_size fixes
+    old = LAPAModel(micro())
+    assert not torch.equal(old.preprocess_images(native), StepSamples(
+        [Source()], {0: np.zeros((3, 7), np.int64)}, preprocess=old.config.preprocess())[0]["image"][None].expand(3, -1, -1, -1))
+
+
+def test_normalizer_round_trips_stats_json(tmp_path):
+    from lapa_bench.data import open_datasets
+    from lapa_bench.data.normalize import Normalizer, read_stats
+
+    a = tiny_dataset(tmp_path / "a", episodes=3)
+    b = tiny_dataset(tmp_path / "b", episodes=2, T=5)
+    sources = open_datasets(a) + open_datasets(b)
+    acts = np.concatenate([s.episode(i, with_frames=False)["action"] for s in sources for i in range(len(s))])
+    n = Normalizer.from_datasets(sources, ("action",))
+    assert np.allclose(n.stats["action"]["mean"], acts.mean(0), atol=1e-6)  # merged stats == all the data
+    assert np.allclose(n.stats["action"]["std"], acts.std(0), atol=1e-6)
+    assert np.allclose(read_stats(a)["action"]["mean"], np.concatenate(
+        [sources[0].episode(i, with_frames=False)["action"] for i in range(3)]).mean(0), atol=1e-6)
+    z = n.normalize("action", acts)
+    assert np.allclose(z.mean(0), 0, atol=1e-5) and np.allclose(n.unnormalize("action", z), acts, atol=1e-6)
+    t = torch.as_tensor(acts)
+    assert torch.allclose(n.unnormalize("action", n.normalize("action", t)), t, atol=1e-6)
+    m = Normalizer.from_dict(json.loads(json.dumps(n.to_dict())))  # stored in a checkpoint and back
+    assert np.allclose(m.normalize("action", acts), z)
+    mm = Normalizer(n.stats, mode="min_max").normalize("action", acts)
+    assert mm.min() >= -1 - 1e-6 and mm.max() <= 1 + 1e-6
+    with pytest.raises(FileNotFoundError, match="stats.json"):
+        Normalizer.from_datasets([tmp_path])
+
+
+# -- one loop ---------------------------------------------------------------------------------
+def test_exactly_one_training_loop_in_the_tree():
+    """No file but the loop steps an optimizer (tests' own overfit checks aside)."""
+    hits = []
+    for folder in ("lapa_bench", "policies", "tasks", "benchmarks", "scripts", "results"):
+        for f in (REPO / folder).rglob("*.py"):
+            if re.search(r"\b(opt|optimizer|optim)\.step\(", f.read_text()):
+                hits.append(str(f.relative_to(REPO)))
+    assert hits == ["lapa_bench/training/loop.py"], hits
+
+
+def test_backbones_reach_the_model_from_the_cli(tmp_path):
+    """`--model.vision_backbone` / `--model.language_backbone` load the pretrained towers into the trained
+    checkpoint (the old trainer overwrote them), and the checkpoint rebuilds without them."""
+    from transformers import CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM
+
+    from lapa_bench.app.cli import main
+    from policies.lapa.modeling_lapa import LAPAModel, byte_tokenizer
+
+    vis = CLIPVisionModel(CLIPVisionConfig(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
+                                           num_hidden_layers=1, num_attention_heads=2))
+    vis.save_pretrained(tmp_path / "vision")
+    LlamaForCausalLM(LlamaConfig(vocab_size=259, hidden_size=48, intermediate_size=64, num_hidden_layers=1,
+                                 num_attention_heads=2, num_key_value_heads=2,
+                                 max_position_embeddings=128)).save_pretrained(tmp_path / "lm")
+    byte_tokenizer().save_pretrained(tmp_path / "lm")
+    ds = tiny_dataset(tmp_path / "ds", episodes=3)
+    assert main(["scratch", "train", "--data", str(ds), "--out", str(tmp_path / "ck"), "--device", "cpu",
+                 "--model.image_size", "32", "--model.vision_backbone", str(tmp_path / "vision"),
+                 "--model.language_backbone", str(tmp_path / "lm"), "--model.max_prompt_tokens", "24",
+                 "--model.action_bins", "16", "--finetune.steps", "2", "--finetune.batch_size", "4",
+                 "--finetune.progress", "false"]) == 0
+    cfg = json.loads((tmp_path / "ck" / "config.json").read_text())["config"]
+    assert cfg["vision_backbone"] == str(tmp_path / "vision") and cfg["text"]["hidden_size"] == 48
+    m = LAPAModel.from_pretrained(tmp_path / "ck")
+    (key,) = [k for k in vis.state_dict() if k.endswith("patch_embedding.weight")]
+    assert torch.equal(m.vision.state_dict()[key], vis.state_dict()[key])  # frozen, pretrained, loaded
+
+
+# -- a trainable baseline from its own folder ----------------------------------------------
+TOY_POLICY = '''
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lapa_bench.policy import Policy, register_policy
+
+
+@dataclass
+class ToyConfig:
+    action: list[float] = field(default_factory=lambda: [0.0] * 6 + [1.0])
+
+
+@register_policy("toy_mean")
+class ToyMeanPolicy(Policy):
+    """Plays the mean training action (a toy trainable baseline)."""
+
+    config_class = ToyConfig
+
+    def act(self, obs):
+        return np.clip(np.asarray(self.config.action, dtype=np.float32), -1, 1)
+'''
+
+TOY_TRAIN = '''
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lapa_bench.training import Inputs, TrainConfig, checkpoint, register_method, train_model
+
+
+@dataclass
+class ToyTrainConfig:
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=5, batch_size=4, lr=0.1, warmup_steps=0))
+
+
+class Actions:
+    def __init__(self, a):
+        self.a = torch.as_tensor(a)
+
+    def __len__(self):
+        return len(self.a)
+
+    def collate(self, idx):
+        return {"action": self.a[list(idx)]}
+
+
+class MeanAction(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mean = torch.nn.Parameter(torch.zeros(7))
+
+    def loss(self, batch):
+        return (batch["action"] - self.mean).abs().mean(), {}
+
+    def save_pretrained(self, d):
+        checkpoint.save_module(self, d, {"policy": "toy_mean"}, {"action": self.mean.tolist()})
+
+
+@register_method("toy", config=ToyTrainConfig, policy="toy_mean", needs=("data",))
+def train(cfg, inputs: Inputs, out, device="auto"):
+    """Toy: the mean action, trained by the one loop."""
+    from lapa_bench.data import open_datasets
+
+    acts = np.concatenate([ds.episode(i, with_frames=False)["action"] for d in inputs.data
+                           for ds in open_datasets(d) for i in range(len(ds))])
+    train_model(MeanAction(), Actions(acts), cfg.train, out, device=device, name="toy",
+                evaluate=lambda m, dev: {"l1": float((torch.as_tensor(acts) - m.mean.cpu()).abs().mean())})
+    return Path(out)
+'''
+
+
+@requires_sim
+def test_a_toy_trainable_method_from_its_own_folder_runs_through_the_pipeline(tmp_path):
+    """A new trainable baseline is one folder (policy + train): the pipeline loads it as a plugin, trains
+    it through the one loop and evaluates it in SIMPLER; nothing in lapa_bench or policies changes."""
+    toy = tmp_path / "toy_method"
+    toy.mkdir()
+    (toy / "__init__.py").write_text("")
+    (toy / "policy.py").write_text(textwrap.dedent(TOY_POLICY))
+    (toy / "train.py").write_text(textwrap.dedent(TOY_TRAIN))
+    ds = tiny_dataset(tmp_path / "demos", episodes=3)
+    cfg = {"name": "toy", "out": str(tmp_path / "run"), "workers": 1, "plugins": [str(toy)],
+           "demos": {"path": str(ds)}, "methods": {"toy": {"train": {"steps": 6}}}, "runs": [{"method": "toy"}],
+           "eval": {"tasks": ["carrot"], "episodes": 1, "seeds": [0], "bounds": []}}
+    (tmp_path / "toy.yaml").write_text(yaml.safe_dump(cfg))
+    r = subprocess.run([sys.executable, "-m", "lapa_bench.app.cli", "pipeline", str(tmp_path / "toy.yaml")],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    run = tmp_path / "run"
+    assert json.loads((run / "toy" / "last" / "trainer_state.json").read_text())["step"] == 6
+    assert "l1" in json.loads((run / "toy" / "eval.json").read_text())
+    rec = [json.loads(x) for f in (run / "eval" / "toy").glob("records*.jsonl") for x in f.read_text().splitlines()]
+    assert len(rec) == 1 and rec[0]["policy"] == "toy_mean" and rec[0]["error"] is None and rec[0]["steps"] == 60
+    assert "toy" in (run / "report" / "table.csv").read_text()
