@@ -28,7 +28,6 @@ Then ``make_policy("hold", gripper=-1)`` or ``lapa-bench eval --policy hold``.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import pkgutil
 import traceback
@@ -37,7 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lapa_bench import specs
+from lapa_bench import plugins, specs
 from lapa_bench.config import from_dict, merge
 from lapa_bench.io import write_json_atomic
 
@@ -183,20 +182,9 @@ def _discover() -> None:
     if _DISCOVERED:
         return
     _DISCOVERED = True
-    for mod in policy_modules():
-        try:
-            importlib.import_module(mod)
-        except Exception as e:  # a broken optional policy must not hide the others
-            _BROKEN[mod] = f"{type(e).__name__}: {e}"
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            cls = ep.load()
-            if ep.name not in _REGISTRY:
-                register_policy(ep.name)(cls)
-        except Exception as e:
-            _BROKEN[f"entry point {ep.name} ({ep.value})"] = f"{type(e).__name__}: {e}"
+    plugins.import_modules(policy_modules(), _BROKEN)
+    plugins.load_entry_points(ENTRY_POINT_GROUP, _BROKEN,
+                              lambda name, cls: None if name in _REGISTRY else register_policy(name)(cls))
 
 
 def available_policies() -> list[str]:
@@ -212,10 +200,7 @@ def broken_policies() -> dict[str, str]:
 def get_policy_class(name: str) -> type[Policy]:
     _discover()
     if name not in _REGISTRY:
-        msg = f"unknown policy {name!r}. Known policies: {', '.join(available_policies())}."
-        if _BROKEN:
-            msg += " Modules that failed to import: " + "; ".join(f"{k} ({v})" for k, v in _BROKEN.items())
-        raise KeyError(msg)
+        raise KeyError(plugins.unknown("policy", "policies", name, _REGISTRY, _BROKEN))
     return _REGISTRY[name]
 
 

@@ -23,16 +23,22 @@ MIN_EVAL_DISTANCE = 0.02  # m
 
 
 @dataclass
-class CollectConfig:
+class CollectionConfig:
+    """What every collection shares (the Bridge demonstrations and the Panda videos)."""
+
     tasks: list[str]
-    episodes: int  # successful demonstrations per task
+    episodes: int  # successful episodes per task
     out: str
     image_size: tuple[int, int] = (256, 256)
-    keep_failures: bool = False
     seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class CollectConfig(CollectionConfig):
+    keep_failures: bool = False
     noise: float = 0.002  # m, std of the oracle's translation noise
     max_attempts_factor: int = 3  # give up on a task after episodes * factor attempts
-    progress: bool = True
 
 
 def _yaw_quat(yaw: float) -> np.ndarray:
@@ -177,9 +183,14 @@ def collect(cfg: CollectConfig, workers: int = 1) -> Path:
     assets.check_assets()
     # longest episodes first, so that parallel workers finish together
     names = [t.name for t in sorted(resolve_tasks(cfg.tasks), key=lambda t: -t.max_steps)]
+    return run_collection(collect_task, cfg, names, workers)
+
+
+def run_collection(task_fn, cfg: CollectionConfig, names: list[str], workers: int) -> Path:
+    """``task_fn`` over the task ``names`` (``workers`` at a time), then ``OUT/collection.json``."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    results = run_per_task(collect_task, cfg, names, workers)
+    results = run_per_task(task_fn, cfg, names, workers)
     write_collection_summary(out, cfg, workers, results, time.time() - t0)
     return out

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lapa_bench.app.collect import CollectionConfig
+
 PANDA_TASKS = {
     "PickCube-v1": "pick up the red cube and move it to the green goal",
     "StackCube-v1": "stack the red cube on the green cube",
@@ -23,15 +25,9 @@ PANDA_TASKS = {
 
 
 @dataclass
-class PandaConfig:
-    tasks: list[str]
-    episodes: int  # successful videos per task
-    out: str
-    image_size: tuple[int, int] = (256, 256)
+class PandaConfig(CollectionConfig):
     frame_skip: int = 4  # keep every k-th control step (20 Hz -> 5 Hz, Bridge's rate)
     max_steps: int = 100
-    seed: int = 0
-    progress: bool = True
 
 
 class _Solver:
@@ -140,15 +136,10 @@ def collect_panda_task(cfg: PandaConfig, task: str, position: int = 0) -> dict:
 
 def collect_panda(cfg: PandaConfig, workers: int = 1) -> Path:
     """Action-free Panda videos of every task in ``cfg.tasks`` ('all' = the four) into ``OUT/panda_<Task>/``."""
-    from lapa_bench.app.collect import run_per_task, write_collection_summary
+    from lapa_bench.app.collect import run_collection
 
     names = list(PANDA_TASKS) if cfg.tasks in (["all"], [], None) else list(cfg.tasks)
     for n in names:
         if n not in PANDA_TASKS:
             raise KeyError(f"unknown Panda task {n!r}; known: {', '.join(PANDA_TASKS)} or 'all'")
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    results = run_per_task(collect_panda_task, cfg, names, workers)
-    write_collection_summary(out, cfg, workers, results, time.time() - t0)
-    return out
+    return run_collection(collect_panda_task, cfg, names, workers)

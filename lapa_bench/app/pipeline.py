@@ -89,7 +89,8 @@ class PipelineConfig:
     @classmethod
     def from_dict(cls, raw: dict, where: str = "pipeline") -> "PipelineConfig":
         from lapa_bench.device import parse_device
-        from lapa_bench.training.registry import get_method, load_plugin
+        from lapa_bench.plugins import load_plugin
+        from lapa_bench.training.registry import get_method
 
         try:
             cfg = C.from_dict(cls, raw)
@@ -291,7 +292,7 @@ def _stop(st: "Stages", out: Path, until: str) -> Path:
 def _init_worker(threads: int, plugins: list) -> None:
     """Eval worker initializer: share the cores (torch threads) and register the config's plugins."""
     from lapa_bench.provenance import set_torch_threads
-    from lapa_bench.training.registry import load_plugin
+    from lapa_bench.plugins import load_plugin
 
     set_torch_threads(threads)
     for p in plugins:

@@ -17,12 +17,11 @@ more CLI actions with :func:`register_command` (``lapa-bench laq probe ...``).
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from lapa_bench import plugins
 
 ENTRY_POINT_GROUP = "lapa_bench.methods"
 CORPORA = ("data", "videos")  # labelled trajectories, action-free videos
@@ -97,44 +96,10 @@ def _discover() -> None:
     _DISCOVERED = True
     import policies
 
-    for pkg in sorted(Path(policies.__path__[0]).iterdir()):
-        if (pkg / "train.py").is_file():
-            mod = f"policies.{pkg.name}.train"
-            try:
-                importlib.import_module(mod)
-            except Exception as e:  # a broken optional method must not hide the others
-                _BROKEN[mod] = f"{type(e).__name__}: {e}"
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except Exception as e:
-            _BROKEN[f"entry point {ep.name} ({ep.value})"] = f"{type(e).__name__}: {e}"
-
-
-def load_plugin(spec: str) -> None:
-    """Import a module that registers methods/policies: a dotted name or a path to a .py file / package."""
-    p = Path(spec)
-    if p.exists():
-        p = p.resolve()
-        init = p / "__init__.py" if p.is_dir() else p
-        name = p.name if p.is_dir() else p.stem
-        if name in sys.modules:
-            return
-        s = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(p)] if p.is_dir() else None)
-        if s is None:
-            raise ValueError(f"plugin {spec!r} is not a Python module or package")
-        mod = importlib.util.module_from_spec(s)
-        sys.modules[name] = mod
-        if str(p.parent) not in sys.path:
-            sys.path.insert(0, str(p.parent))
-        s.loader.exec_module(mod)
-        for sub in ("policy", "train"):  # a method folder: its policy and its training module
-            if p.is_dir() and (p / f"{sub}.py").is_file():
-                importlib.import_module(f"{name}.{sub}")
-    else:
-        importlib.import_module(spec)
+    root = Path(policies.__path__[0])
+    plugins.import_modules([f"policies.{p.name}.train" for p in sorted(root.iterdir()) if (p / "train.py").is_file()],
+                           _BROKEN)
+    plugins.load_entry_points(ENTRY_POINT_GROUP, _BROKEN)
 
 
 def available_methods() -> list[str]:
@@ -150,8 +115,5 @@ def broken_methods() -> dict[str, str]:
 def get_method(name: str) -> Method:
     _discover()
     if name not in _METHODS:
-        msg = f"unknown training method {name!r}. Known methods: {', '.join(sorted(_METHODS))}."
-        if _BROKEN:
-            msg += " Modules that failed to import: " + "; ".join(f"{k} ({v})" for k, v in _BROKEN.items())
-        raise KeyError(msg)
+        raise KeyError(plugins.unknown("training method", "methods", name, _METHODS, _BROKEN))
     return _METHODS[name]
