@@ -294,3 +294,24 @@ def test_a_toy_trainable_method_from_its_own_folder_runs_through_the_pipeline(tm
     rec = [json.loads(x) for f in (run / "eval" / "toy").glob("records*.jsonl") for x in f.read_text().splitlines()]
     assert len(rec) == 1 and rec[0]["policy"] == "toy_mean" and rec[0]["error"] is None and rec[0]["steps"] == 60
     assert "toy" in (run / "report" / "table.csv").read_text()
+
+
+def test_checkpoints_of_earlier_revisions_still_load(tmp_path):
+    """Checkpoints written before the single training path stored the runtime device and had no
+    source_size/crop: they load, and rollouts resize the camera frame directly as they did."""
+    from lapa_bench.policy import make_policy
+    from policies.lapa.action_bins import fit_bins
+    from policies.lapa.modeling_lapa import LAPAModel
+
+    m = LAPAModel(micro()).eval()
+    m.set_action_bins(*fit_bins(np.random.default_rng(0).normal(size=(50, 7)), 16))
+    m.save_pretrained(tmp_path / "ck", policy_name="scratch")
+    cfg_path = tmp_path / "ck" / "config.json"
+    payload = json.loads(cfg_path.read_text())
+    for k in ("source_size", "crop"):
+        payload["config"].pop(k)
+    payload["config"]["device"] = "auto"
+    cfg_path.write_text(json.dumps(payload))
+    pol = make_policy("scratch", checkpoint=tmp_path / "ck", device="cpu")
+    obs = {"image": np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8), "instruction": "go"}
+    assert pol.config.source_size is None and np.array_equal(pol.act(obs), m.predict(obs["image"][None], ["go"])[0])

@@ -24,6 +24,18 @@ examples:
 """
 
 
+def _d(cls, name: str):
+    """The default of a dataclass field (for help texts: defaults are defined only there)."""
+    import dataclasses
+
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
+def _given(args, names) -> dict:
+    return {n: getattr(args, n) for n in names if hasattr(args, n)}
+
+
 def _image_size(text: str):
     try:
         h, w = (int(x) for x in text.lower().split("x"))
@@ -48,14 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", default=None, help="checkpoint folder (config.json + weights) to load")
     e.add_argument("--device", default="auto", help="where learned policies run: auto, cpu, cuda, cuda:N")
     e.add_argument("--print-config", action="store_true", help="print the policy's resolved config and exit")
-    e.add_argument("--tasks", nargs="+", default=["all"], help="'all' or task names/env ids (default: all)")
-    e.add_argument("--episodes", type=int, default=24, help="evaluation episode ids per task, first N of 24 (default 24)")
-    e.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (default: 0)")
+    from lapa_bench.app.collect import CollectConfig
+    from lapa_bench.app.evaluate import EvalConfig
+
+    S = argparse.SUPPRESS  # defaults live in the dataclasses (EvalConfig, CollectConfig), shown in the help
+    e.add_argument("--tasks", nargs="+", default=S, help=f"'all' or task names/env ids (default {_d(EvalConfig, 'tasks')})")
+    e.add_argument("--episodes", type=int, default=S,
+                   help=f"evaluation episode ids per task, first N of 24 (default {_d(EvalConfig, 'episodes')})")
+    e.add_argument("--seeds", type=int, nargs="+", default=S, help=f"seeds (default {_d(EvalConfig, 'seeds')})")
     e.add_argument("--out", required=True, help="run folder for records, manifest and videos")
     e.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N (1-based), e.g. 2/4")
-    e.add_argument("--video", type=int, default=0, metavar="K", help="save mp4s of the first K episodes per task")
-    e.add_argument("--label", default=None, help="name of this run in reports (default: policy name)")
-    e.add_argument("--image-size", type=_image_size, default=None, metavar="HxW",
+    e.add_argument("--video", type=int, default=S, metavar="K", help="save mp4s of the first K episodes per task")
+    e.add_argument("--label", default=S, help="name of this run in reports (default: policy name)")
+    e.add_argument("--image-size", type=_image_size, default=S, metavar="HxW",
                    help="resize camera images (default 480x640, native)")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -80,10 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "PullCube-v1 for panda (default all)")
     c.add_argument("--episodes", type=int, required=True, help="successful demonstrations per task")
     c.add_argument("--out", required=True, help="dataset folder")
-    c.add_argument("--image-size", type=_image_size, default=(256, 256), metavar="HxW", help="frame size (default 256x256)")
-    c.add_argument("--keep-failures", action="store_true", help="also store failed attempts (success=false)")
-    c.add_argument("--seed", type=int, default=0, help="base seed of the layouts and noise (default 0)")
-    c.add_argument("--noise", type=float, default=0.002, help="oracle translation noise std, m (default 0.002)")
+    c.add_argument("--image-size", type=_image_size, default=S, metavar="HxW",
+                   help=f"frame size (default {_d(CollectConfig, 'image_size')})")
+    c.add_argument("--keep-failures", action="store_true", default=S, help="also store failed attempts (success=false)")
+    c.add_argument("--seed", type=int, default=S, help=f"base seed of the layouts and noise (default {_d(CollectConfig, 'seed')})")
+    c.add_argument("--noise", type=float, default=S,
+                   help=f"oracle translation noise std, m (default {_d(CollectConfig, 'noise')})")
     c.add_argument("--workers", type=int, default=1, help="tasks collected in parallel processes (default 1)")
     c.add_argument("--no-progress", action="store_true")
 
@@ -142,10 +161,9 @@ def cmd_eval(args) -> int:
     if args.print_config:
         print(config.dump_yaml(policy.config))
         return 0
-    cfg = EvalConfig(policy=args.policy, out=args.out, checkpoint=args.checkpoint,
-                     policy_config=overrides, tasks=args.tasks, episodes=args.episodes,
-                     seeds=args.seeds, shard=parse_shard(args.shard), video=args.video, label=args.label,
-                     image_size=args.image_size, device=args.device, progress=not args.no_progress)
+    cfg = EvalConfig(policy=args.policy, out=args.out, checkpoint=args.checkpoint, policy_config=overrides,
+                     shard=parse_shard(args.shard), device=args.device, progress=not args.no_progress,
+                     **_given(args, ("tasks", "episodes", "seeds", "video", "label", "image_size")))
     out = evaluate(cfg, policy)
     from lapa_bench.app.report import build_report
 
@@ -168,15 +186,14 @@ def cmd_collect(args) -> int:
 
     if args.episodes < 1:
         raise ValueError("--episodes must be >= 1")
+    common = dict(tasks=args.tasks, episodes=args.episodes, out=args.out, progress=not args.no_progress,
+                  **_given(args, ("image_size", "seed")))
     if args.source == "panda":
         from lapa_bench.app.panda_videos import PandaConfig, collect_panda
 
-        collect_panda(PandaConfig(tasks=args.tasks, episodes=args.episodes, out=args.out, image_size=args.image_size,
-                                  seed=args.seed, progress=not args.no_progress), workers=args.workers)
+        collect_panda(PandaConfig(**common), workers=args.workers)
         return 0
-    collect(CollectConfig(tasks=args.tasks, episodes=args.episodes, out=args.out, image_size=args.image_size,
-                          keep_failures=args.keep_failures, seed=args.seed, noise=args.noise,
-                          progress=not args.no_progress), workers=args.workers)
+    collect(CollectConfig(**common, **_given(args, ("keep_failures", "noise"))), workers=args.workers)
     return 0
 
 
