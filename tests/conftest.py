@@ -44,17 +44,42 @@ def micro(**kw):
     return LAPAConfig(**base)
 
 
-def tiny_dataset(root, episodes=4, T=8, size=32):
+def tiny_dataset(root, episodes=4, T=8, size=32, states=False):
     from lapa_bench.data import LeRobotWriter
-    from lapa_bench.specs import ACTION_NAMES
+    from lapa_bench.specs import ACTION_NAMES, STATE_NAMES
 
-    w = LeRobotWriter(root, fps=5, image_shape=(size, size, 3), action_names=ACTION_NAMES)
+    w = LeRobotWriter(root, fps=5, image_shape=(size, size, 3), action_names=ACTION_NAMES,
+                      state_names=STATE_NAMES if states else None)
     yy, xx = np.mgrid[0:size, 0:size]
     rng = np.random.default_rng(0)
     for e in range(episodes):
         frames = np.stack([np.stack([(xx * 8 + 5 * t + 40 * e) % 256, yy * 8, xx * 4], -1) for t in range(T)])
         w.add_episode(frames.astype(np.uint8), task="put carrot on plate",
-                      actions=(rng.normal(size=(T, 7)) * 0.01).astype(np.float32))
+                      actions=(rng.normal(size=(T, 7)) * 0.01).astype(np.float32),
+                      states=rng.normal(size=(T, 7)).astype(np.float32) if states else None)
     return root
 
 
+
+
+def image_cued_dataset(root, episodes=12, T=10, size=32):
+    """Demonstrations whose actions depend only on the image (a bright square left or right of centre
+    -> move left or right, open or close): a model that reads the image beats the mean action and its
+    image-blind twin; one that does not cannot."""
+    from lapa_bench.data import LeRobotWriter
+    from lapa_bench.specs import ACTION_NAMES, STATE_NAMES
+
+    w = LeRobotWriter(root, fps=5, image_shape=(size, size, 3), action_names=ACTION_NAMES, state_names=STATE_NAMES)
+    rng = np.random.default_rng(1)
+    for e in range(episodes):
+        side = np.full(T, rng.integers(0, 2))  # one side per episode: the whole chunk is predictable
+        frames = np.full((T, size, size, 3), 40, np.uint8)
+        for t in range(T):
+            x0 = 2 if side[t] == 0 else size // 2 + 2
+            frames[t, size // 3: size // 3 + 10, x0:x0 + 10] = 230
+        actions = np.zeros((T, 7), np.float32)
+        actions[:, 1] = np.where(side == 0, -0.02, 0.02)
+        actions[:, 6] = np.where(side == 0, -1.0, 1.0)
+        w.add_episode(frames, task="go to the square", actions=actions,
+                      states=rng.normal(size=(T, 7)).astype(np.float32))
+    return root

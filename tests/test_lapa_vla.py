@@ -40,7 +40,14 @@ def test_shapes_both_heads_and_configs():
     assert m(px, **tok).shape == (4, 4, 8)  # code_seq_len x codebook_size
     m.replace_head("action")
     assert m(px, **tok).shape == (4, 7, 16)  # 7 dims x bins
-    assert m.predict(np.zeros((2, 50, 60, 3), np.uint8), ["a", "b"]).shape == (2, 7)
+    assert m.predict(np.zeros((2, 50, 60, 3), np.uint8), ["a", "b"]).shape == (2, 1, 7)  # (B, chunk, 7)
+    # the small-data recipe: a chunk of 4 continuous actions, a proprio token
+    m = LAPAModel(micro(chunk=4, execute=2, action_head="l1", proprio=True))
+    assert m(px, **tok, state=torch.zeros(4, 7)).shape == (4, 28, 1)
+    a = m.predict(np.zeros((2, 50, 60, 3), np.uint8), ["a", "b"], np.zeros((2, 7), np.float32))
+    assert a.shape == (2, 4, 7) and set(np.unique(a[..., 6])) <= {-1.0, 1.0}
+    with pytest.raises(ValueError, match="execute"):
+        micro(chunk=2, execute=3)
     full, tiny = lapa_full(), lapa_tiny()
     assert full.text["hidden_size"] == 4096 and full.text["num_hidden_layers"] == 32 and full.action_bins == 256
     assert tiny.image_size == 64
@@ -94,7 +101,8 @@ def test_save_load_identical_outputs_and_policy(tmp_path):
     pol = make_policy("lapa", checkpoint=tmp_path / "ck", device="cpu")
     obs = {"image": np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8), "instruction": "go"}
     a = pol.act(obs)
-    assert a.shape == (7,) and np.array_equal(a, m.predict(obs["image"][None], ["go"])[0])
+    expected = np.clip(m.predict(obs["image"][None], ["go"])[0], -1, 1)  # within the action bounds
+    assert a.shape == (1, 7) and np.allclose(a, expected)
     pol.save_pretrained(tmp_path / "ck2")
     assert np.array_equal(make_policy("lapa", checkpoint=tmp_path / "ck2").act(obs), a)
     # a latent (stage-2) checkpoint is not a policy yet

@@ -79,7 +79,8 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
                                 "finetune": stage},
                        "scratch": {"model": over, "finetune": stage}},
            "runs": [{"method": "lapa"}, {"method": "scratch"}],
-           "eval": {"tasks": ["carrot"], "episodes": 1, "seeds": [0], "bounds": ["zero"], "bound_seeds": [1]}}
+           "eval": {"tasks": ["carrot"], "episodes": 1, "seeds": [0], "bounds": ["zero"], "bound_seeds": [1],
+                    "train_layouts": 1}}
     path = tmp_path / "micro.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "run"
@@ -89,6 +90,10 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     assert "stopped after the 'train' stages" in capsys.readouterr().out
     assert (out / "lapa" / "laq" / "eval.json").is_file() and (out / "lapa" / "pretrain" / "eval.json").is_file()
     assert main(["pipeline", str(path)]) == 0  # goes on from there
+    text = capsys.readouterr().out
+    assert "learning check" in text and ("training layouts 0/1" in text or "training layouts 1/1" in text)
+    check = json.loads((out / "checks" / "learning_check.json").read_text())
+    assert [r["label"] for r in check] == ["lapa", "scratch"] and all("mean_action_error" in r for r in check)
     table = (out / "report" / "table.csv").read_text()
     assert "lapa" in table and "scratch" in table and "zero" in table
     md = (out / "report" / "table.md").read_text()

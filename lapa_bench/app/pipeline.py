@@ -52,6 +52,9 @@ class EvalSpec:
     bounds: list[str] = field(default_factory=lambda: ["scripted", "random"])
     bound_episodes: int | None = None  # default: episodes
     bound_seeds: list[int] | None = None  # default: seeds
+    # the closed-loop learning check: each trained policy from the layouts of its first N training
+    # demonstrations per task (`data replay-check --policy`), before the evaluation (0: skip)
+    train_layouts: int = 0
 
 
 def _default_runs() -> list[RunSpec]:
@@ -246,6 +249,7 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
         ckpts[r.label] = (m.policy, run_out)
     if until == "train":
         return _stop(st, out, until)
+    learning_check(ckpts, where["demos"], out / "checks", cfg.eval.train_layouts, cfg.workers, st)
 
     ev = cfg.eval
     runs, todo = [], []
@@ -268,6 +272,44 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
     print(st.summary())
     print(f"[pipeline] table and plot: {out / 'report'}")
     return out
+
+
+def learning_check(ckpts: dict, demos: Path, folder: Path, train_layouts: int, workers: int, st) -> list[dict]:
+    """Before evaluating: each policy's offline learning check (``eval.json``: held-out action error vs the
+    mean action and the image-blind twin) and, with ``train_layouts``, its success closed loop from the
+    layouts of its own training demonstrations. Prints a table; a policy that does not beat its
+    references is flagged (its evaluation is a bug report about the recipe, not a finding)."""
+    from lapa_bench.app.replay import replay_check
+    from lapa_bench.io import write_json_atomic
+
+    rows = []
+    for label, (policy, ck) in ckpts.items():
+        ev = json.loads((Path(ck) / "eval.json").read_text())
+        row = {"label": label, "action_error": ev.get("action_error"), "mean_action_error": ev.get("mean_action_error"),
+               "blind_twin_error": ev.get("blind_twin", {}).get("action_error"), "learned": ev.get("learned")}
+        if train_layouts > 0:
+            path = folder / f"{slug(label)}.json"
+            if not path.is_file():
+                st.run(f"train-layout check ({label})", lambda path=path, policy=policy, ck=ck: replay_check(
+                    demos, max_episodes=train_layouts, out=path, workers=workers, policy=policy, checkpoint=str(ck),
+                    progress=False))
+            res = json.loads(path.read_text())
+            eps = res["episodes"]
+            row["train_layout_success_once"] = f"{sum(e['success_once'] for e in eps)}/{len(eps)}"
+        rows.append(row)
+    if not rows:
+        return rows
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(folder / "learning_check.json", rows)
+    print("[pipeline] learning check (held-out action error in std units; lower is better):")
+    for r in rows:
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        flag = "" if r["learned"] else "   <-- does not beat its references"
+        print(f"  {r['label']:<24} model {fmt(r['action_error'])}  mean action {fmt(r['mean_action_error'])}  "
+              f"blind twin {fmt(r['blind_twin_error'])}"
+              + (f"  training layouts {r['train_layout_success_once']}" if "train_layout_success_once" in r else "")
+              + ("" if r["learned"] is None else flag))
+    return rows
 
 
 def _collect(spec: CorpusSpec, folder: Path, seed: int, source: str, workers: int) -> None:

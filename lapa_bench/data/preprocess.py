@@ -62,3 +62,18 @@ class ImagePreprocess:
     def __call__(self, frames: np.ndarray):
         """uint8 ``(T, H, W, 3)`` -> float tensor ``(T, 3, S, S)`` in [0, 1]."""
         return to_tensor(self.frames(frames))
+
+
+def random_shift(x, pad: int, generator=None):
+    """DrQ's augmentation: pad ``(B, C, H, W)`` by ``pad`` pixels (replicating the border) and crop back
+    at a random offset per sample, i.e. shift each image by up to +-pad pixels."""
+    import torch
+    import torch.nn.functional as F
+
+    if pad <= 0:
+        return x
+    b, _, h, w = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).tolist()
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).tolist()
+    return torch.stack([xp[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(b)])

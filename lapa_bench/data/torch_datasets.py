@@ -120,11 +120,14 @@ class StepSamples:
 
     ``targets``: ``"action"`` (LeRobot datasets with actions) or a dict ``{episode: array (T, ...)}``
     (latent codes / pseudo-actions written by a labeller) keyed by the global episode index.
+    ``extras``: more per-step arrays, ``{name: {episode: (T, ...)}}``, given as ``item[name]`` (e.g. the
+    proprioceptive ``state``, or the raw ``action`` chunk beside its encoded target).
     """
 
     def __init__(self, sources, targets="action", episodes=None, image_size=None, cache_episodes: int = 64,
-                 preprocess=None):
+                 preprocess=None, extras: dict | None = None):
         self.src = _EpisodeSource(sources, image_size, cache_episodes, preprocess)
+        self.extras = extras or {}
         eps = list(range(len(self.src.items)) if episodes is None else episodes)
         self.targets = {}
         for e in eps:
@@ -144,11 +147,42 @@ class StepSamples:
         import torch
 
         e, t = self.index[k]
-        return {"image": _to_tensor(self.src.frames(e)[t]), "instruction": self.src.instruction(e),
+        item = {"image": _to_tensor(self.src.frames(e)[t]), "instruction": self.src.instruction(e),
                 "target": torch.as_tensor(self.targets[e][t]), "episode": e, "t": t}
+        for name, arrays in self.extras.items():
+            item[name] = torch.as_tensor(arrays[e][t], dtype=torch.float32)
+        return item
 
     def collate(self, indices) -> dict:
         return _collate([self[int(k)] for k in indices])
+
+
+def action_chunks(actions: np.ndarray, k: int) -> np.ndarray:
+    """``(T, D)`` actions -> ``(T, k, D)``: at step t the actions t..t+k-1; past the episode's end the last
+    action repeats (the arm holds, the gripper stays as it was)."""
+    a = np.asarray(actions)
+    idx = np.minimum(np.arange(len(a))[:, None] + np.arange(k)[None], len(a) - 1)
+    return a[idx]
+
+
+def chunk_samples(sources, episodes, chunk: int, preprocess, targets=None, state: bool = True,
+                  actions: list | None = None) -> StepSamples:
+    """(image_t, instruction, state_t, actions t..t+chunk-1) samples of labelled sources: the data of every
+    action-chunk policy. ``item["action"]`` is the raw chunk ``(chunk, 7)``; ``item["target"]`` the same or
+    ``targets(chunks (T, chunk, 7))`` (e.g. bin indices). ``actions``: per global episode, actions to use
+    instead of the recorded ones (e.g. an IDM's pseudo-actions of action-free videos)."""
+    eps = [(s, i) for s in sources for i in range(len(s))]
+    data = [s.episode(i, with_frames=False) for s, i in eps]
+    if state and any("observation.state" not in d for d in data):
+        raise ValueError("proprioceptive states are missing from the data (observation.state); "
+                         "collect it with `lapa-bench collect`, or set proprio: false")
+    acts = actions if actions is not None else [d["action"] for d in data]
+    chunks = {e: action_chunks(a, chunk) for e, a in enumerate(acts)}
+    extras = {"action": chunks}
+    if state:
+        extras["state"] = {e: d["observation.state"] for e, d in enumerate(data)}
+    return StepSamples(sources, {e: (targets(c) if targets else c) for e, c in chunks.items()}, episodes,
+                       preprocess=preprocess, cache_episodes=10_000, extras=extras)
 
 
 def _collate(items: list[dict]) -> dict:

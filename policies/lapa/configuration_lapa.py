@@ -10,8 +10,16 @@ classes except the two-layer MLP projector (as in LLaVA / OpenVLA):
 Heads (parallel decoding, one forward pass per step, as in OpenVLA-OFT):
 
 * ``latent`` (stage 2): K = ``code_seq_len`` queries, each a softmax over ``codebook_size`` LAQ codes.
-* ``action`` (stage 3): K = 7 queries, each a softmax over ``action_bins`` bins of one action
-  dimension (OpenVLA's discretization; see :mod:`policies.lapa.action_bins`).
+* ``action`` (stage 3): K = ``chunk`` x 7 queries (an action chunk, decoded in parallel as in
+  OpenVLA-OFT), each either a softmax over ``action_bins`` bins of one action dimension
+  (``action_head="bins"``, OpenVLA's discretization, :mod:`policies.lapa.action_bins`) or one
+  continuous value (``action_head="l1"``: L1 on actions normalized by ``meta/stats.json``, the
+  gripper a binary logit). The policy executes the first ``execute`` actions, then predicts again.
+
+Small-data options (OpenVLA-OFT, DrQ), recorded in the checkpoint: ``proprio`` (the 7-D state as one
+input token; the paper's model has none), ``random_shift`` (pixels of DrQ augmentation while
+training), ``crop`` (a fixed workspace crop), and ``blind`` (the image-blind twin of the learning
+check: the image is zeroed).
 
 By default both towers are *built from the configs below with random weights* (nothing is
 downloaded). ``vision_backbone`` / ``language_backbone`` name a local folder or hub id to load
@@ -45,6 +53,12 @@ class LAPAConfig:
     codebook_size: int = 8
     action_dim: int = 7
     action_bins: int = 256
+    action_head: str = "bins"  # "bins" (discretized, cross-entropy) or "l1" (continuous, normalized)
+    chunk: int = 1  # actions predicted per step (t .. t+chunk-1)
+    execute: int = 1  # of which the policy executes the first `execute` before predicting again
+    proprio: bool = False  # the proprioceptive state as an input token
+    random_shift: int = 0  # DrQ augmentation while training: +-pixels at the model's resolution
+    blind: bool = False  # the image-blind twin of the learning check (the image is zeroed)
     # the size (H, W) the training data's frames were stored at: a rollout frame goes through it first,
     # so that training and rollout see the same pixels (lapa_bench.data.preprocess); set by training
     source_size: tuple | None = None
@@ -55,6 +69,10 @@ class LAPAConfig:
             raise ValueError(f"head must be 'latent' or 'action', got {self.head!r}")
         if self.action_bins < 2 or self.codebook_size < 2:
             raise ValueError("action_bins and codebook_size must be >= 2")
+        if self.action_head not in ("bins", "l1"):
+            raise ValueError(f"action_head must be 'bins' or 'l1', got {self.action_head!r}")
+        if not 1 <= self.execute <= self.chunk:
+            raise ValueError(f"execute must be in [1, chunk={self.chunk}], got {self.execute}")
         self.image_mean, self.image_std = tuple(self.image_mean), tuple(self.image_std)
         self.source_size = tuple(self.source_size) if self.source_size else None
         self.crop = tuple(self.crop) if self.crop else None
@@ -66,11 +84,18 @@ class LAPAConfig:
 
     @property
     def num_queries(self) -> int:
-        return self.code_seq_len if self.head == "latent" else self.action_dim
+        return self.code_seq_len if self.head == "latent" else self.chunk * self.action_dim
 
     @property
     def num_classes(self) -> int:
-        return self.codebook_size if self.head == "latent" else self.action_bins
+        if self.head == "latent":
+            return self.codebook_size
+        return self.action_bins if self.action_head == "bins" else 1
+
+    @property
+    def normalized(self) -> bool:
+        """Whether the model holds action/state statistics (``meta/stats.json``)."""
+        return self.proprio or (self.head == "action" and self.action_head == "l1")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,6 +129,14 @@ def lapa_tiny() -> LAPAConfig:
                       prompt="{instruction}", max_prompt_tokens=64, action_bins=64)
 
 
-PRESETS = {"full": lapa_full, "tiny": lapa_tiny}
+def lapa_small() -> LAPAConfig:
+    """The small-data recipe at 128 px: 8 x 8 patches of 16 px, a 4-layer width-128 LM, proprio token,
+    chunks of 4 continuous actions (L1, binary gripper), +-8 px random shifts."""
+    return LAPAConfig(image_size=128, vision=_clip(128, 16, 96, 2, 4), text=_llama(128, 4, 4, 384),
+                      prompt="{instruction}", max_prompt_tokens=48, action_bins=64, action_head="l1", chunk=4,
+                      execute=1, proprio=True, random_shift=8)
+
+
+PRESETS = {"full": lapa_full, "tiny": lapa_tiny, "small": lapa_small}
 LAPAConfig.PRESETS = PRESETS  # `model: {preset: full}` in a config (lapa_bench.config)
 LAPAConfig.LEGACY_KEYS = ("device",)  # older checkpoints stored the runtime device

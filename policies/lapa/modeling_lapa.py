@@ -112,6 +112,7 @@ class LAPAModel(nn.Module):
         # action discretization (stage 3), filled by `set_action_bins` and saved with the weights
         self.register_buffer("action_edges", torch.zeros(config.action_dim, config.action_bins + 1))
         self.register_buffer("action_centers", torch.zeros(config.action_dim, config.action_bins))
+        self.state_proj = nn.Linear(config.action_dim, ld) if config.proprio else None  # the proprio token
         self._new_head()
         self.freeze_vision = (config.vision_backbone is not None) if config.freeze_vision is None \
             else bool(config.freeze_vision)
@@ -121,6 +122,19 @@ class LAPAModel(nn.Module):
         ld = self.language.config.hidden_size
         self.queries = nn.Parameter(torch.randn(self.config.num_queries, ld) * 0.02)
         self.head = nn.Linear(ld, self.config.num_classes)
+        if self.config.normalized and not hasattr(self, "action_mean"):  # filled by `set_normalizer`
+            for name in ("action_mean", "state_mean"):
+                self.register_buffer(name, torch.zeros(self.config.action_dim))
+            for name in ("action_std", "state_std"):
+                self.register_buffer(name, torch.ones(self.config.action_dim))
+
+    def set_normalizer(self, normalizer) -> None:
+        """Action and state mean/std from the one normalizer (``meta/stats.json``)."""
+        for key, prefix in (("action", "action"), ("observation.state", "state")):
+            if key in normalizer.stats:
+                st = normalizer.stats[key]
+                getattr(self, f"{prefix}_mean").copy_(torch.as_tensor(st["mean"], dtype=torch.float32))
+                getattr(self, f"{prefix}_std").copy_(torch.as_tensor(st["std"], dtype=torch.float32).clamp_min(1e-6))
 
     def replace_head(self, kind: str) -> "LAPAModel":
         """Swap the output head (``latent`` -> ``action`` for finetuning); towers and projector stay."""
@@ -148,13 +162,21 @@ class LAPAModel(nn.Module):
         return self.config.preprocess()(np.asarray(images))
 
     # -- forward ---------------------------------------------------------------------------
-    def forward(self, pixels: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """pixels ``(B, 3, S, S)`` in [0, 1]; returns logits ``(B, K, classes)``."""
+    def forward(self, pixels: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                state: torch.Tensor | None = None) -> torch.Tensor:
+        """pixels ``(B, 3, S, S)`` in [0, 1], raw states ``(B, 7)`` (with ``proprio``; None: a zero state,
+        e.g. for action-free videos); returns ``(B, K, classes)``."""
         b = pixels.shape[0]
+        if self.config.blind:
+            pixels = torch.zeros_like(pixels)
         x = (pixels - self.pixel_mean) / self.pixel_std
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_vision):
             feats = self.vision(pixel_values=x).last_hidden_state
         img = self.projector(feats)
+        if self.state_proj is not None:  # [image tokens][state token][prompt][queries]
+            z = torch.zeros(b, self.config.action_dim, device=img.device) if state is None \
+                else (state.to(img.device).float() - self.state_mean) / self.state_std
+            img = torch.cat([img, self.state_proj(z).unsqueeze(1).to(img.dtype)], 1)
         txt = self.language.get_input_embeddings()(input_ids)
         q = self.queries.unsqueeze(0).expand(b, -1, -1).to(img.dtype)
         embeds = torch.cat([img, txt.to(img.dtype), q], 1)
@@ -165,14 +187,26 @@ class LAPAModel(nn.Module):
         return self.head(h[:, -q.shape[1]:])
 
     def loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        """Training contract: ``batch`` has ``image`` (B, 3, S, S), ``instruction`` (B strings) and
-        ``target`` (B, K) class indices; -> cross-entropy over the K queries, {"accuracy": exact tokens}."""
-        dev = batch["image"].device
+        """Training contract: ``batch`` has ``image`` (B, 3, S, S), ``instruction`` (B strings), ``state``
+        (B, 7) with ``proprio``, and ``target``: class indices (latent codes or action bins, (B, K) or
+        (B, chunk, 7)) or raw actions (B, chunk, 7) for the ``l1`` head.
+        -> cross-entropy and {"accuracy"}, or L1 (normalized deltas) + logistic (gripper) and their parts."""
+        from lapa_bench.data.preprocess import random_shift
+
+        x = batch["image"]
+        if self.training and self.config.random_shift:
+            x = random_shift(x, self.config.random_shift)
         tok = self.tokenize(batch["instruction"])
-        logits = self(batch["image"], tok["input_ids"].to(dev), tok["attention_mask"].to(dev))
-        target = batch["target"].long()
-        ce = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1))
-        return ce, {"accuracy": (logits.argmax(-1) == target).float().mean()}
+        out = self(x, tok["input_ids"].to(x.device), tok["attention_mask"].to(x.device), batch.get("state"))
+        if self.config.head == "action" and self.config.action_head == "l1":
+            out = out[..., 0].view(len(x), self.config.chunk, self.config.action_dim)
+            a = batch["target"].float().view(out.shape)
+            delta = nn.functional.l1_loss(out[..., :-1], ((a - self.action_mean) / self.action_std)[..., :-1])
+            grip = nn.functional.binary_cross_entropy_with_logits(out[..., -1], (a[..., -1] > 0).float())
+            return delta + grip, {"l1": delta, "gripper_bce": grip}
+        target = batch["target"].long().reshape(len(x), -1)
+        ce = nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]).float(), target.reshape(-1))
+        return ce, {"accuracy": (out.argmax(-1) == target).float().mean()}
 
     # -- actions ---------------------------------------------------------------------------
     def set_action_bins(self, edges: np.ndarray, centers: np.ndarray) -> None:
@@ -185,17 +219,29 @@ class LAPAModel(nn.Module):
         return encode(actions, self.action_edges.cpu().numpy())
 
     @torch.no_grad()
-    def predict(self, images: np.ndarray, instructions: list[str]) -> np.ndarray:
-        """uint8 images ``(B, H, W, 3)`` + instructions -> actions ``(B, 7)`` (action head) or codes ``(B, K)``."""
-        from policies.lapa.action_bins import decode
-
-        dev = self.projector[0].weight.device
+    def predict_batch(self, pixels: torch.Tensor, instructions: list[str], state=None) -> torch.Tensor:
+        """Preprocessed pixels -> actions ``(B, chunk, 7)`` in env units (action head) or codes ``(B, K)``."""
+        c = self.config
+        dev = pixels.device
         tok = self.tokenize(instructions)
-        logits = self(self.preprocess_images(images).to(dev), tok["input_ids"].to(dev), tok["attention_mask"].to(dev))
-        idx = logits.argmax(-1).cpu().numpy()
-        if self.config.head == "latent":
-            return idx
-        return decode(idx, self.action_centers.cpu().numpy())
+        out = self(pixels, tok["input_ids"].to(dev), tok["attention_mask"].to(dev), state)
+        if c.head == "latent":
+            return out.argmax(-1)
+        if c.action_head == "l1":
+            out = out[..., 0].view(len(pixels), c.chunk, c.action_dim)
+            act = out * self.action_std + self.action_mean
+            act[..., -1] = torch.where(out[..., -1] > 0, 1.0, -1.0)
+            return act
+        idx = out.argmax(-1).view(len(pixels), c.chunk, c.action_dim)
+        return torch.stack([self.action_centers[d][idx[..., d]] for d in range(c.action_dim)], -1)
+
+    @torch.no_grad()
+    def predict(self, images: np.ndarray, instructions: list[str], states=None) -> np.ndarray:
+        """uint8 images ``(B, H, W, 3)`` (any size: the one preprocessing path) + instructions (+ states
+        ``(B, 7)`` with ``proprio``) -> actions ``(B, chunk, 7)`` (action head) or codes ``(B, K)``."""
+        dev = self.projector[0].weight.device
+        st = None if states is None else torch.as_tensor(np.asarray(states), dtype=torch.float32, device=dev)
+        return self.predict_batch(self.preprocess_images(images).to(dev), instructions, st).cpu().numpy()
 
     # -- checkpoints -----------------------------------------------------------------------
     def save_pretrained(self, directory, policy_name: str | None = None) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lapa_bench import specs
 from lapa_bench.policy import Policy, register_policy
 from policies.lapa.configuration_lapa import LAPAConfig
 
@@ -42,14 +43,18 @@ class LAPAPolicy(Policy):
         from policies.lapa.modeling_lapa import LAPAModel
 
         model = LAPAModel.from_pretrained(directory)
+        model.config.execute = self.config.execute  # the one rollout setting a user may change
         if model.config.head != "action":
             raise ValueError(f"{directory} is a latent-pretrained (stage 2) checkpoint: it predicts latent codes, "
                              f"not actions. Finetune it first: lapa-bench lapa finetune --init {directory} ...")
         self._place(model)
 
     def act(self, obs: dict) -> np.ndarray:
+        """An action chunk: the first ``execute`` of the ``chunk`` actions the model predicts."""
         model = self._ensure_model()
-        return model.predict(obs["image"][None], [obs["instruction"]])[0]
+        state = obs["state"][None] if model.config.proprio else None
+        chunk = model.predict(obs["image"][None], [obs["instruction"]], state)[0]
+        return np.clip(chunk[: self.config.execute], specs.ACTION_LOW, specs.ACTION_HIGH).astype(np.float32)
 
     def save_pretrained(self, directory) -> Path:
         return self._ensure_model().save_pretrained(directory, policy_name=self.name)

@@ -34,6 +34,9 @@ class ScratchConfig:
     finetune: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000))
     bins: Literal["uniform", "quantile"] = "uniform"  # action bin edges (policies/lapa/action_bins.py)
     max_episodes: int | None = None  # use only the first N episodes of each dataset
+    # the learning check: an image-blind twin (same recipe, image zeroed) trains this fraction of the
+    # finetuning steps first; eval.json compares the model with it and with the mean action (0: no twin)
+    blind_twin_fraction: float = 0.5
 
 
 @dataclass
@@ -135,22 +138,18 @@ def pretrain(cfg: LAPATrainConfig, videos: list[str], laq: str, out, device: str
 
 def finetune(cfg: ScratchConfig, data: list[str], out, init: str | None = None, policy_name: str | None = None,
              keep_head: bool = False, device: str = "auto"):
-    """Stage 3: a new action head over discretized actions, trained on labelled trajectories.
+    """Stage 3: a new action head (bins or continuous, an action chunk) trained on labelled trajectories.
 
     ``init``: a stage-2 (latent) checkpoint -> policy ``lapa``; none -> a fresh model, policy
-    ``scratch``. ``keep_head``: continue training the action head (and bins) of ``init`` (VPT,
-    whose pretraining already predicts discretized pseudo-actions).
+    ``scratch``. ``keep_head``: continue training the action head (bins, normalizer) of ``init`` (VPT,
+    whose pretraining already predicts the pseudo-actions).
     """
-    from lapa_bench.data.torch_datasets import split_episodes
-    from policies.lapa.action_bins import encode, fit_bins
     from policies.lapa.modeling_lapa import LAPAModel
 
     policy_name = policy_name or ("lapa" if init else "scratch")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sources = open_sources(data, cfg.max_episodes, actions=True)
-    actions = [s.episode(i, with_frames=False)["action"] for s in sources for i in range(len(s))]
-    train_eps, _ = split_episodes(len(actions), cfg.finetune.val_fraction, cfg.finetune.seed)
 
     def build():
         if init and keep_head:
@@ -158,54 +157,115 @@ def finetune(cfg: ScratchConfig, data: list[str], out, init: str | None = None, 
             if model.config.head != "action":
                 raise ValueError(f"{init} has a {model.config.head} head; keep_head needs an action head")
             return model
-        if init:
-            model = LAPAModel.from_pretrained(init)
-            # the towers, projector and prompt come from the checkpoint; only the new head's settings apply
-            model.config.action_bins = cfg.model.action_bins
-            model.replace_head("action")
-            model.action_edges = model.action_edges.new_zeros(model.config.action_dim, model.config.action_bins + 1)
-            model.action_centers = model.action_centers.new_zeros(model.config.action_dim, model.config.action_bins)
-        else:
-            model = LAPAModel.build(replace(cfg.model, head="action"))
-        model.set_action_bins(*fit_bins(np.concatenate([actions[e] for e in train_eps]), model.config.action_bins,
-                                        cfg.bins))
-        return model
+        return _new_action_model(cfg, sources, init)
 
-    model = _resume_or(out, build)
-    model.policy_name = policy_name
-    edges = model.action_edges.cpu().numpy()
-    targets = {e: encode(a, edges) for e, a in enumerate(actions)}
-    return _fit(model, sources, targets, cfg.finetune, out, device, f"{policy_name} finetune",
-                {"stage": "action finetuning", "data": data, "init": init})
+    return _train_actions(cfg, cfg.finetune, sources, out, device, policy_name, f"{policy_name} finetune", build,
+                          state={"stage": "action finetuning", "data": data, "init": init})
 
 
 def pretrain_on_actions(cfg: ScratchConfig, pretrain_cfg: TrainConfig, videos: list[str], pseudo: dict,
                         data: list[str], out, policy_name: str = "vpt", device: str = "auto"):
     """VPT's pretraining: the action head on videos labelled with pseudo-actions ``{episode_key: (T, 7)}``.
 
-    The bins are fitted on the *labelled* trajectories' actions (``data``), so finetuning keeps them.
+    The bins and the normalizer come from the *labelled* trajectories (``data``), so finetuning keeps them.
     """
     from lapa_bench.data import episode_key
-    from policies.lapa.action_bins import encode, fit_bins
+
+    sources = open_sources(videos, cfg.max_episodes, actions=False)
+    labelled = open_sources(data, cfg.max_episodes, actions=True)
+    return _train_actions(cfg, pretrain_cfg, sources, Path(out), device, policy_name, f"{policy_name} pretrain",
+                          lambda: _new_action_model(cfg, labelled),
+                          actions=[pseudo[episode_key(s, i)] for s in sources for i in range(len(s))],
+                          stats_from=labelled, state={"stage": "pretraining on pseudo-actions", "videos": videos},
+                          twin=False)
+
+
+def _new_action_model(cfg: ScratchConfig, labelled, init: str | None = None):
+    """A model with an action head: fresh from ``cfg.model``, or the towers of the checkpoint ``init``."""
     from policies.lapa.modeling_lapa import LAPAModel
 
-    out = Path(out)
-    sources = open_sources(videos, cfg.max_episodes, actions=False)
+    if init is None:
+        return LAPAModel.build(replace(cfg.model, head="action"))
+    model = LAPAModel.from_pretrained(init)
+    # the towers, projector, prompt and proprio token come from the checkpoint; the new head's settings apply
+    for k in ("action_bins", "action_head", "chunk", "execute", "random_shift"):
+        setattr(model.config, k, getattr(cfg.model, k))
+    model.replace_head("action")
+    model.action_edges = model.action_edges.new_zeros(model.config.action_dim, model.config.action_bins + 1)
+    model.action_centers = model.action_centers.new_zeros(model.config.action_dim, model.config.action_bins)
+    return model
 
-    def build():
-        model = LAPAModel.build(replace(cfg.model, head="action"))
-        labelled = [s.episode(i, with_frames=False)["action"] for s in open_sources(data, cfg.max_episodes, True)
-                    for i in range(len(s))]
-        model.set_action_bins(*fit_bins(np.concatenate(labelled), model.config.action_bins, cfg.bins))
+
+def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Path, device: str, policy_name: str,
+                   name: str, build, actions=None, stats_from=None, state=None, twin: bool = True):
+    """Train an action head through the one loop, with the learning check: held-out action error of the
+    model, of the mean action and of an image-blind twin (trained first, ``blind_twin_fraction`` of the steps)."""
+    import json
+
+    from lapa_bench.data.normalize import Normalizer
+    from lapa_bench.data.torch_datasets import chunk_samples, split_episodes
+    from lapa_bench.training.checks import action_errors, format_check, predict_batch, verdict
+    from policies.lapa.action_bins import encode, fit_bins
+
+    stats_from = stats_from or sources
+    with_state = actions is None  # pseudo-labelled videos: no state (a zero state token)
+    try:
+        norm = Normalizer.from_datasets(stats_from, ("action", "observation.state"))
+    except KeyError:  # datasets without proprioceptive states
+        norm = Normalizer.from_datasets(stats_from, ("action",))
+    n = sum(len(s) for s in sources)
+    train_eps, val_eps = split_episodes(n, train_cfg.val_fraction, train_cfg.seed)
+    labelled_actions = [s.episode(i, with_frames=False)["action"] for s in stats_from for i in range(len(s))]
+
+    def prepared(blind: bool):
+        if checkpoint.resume_step(out / "blind_twin" if blind else out):
+            from policies.lapa.modeling_lapa import LAPAModel
+
+            return LAPAModel.from_pretrained(out / ("blind_twin/last" if blind else "last"))
+        model = build()
+        model.config.blind = blind
+        if model.config.normalized:
+            model.set_normalizer(norm)
+        if model.config.action_head == "bins" and not model.action_edges.abs().sum():
+            model.set_action_bins(*fit_bins(np.concatenate(labelled_actions), model.config.action_bins, cfg.bins))
         return model
 
-    model = _resume_or(out, build)
+    def datasets(model):
+        c = model.config
+        c.source_size = _stored_size(sources) or c.source_size  # rollouts go through the stored size
+        edges = model.action_edges.cpu().numpy()
+        enc = (lambda ch: encode(ch, edges)) if c.action_head == "bins" else None
+        return [chunk_samples(sources, eps, c.chunk, c.preprocess(), targets=enc, actions=actions,
+                              state=with_state and c.proprio) for eps in (train_eps, val_eps)]
+
+    def evaluate_fn(val_ds, twin_result):
+        def run(m, dev):
+            res = evaluate(m, val_ds, dev, name) if m.config.action_head == "bins" else {}
+            res.update(action_errors(lambda b: predict_batch(m, b, dev), val_ds, norm.stats["action"]["mean"],
+                                     norm.stats["action"]["std"]))
+            if "action_error" in res:
+                res = verdict({**res, "blind_twin": twin_result} if twin_result else res)
+                print(format_check(name, res))
+            return res
+        return run
+
+    twin_result = {}
+    if twin and cfg.blind_twin_fraction > 0 and val_eps:
+        tdir = out / "blind_twin"
+        if not checkpoint.is_done(tdir):
+            m = prepared(blind=True)
+            tr, va = datasets(m)
+            train_model(m, tr, replace(train_cfg, steps=max(1, int(train_cfg.steps * cfg.blind_twin_fraction))), tdir,
+                        device=device, name=f"{name} (blind twin)", evaluate=evaluate_fn(va, None))
+        t = json.loads((tdir / checkpoint.EVAL_FILE).read_text())
+        twin_result = {k: t[k] for k in ("action_error", "ratio_to_mean_action") if k in t}
+        twin_result["steps_fraction"] = cfg.blind_twin_fraction
+    model = prepared(blind=False)
     model.policy_name = policy_name
-    edges = model.action_edges.cpu().numpy()
-    targets = {e: encode(pseudo[episode_key(s, i)], edges)
-               for e, (s, i) in enumerate((s, i) for s in sources for i in range(len(s)))}
-    return _fit(model, sources, targets, pretrain_cfg, out, device, f"{policy_name} pretrain",
-                {"stage": "pretraining on pseudo-actions", "videos": videos})
+    tr, va = datasets(model)
+    print(f"[{name}] {len(tr)} train / {len(va)} validation samples")
+    return train_model(model, tr, train_cfg, out, device=device, name=name, state=state,
+                       evaluate=evaluate_fn(va, twin_result) if len(va) else None)
 
 
 # -- methods -------------------------------------------------------------------------------

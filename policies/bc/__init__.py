@@ -1,0 +1,1 @@
+"""BC: the reference behaviour-cloning baseline (small CNN + proprio + action chunks)."""

@@ -1,0 +1,43 @@
+"""Configuration of the reference behaviour-cloning policy ``bc`` (a small CNN + proprio + chunks)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class BCConfig:
+    image_size: int = 128  # model input (square); objects must be more than a few pixels
+    width: int = 32  # channels of the first conv, doubled per block up to 4x
+    depth: int = 4  # stride-2 conv blocks (128 px -> 8 x 8 features)
+    hidden: int = 512
+    text_dim: int = 32  # byte embedding of the instruction (any instruction, no vocabulary)
+    max_prompt_bytes: int = 64
+    proprio: bool = True  # the 7-D end-effector state as an input
+    chunk: int = 4  # actions predicted per step (t .. t+chunk-1)
+    execute: int = 1  # of which the first `execute` are executed before predicting again
+    random_shift: int = 8  # DrQ augmentation while training: +-pixels at the model's resolution
+    blind: bool = False  # the image-blind twin of the learning check: the image is zeroed
+    source_size: tuple | None = None  # stored size of the training frames (set by training)
+    crop: tuple | None = None  # fixed workspace crop (top, left, height, width), fractions
+
+    def __post_init__(self):
+        if not 1 <= self.execute <= self.chunk:
+            raise ValueError(f"execute must be in [1, chunk={self.chunk}], got {self.execute}")
+        self.source_size = tuple(self.source_size) if self.source_size else None
+        self.crop = tuple(self.crop) if self.crop else None
+
+    def preprocess(self):
+        from lapa_bench.data.preprocess import ImagePreprocess
+
+        return ImagePreprocess(self.image_size, self.source_size, self.crop)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def bc_tiny() -> BCConfig:
+    return BCConfig()
+
+
+PRESETS = {"tiny": bc_tiny}
+BCConfig.PRESETS = PRESETS

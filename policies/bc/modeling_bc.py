@@ -1,0 +1,108 @@
+"""The reference behaviour-cloning model, readable top to bottom.
+
+    image (S x S) --4 x [conv 3x3 stride 2, GroupNorm, SiLU]--> S/16 x S/16 features --flatten, linear-->
+    [image features | instruction bytes embedding | normalized proprio state] --MLP--> chunk x 7
+
+Dimensions 0-5 (end-effector deltas) are regressed with an L1 loss in units normalized by the
+training data's ``meta/stats.json`` (:mod:`lapa_bench.data.normalize`); the gripper (dimension 6,
+-1 close / +1 open) is a binary output with a logistic loss. DrQ random shifts while training.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lapa_bench.training import checkpoint
+from policies.bc.configuration_bc import BCConfig
+
+
+class BCModel(nn.Module):
+    def __init__(self, config: BCConfig):
+        super().__init__()
+        c = self.config = config
+        layers, ch = [], 3
+        for i in range(c.depth):
+            out = c.width * 2 ** min(i, 2)
+            layers += [nn.Conv2d(ch, out, 3, stride=2, padding=1), nn.GroupNorm(8, out), nn.SiLU(),
+                       nn.Conv2d(out, out, 3, padding=1), nn.GroupNorm(8, out), nn.SiLU()]
+            ch = out
+        self.convs = nn.Sequential(*layers)
+        cells = (c.image_size // 2 ** c.depth) ** 2
+        self.image_proj = nn.Sequential(nn.Flatten(), nn.Linear(ch * cells, c.hidden), nn.SiLU())
+        self.text = nn.Embedding(257, c.text_dim)  # bytes + pad
+        self.state_proj = nn.Linear(7, 64) if c.proprio else None
+        d = c.hidden + c.text_dim + (64 if c.proprio else 0)
+        self.mlp = nn.Sequential(nn.Linear(d, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.hidden), nn.SiLU(),
+                                 nn.Linear(c.hidden, c.chunk * 7))
+        for name in ("action_mean", "state_mean"):
+            self.register_buffer(name, torch.zeros(7))
+        for name in ("action_std", "state_std"):
+            self.register_buffer(name, torch.ones(7))
+
+    def set_normalizer(self, normalizer) -> None:
+        """Action and state mean/std from the one normalizer (``meta/stats.json``)."""
+        for key, prefix in (("action", "action"), ("observation.state", "state")):
+            s = normalizer.stats[key]
+            getattr(self, f"{prefix}_mean").copy_(torch.as_tensor(s["mean"], dtype=torch.float32))
+            getattr(self, f"{prefix}_std").copy_(torch.as_tensor(s["std"], dtype=torch.float32).clamp_min(1e-6))
+
+    def encode_text(self, instructions: list[str]) -> torch.Tensor:
+        n = self.config.max_prompt_bytes
+        ids = torch.full((len(instructions), n), 256, dtype=torch.long)
+        for i, s in enumerate(instructions):
+            b = list(s.encode("utf-8"))[:n]
+            ids[i, :len(b)] = torch.tensor(b, dtype=torch.long)
+        ids = ids.to(self.text.weight.device)
+        mask = (ids != 256).float()[..., None]
+        return (self.text(ids) * mask).sum(1) / mask.sum(1).clamp_min(1)
+
+    def forward(self, pixels: torch.Tensor, instructions: list[str], state: torch.Tensor | None) -> torch.Tensor:
+        """pixels ``(B, 3, S, S)`` in [0, 1], raw states ``(B, 7)`` -> ``(B, chunk, 7)``: normalized deltas
+        (dims 0-5) and the gripper's logit (dim 6)."""
+        if self.config.blind:
+            pixels = torch.zeros_like(pixels)
+        feats = [self.image_proj(self.convs(pixels * 2 - 1)), self.encode_text(instructions)]
+        if self.state_proj is not None:
+            feats.append(self.state_proj((state - self.state_mean) / self.state_std))
+        return self.mlp(torch.cat(feats, -1)).view(len(pixels), self.config.chunk, 7)
+
+    def loss(self, batch: dict):
+        """Training contract: ``image``, ``instruction``, ``state``, ``target`` (B, chunk, 7) raw actions."""
+        from lapa_bench.data.preprocess import random_shift
+
+        x = batch["image"]
+        if self.training and self.config.random_shift:
+            x = random_shift(x, self.config.random_shift)
+        out = self(x, batch["instruction"], batch.get("state"))
+        a = batch["target"].float()
+        delta = F.l1_loss(out[..., :6], ((a - self.action_mean) / self.action_std)[..., :6])
+        grip = F.binary_cross_entropy_with_logits(out[..., 6], (a[..., 6] > 0).float())
+        return delta + grip, {"l1": delta, "gripper_bce": grip}
+
+    @torch.no_grad()
+    def predict_batch(self, pixels, instructions, state) -> torch.Tensor:
+        """-> actions ``(B, chunk, 7)`` in env units (gripper -1 / +1)."""
+        out = self(pixels, instructions, state)
+        act = out * self.action_std + self.action_mean
+        act[..., 6] = torch.where(out[..., 6] > 0, 1.0, -1.0)
+        return act
+
+    @torch.no_grad()
+    def predict(self, images: np.ndarray, instructions: list[str], states: np.ndarray) -> np.ndarray:
+        """uint8 images ``(B, H, W, 3)`` (any size: the one preprocessing path), states ``(B, 7)``."""
+        dev = self.action_mean.device
+        x = self.config.preprocess()(np.asarray(images)).to(dev)
+        s = torch.as_tensor(np.asarray(states), dtype=torch.float32, device=dev)
+        return self.predict_batch(x, instructions, s).cpu().numpy()
+
+    def save_pretrained(self, directory, policy_name: str = "bc") -> Path:
+        return checkpoint.save_module(self, directory, {"policy": policy_name}, self.config.to_dict())
+
+    @classmethod
+    def from_pretrained(cls, directory, map_location: str = "cpu") -> "BCModel":
+        return checkpoint.load_module(cls, BCConfig, directory,
+                                      "a bc checkpoint (train one with `lapa-bench bc train`)", map_location)
