@@ -27,8 +27,7 @@ class BCModel(nn.Module):
         layers, ch = [], 3
         for i in range(c.depth):
             out = c.width * 2 ** min(i, 2)
-            layers += [nn.Conv2d(ch, out, 3, stride=2, padding=1), nn.GroupNorm(8, out), nn.SiLU(),
-                       nn.Conv2d(out, out, 3, padding=1), nn.GroupNorm(8, out), nn.SiLU()]
+            layers += [nn.Conv2d(ch, out, 3, stride=2, padding=1), nn.GroupNorm(8, out), nn.SiLU()]
             ch = out
         self.convs = nn.Sequential(*layers)
         cells = (c.image_size // 2 ** c.depth) ** 2

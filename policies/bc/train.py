@@ -20,7 +20,7 @@ from policies.bc.configuration_bc import BCConfig, bc_tiny
 class BCTrainConfig:
     model: BCConfig = field(default_factory=bc_tiny)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        steps=6000, batch_size=32, lr=3e-4, weight_decay=1e-4, warmup_steps=100, log_every=100, save_every=1000))
+        steps=6000, weight_decay=1e-4, warmup_steps=100, log_every=100, save_every=1000))
     blind_twin_fraction: float = 0.5  # the image-blind twin trains this fraction of train.steps (0: no twin)
     max_episodes: int | None = None  # use only the first N episodes of each dataset
 

@@ -31,7 +31,7 @@ class ScratchConfig:
     """Action finetuning (stage 3): the settings every VLA method shares, so a comparison uses one recipe."""
 
     model: LAPAConfig = field(default_factory=lapa_tiny)  # used when a model is built (not for --init)
-    finetune: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000))
+    finetune: TrainConfig = field(default_factory=TrainConfig)
     bins: Literal["uniform", "quantile"] = "uniform"  # action bin edges (policies/lapa/action_bins.py)
     max_episodes: int | None = None  # use only the first N episodes of each dataset
     # the learning check: an image-blind twin (same recipe, image zeroed) trains this fraction of the
@@ -42,7 +42,7 @@ class ScratchConfig:
 @dataclass
 class LAPATrainConfig(ScratchConfig):
     laq: LAQTrainConfig = field(default_factory=LAQTrainConfig)  # stage 1
-    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000))  # stage 2
+    pretrain: TrainConfig = field(default_factory=TrainConfig)  # stage 2
 
 
 # -- evaluation ----------------------------------------------------------------------------

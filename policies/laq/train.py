@@ -24,7 +24,7 @@ from policies.laq.configuration_laq import LAQConfig, laq_tiny
 class LAQTrainConfig:
     model: LAQConfig = field(default_factory=laq_tiny)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        steps=2000, lr=3e-4, weight_decay=0.01, schedule="constant", warmup_steps=0, grad_clip=None))
+        steps=2000, weight_decay=0.01, schedule="constant", warmup_steps=0, grad_clip=None))
     max_episodes: int | None = None  # use only the first N episodes of each dataset
 
 

@@ -25,7 +25,7 @@ from policies.lapa.train import ScratchConfig
 @dataclass
 class VPTTrainConfig(ScratchConfig):
     idm: IDMTrainConfig = field(default_factory=IDMTrainConfig)
-    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000))  # on the pseudo-actions
+    pretrain: TrainConfig = field(default_factory=TrainConfig)  # on the pseudo-actions
 
 
 @register_method("vpt", config=VPTTrainConfig, policy="vpt", needs=("data", "videos"))
