@@ -45,18 +45,27 @@ def record_file(out_dir: Path, shard: tuple[int, int] | None) -> Path:
     return Path(out_dir) / f"records.shard-{i + 1}-of-{n}.jsonl"
 
 
-def read_records(out_dir: Path) -> list[dict]:
-    """All complete records of a run dir (every shard file). Torn last lines are ignored."""
+def read_records(out_dir: Path, skipped: list | None = None) -> list[dict]:
+    """All complete records of a run dir (every shard file). Torn last lines and lines that are not JSON
+    records are left out; ``skipped`` (a list) receives ``"FILE:LINE: why"`` for each, to be reported."""
     rows = []
     for f in sorted(Path(out_dir).glob(RECORD_GLOB)):
         with open(f, "rb") as fh:
-            for line in fh:
+            for n, line in enumerate(fh, 1):
+                why = None
                 if not line.endswith(b"\n"):
-                    continue  # torn write from a killed process
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
+                    why = "torn last line (a process killed mid-write)"
+                else:
+                    try:
+                        row = json.loads(line)
+                        if not isinstance(row, dict) or not {"task", "episode_id", "seed"} <= set(row):
+                            why = "not an episode record"
+                        else:
+                            rows.append(row)
+                    except (json.JSONDecodeError, UnicodeDecodeError):
+                        why = "not JSON"
+                if why and skipped is not None:
+                    skipped.append(f"{f}:{n}: {why}")
     return rows
 
 

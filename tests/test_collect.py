@@ -8,7 +8,7 @@ from lapa_bench.data import open_datasets
 from lapa_bench.data.inspect import dataset_info
 from lapa_bench.app.replay import replay_check
 
-pytestmark = [pytest.mark.sim, requires_sim]
+pytestmark = [requires_sim]
 
 
 def test_sampled_layouts_are_disjoint_from_evaluation(carrot_env):

@@ -196,3 +196,16 @@ def test_read_video_without_pyav_gives_the_same_pixels(tmp_path, monkeypatch):
     without = read_video(tmp_path / "v.mp4")
     assert without.shape == with_av.shape == frames.shape and without.dtype == np.uint8
     assert np.array_equal(without, with_av)
+
+
+def test_data_info_never_writes_into_the_dataset(tmp_path, monkeypatch, capsys):
+    from conftest import tiny_dataset
+    from lapa_bench.app.cli import main
+
+    ds = tiny_dataset(tmp_path / "ds", episodes=2)
+    before = sorted(p.relative_to(ds) for p in ds.rglob("*"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "info", str(ds)]) == 0
+    assert sorted(p.relative_to(ds) for p in ds.rglob("*")) == before  # the dataset is read, never written
+    assert (tmp_path / "runs" / "data_info" / "ds" / "contact_sheet.png").stat().st_size > 0
+    assert "contact sheet runs/data_info/ds/contact_sheet.png" in capsys.readouterr().out

@@ -83,6 +83,8 @@ def test_plan_and_shards_partition_the_work():
     assert sorted(map(lambda x: (x[0].name, x[1], x[2]), sum(shards, []))) == \
         sorted((t.name, e, s) for t, e, s in items)
     assert parse_shard("2/3") == (1, 3)
+    # a task or seed named twice runs once (it used to write duplicate records)
+    assert len(plan(["carrot", "carrot", "PutCarrotOnPlateInScene-v1"], 2, [0, 0, 1])) == 4
     for bad in ("0/3", "4/3", "x"):
         with pytest.raises(ValueError):
             parse_shard(bad)

@@ -63,3 +63,15 @@ def test_report_on_missing_or_empty_dir(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no episode records"):
         build_report([tmp_path / "empty"], quiet=True)
+
+
+def test_report_warns_about_skipped_lines(tmp_path, capsys):
+    _write_run(tmp_path / "a", "pol_a", [("PutCarrotOnPlateInScene-v1", True), ("PutCarrotOnPlateInScene-v1", False)])
+    with open(tmp_path / "a" / "records.jsonl", "a") as f:
+        f.write("garbage that is not json\n")
+        f.write('{"policy": "x"}\n')
+        f.write('{"task": "PutCarrotOnPlateInScene-v1", "episode_id": 7, "se')  # torn by a kill
+    res = build_report([tmp_path / "a"], quiet=True)
+    err = capsys.readouterr().err
+    assert "3 line(s)" in err and "not JSON" in err and "not an episode record" in err and "torn" in err
+    assert res["summary"].set_index(["policy", "task"]).loc[("pol_a", "Average"), "n"] == 2

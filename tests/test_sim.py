@@ -17,7 +17,7 @@ from lapa_bench.rollout import run_episode
 from lapa_bench.policy import Policy, make_policy
 from lapa_bench.records import read_records
 
-pytestmark = [pytest.mark.sim, requires_sim]
+pytestmark = [requires_sim]
 LAPA_BENCH = [sys.executable, "-m", "lapa_bench.app.cli"]
 
 

@@ -316,3 +316,20 @@ def test_checkpoints_of_earlier_revisions_still_load(tmp_path):
     obs = {"image": np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8), "instruction": "go"}
     expected = np.clip(m.predict(obs["image"][None], ["go"])[0], -1, 1)
     assert pol.config.source_size is None and np.allclose(pol.act(obs), expected)
+
+
+def test_simulator_tests_fail_with_the_fix_when_assets_are_missing(tmp_path):
+    """Without assets a `sim` test fails (it used to skip and leave `make test` green) and says how to fix
+    it; `-m "not sim"` opts out explicitly."""
+    (tmp_path / "test_needs_sim.py").write_text(
+        "from conftest import requires_sim\n\n@requires_sim\ndef test_x():\n    pass\n")
+    import os
+    import shutil
+
+    shutil.copy(REPO / "tests" / "conftest.py", tmp_path / "conftest.py")
+    env = dict(os.environ, MS_ASSET_DIR=str(tmp_path / "no_assets"), PYTHONPATH=str(REPO))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *a,  # noqa: E731
+                                     str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    r = run()
+    assert r.returncode == 1 and "SIMPLER assets are missing" in r.stdout and "-m \"not sim\"" in r.stdout
+    assert run("-m", "not sim").returncode == 5  # deselected: nothing ran, nothing failed

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 EPILOG = """Settings of policies, training methods and pipelines are dataclass fields, set with one syntax:
 --KEY VALUE, dotted for nesting (--finetune.lr 1e-4, --model.image_size 128; --policy.noise 0.01 at
@@ -110,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     di = dsub.add_parser("info", help="episodes, frames, tasks, success, action stats, contact sheet PNG")
     di.add_argument("dataset")
-    di.add_argument("--sheet", default=None, help="contact sheet path (default DATASET/contact_sheet.png)")
+    di.add_argument("--sheet", default=None,
+                    help="contact sheet path (default runs/data_info/<dataset>/contact_sheet.png: never inside the dataset)")
     dr = dsub.add_parser("replay-check", help="replay recorded actions from the recorded layouts; report success")
     dr.add_argument("dataset")
     dr.add_argument("--max-episodes", type=int, default=None, help="check only the first N episodes per task")
@@ -201,7 +203,8 @@ def cmd_data(args) -> int:
     from lapa_bench.data import inspect
 
     if args.data_command == "info":
-        info = inspect.dataset_info(args.dataset, sheet=args.sheet)
+        sheet = args.sheet or Path("runs") / "data_info" / Path(args.dataset).resolve().name / "contact_sheet.png"
+        info = inspect.dataset_info(args.dataset, sheet=sheet)
         print(inspect.format_info(info))
         return 0
     if args.data_command == "resize":

@@ -53,7 +53,8 @@ def plan(tasks, episodes: int, seeds) -> list[tuple]:
     """Ordered work items (task_spec, episode_id, seed)."""
     from tasks import resolve_tasks
 
-    specs_ = resolve_tasks(tasks)
+    specs_ = list(dict.fromkeys(resolve_tasks(tasks)))  # a task or seed named twice runs once
+    seeds = list(dict.fromkeys(int(s) for s in seeds))
     items = []
     for t in specs_:
         if not 1 <= episodes <= len(t.episode_ids):

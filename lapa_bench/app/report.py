@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,11 @@ def load_records(run_dirs) -> pd.DataFrame:
         d = Path(d)
         if not d.is_dir():
             raise FileNotFoundError(f"run dir {d} does not exist")
-        recs = read_records(d)
+        skipped: list = []
+        recs = read_records(d, skipped)
+        if skipped:
+            print(f"[report] warning: {len(skipped)} line(s) of {d} skipped: " + "; ".join(skipped[:3])
+                  + (" ..." if len(skipped) > 3 else ""), file=sys.stderr)
         if not recs:
             raise ValueError(f"run dir {d} has no episode records (records*.jsonl); did the eval run?")
         for r in recs:
