@@ -69,8 +69,15 @@ def read_records(out_dir: Path, skipped: list | None = None) -> list[dict]:
     return rows
 
 
-def done_keys(out_dir: Path) -> set[tuple[str, int, int]]:
-    return {(r["task"], int(r["episode_id"]), int(r["seed"])) for r in read_records(out_dir)}
+def latest_records(out_dir: Path) -> dict[tuple[str, int, int], dict]:
+    """The last record of each (task, episode id, seed): a retried episode's new record replaces the old."""
+    return {(r["task"], int(r["episode_id"]), int(r["seed"])): r for r in read_records(out_dir)}
+
+
+def done_keys(out_dir: Path, retry_errors: bool = False) -> set[tuple[str, int, int]]:
+    """Episodes that need no run; with ``retry_errors``, an episode whose latest record has an error is
+    not done (it runs again, and its new record is the one reports use)."""
+    return {k for k, r in latest_records(out_dir).items() if not (retry_errors and r.get("error"))}
 
 
 class RecordWriter:

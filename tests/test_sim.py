@@ -1,4 +1,5 @@
 """Tests on the real ManiSkill SIMPLER env (few, short episodes)."""
+import dataclasses
 import json
 import os
 import signal
@@ -84,6 +85,21 @@ def test_nan_action_fails_episode_and_run_goes_on(tmp_path):
     frames = imageio.mimread(tmp_path / "run" / rows[0]["video"])
     assert len(frames) == 3 and frames[0].shape == (480, 640, 3)  # reset frame + 2 steps
 
+    # the bug is fixed: a rerun retries the errored episodes (only those), the new records win
+    from lapa_bench.app.evaluate import errored
+    from lapa_bench.records import latest_records
+
+    class Fixed(Policy):
+        def act(self, obs):
+            return np.zeros(7)
+
+    evaluate(dataclasses.replace(cfg, retry_errors=False), policy=Fixed())
+    assert len(read_records(tmp_path / "run")) == 3 and len(errored(tmp_path / "run")) == 2  # kept as they were
+    evaluate(cfg, policy=Fixed())
+    assert len(read_records(tmp_path / "run")) == 5  # the two errored episodes ran again; their reasons stay
+    latest = latest_records(tmp_path / "run")
+    assert not errored(tmp_path / "run") and all(r["steps"] == 60 for r in latest.values())
+
 
 def _eval_cmd(out, *extra):
     return LAPA_BENCH + ["eval", "--policy", "random", "--tasks", "carrot", "--episodes", "3",
@@ -135,6 +151,11 @@ def test_cli_rejects_bad_input(tmp_path):
     assert r.returncode == 2 and "expected list[float]" in r.stderr and not (tmp_path / "e").exists()
     r = run("eval", "--policy", "zero", "--shard", "5/4", "--out", str(tmp_path / "d"))
     assert r.returncode == 2 and "shard" in r.stderr
+    # every episode errors (out-of-bounds actions): recorded as failures, and the command exits 1 saying why
+    r = run("eval", "--policy", "random", "--policy.scale", "[5, 5, 5, 5, 5, 5]", "--tasks", "carrot", "--episodes",
+            "1", "--out", str(tmp_path / "f"), "--no-progress")
+    assert r.returncode == 1 and "1 episode(s) errored" in r.stderr and "invalid action" in r.stderr
+    assert "errored" in r.stdout  # the table counts them
 
 
 def test_missing_assets_never_prompt(tmp_path):

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--label", default=S, help="name of this run in reports (default: policy name)")
     e.add_argument("--image-size", type=_image_size, default=S, metavar="HxW",
                    help="resize camera images (default 480x640, native)")
+    e.add_argument("--no-retry-errors", action="store_true",
+                   help="keep episodes recorded with an error as they are (default: a rerun retries them)")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     r = sub.add_parser("report", help="success-rate table + plot from run folders",
@@ -165,12 +167,22 @@ def cmd_eval(args) -> int:
         return 0
     cfg = EvalConfig(policy=args.policy, out=args.out, checkpoint=args.checkpoint, policy_config=overrides,
                      shard=parse_shard(args.shard), device=args.device, progress=not args.no_progress,
+                     retry_errors=not args.no_retry_errors,
                      **_given(args, ("tasks", "episodes", "seeds", "video", "label", "image_size")))
     out = evaluate(cfg, policy)
     from lapa_bench.app.report import build_report
 
     build_report([out], metrics=["success_at_end", "success_once"])
     print(f"[eval] records in {out}; full table and plot: lapa-bench report {out} --out DIR")
+    from lapa_bench.app.evaluate import errored
+
+    bad = errored(out, cfg.tasks, cfg.episodes, cfg.seeds)
+    if bad:
+        reasons = list(dict.fromkeys(r["error"] for r in bad))
+        print(f"lapa-bench eval: {len(bad)} episode(s) errored (counted as failures); first reasons: "
+              + " | ".join(reasons[:3]) + ". Fix the cause and rerun the same command: errored episodes are "
+              "retried.", file=sys.stderr)
+        return 1
     return 0
 
 

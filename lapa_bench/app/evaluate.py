@@ -40,6 +40,7 @@ class EvalConfig:
     label: str | None = None  # name in reports (default: policy name)
     image_size: tuple[int, int] | None = None
     device: str = "auto"  # where a learned policy runs (runtime only: not part of the run's identity)
+    retry_errors: bool = True  # an episode recorded with an error runs again (its reason stays in the records)
     progress: bool = True
 
     def identity(self) -> dict:
@@ -105,7 +106,8 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> 
             )
     manifest = {
         "identity": ident,
-        "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("progress", "device")},
+        "config": {k: v for k, v in dataclasses.asdict(cfg).items()
+                   if k not in ("progress", "device", "retry_errors")},
         "device": cfg.device,
         "policy_class": f"{type(policy).__module__}.{type(policy).__qualname__}" if policy else None,
         "resolved_policy_config": config_to_dict(policy.config) if policy else None,
@@ -118,6 +120,16 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> 
     }
     write_json_atomic(path, manifest)
     return manifest
+
+
+def errored(out, tasks=None, episodes=None, seeds=None) -> list[dict]:
+    """The latest records of a run that hold an error (of the planned episodes when given)."""
+    from lapa_bench.records import latest_records
+
+    keep = None
+    if tasks is not None:
+        keep = {(t.env_id, e, s) for t, e, s in plan(tasks, episodes, seeds)}
+    return [r for k, r in latest_records(out).items() if r.get("error") and (keep is None or k in keep)]
 
 
 def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
@@ -136,10 +148,12 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
         policy = make_policy(cfg.policy, checkpoint=cfg.checkpoint, device=cfg.device, **cfg.policy_config)
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(cfg, out, policy)
-    done = done_keys(out)
+    done = done_keys(out, retry_errors=cfg.retry_errors)
     todo = [it for it in items if (it[0].env_id, it[1], it[2]) not in done]
     if len(todo) < len(items):
-        print(f"[eval] {out}: {len(items) - len(todo)} of {len(items)} episodes already done; resuming.")
+        retried = len(done_keys(out)) - len(done)
+        print(f"[eval] {out}: {len(items) - len(todo)} of {len(items)} episodes already done; resuming"
+              + (f" (retrying {retried} that errored)." if retried else "."))
     writer = RecordWriter(record_file(out, cfg.shard))
     label = cfg.label or cfg.policy
     video_eps = {}

@@ -107,8 +107,10 @@ def wide_table(summary: pd.DataFrame, metric: str = "success_at_end", with_ci: b
     tasks = list(dict.fromkeys(summary["task"]))
     t = s.pivot(index="policy", columns="task", values="cell")
     t = t[[c for c in tasks if c in t.columns]]
-    n = summary[summary["task"] == "Average"].set_index("policy")["n"]
-    t["n"] = n
+    avg = summary[summary["task"] == "Average"].set_index("policy")
+    t["n"] = avg["n"]
+    if avg["errors"].any():  # episodes that ended with an error (failures, counted in n), shown when any
+        t["errored"] = avg["errors"]
     return t.loc[list(dict.fromkeys(summary["policy"]))]
 
 
