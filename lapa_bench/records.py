@@ -31,6 +31,7 @@ class EpisodeRecord:
     error: str | None = None  # why the episode failed to run (policy raised, bad action, ...)
     label: str | None = None  # name shown in reports (defaults to policy)
     video: str | None = None
+    run_id: str | None = None  # hash of the run's identity + checkpoint (EvalConfig.run_id); None in old records
     extra: dict = field(default_factory=dict)
 
     @property

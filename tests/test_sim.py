@@ -188,6 +188,29 @@ def test_output_dir_of_another_policy_is_refused(tmp_path):
         write_manifest(EvalConfig(policy="random", out=str(tmp_path)), tmp_path)
 
 
+def test_records_carry_the_run_identity_so_a_lost_manifest_cannot_mix_runs(tmp_path):
+    from lapa_bench.app.evaluate import RunMismatchError
+    from lapa_bench.app.report import build_report
+
+    cfg = EvalConfig(policy="zero", out=str(tmp_path / "run"), tasks=["carrot"], episodes=1, progress=False)
+    evaluate(cfg)
+    (rec,) = read_records(tmp_path / "run")
+    assert rec["run_id"] == cfg.run_id()
+    for broken in ("", None):  # a truncated manifest, then none at all
+        if broken is None:
+            (tmp_path / "run" / "manifest.json").unlink()
+        else:
+            (tmp_path / "run" / "manifest.json").write_text(broken)
+        with pytest.raises(RunMismatchError, match="records of another run"):
+            evaluate(EvalConfig(policy="random", out=str(tmp_path / "run"), tasks=["carrot"], episodes=1,
+                                progress=False))
+    assert len(read_records(tmp_path / "run")) == 1  # nothing was added
+    with open(tmp_path / "run" / "records.jsonl", "a") as f:  # records of two runs merged by hand
+        f.write(json.dumps({**rec, "episode_id": 5, "run_id": "0123456789ab"}) + "\n")
+    with pytest.raises(ValueError, match="mixes the records of 2 runs"):
+        build_report([tmp_path / "run"], quiet=True)
+
+
 def test_maniskill_prompt_is_refused(carrot_env):
     """Even if ManiSkill itself decides to ask its y/n download question, we raise instead."""
     from mani_skill.utils import download_asset

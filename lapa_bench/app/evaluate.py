@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lapa_bench import assets, provenance
 from lapa_bench.policy import Policy, config_to_dict, format_exception, make_policy
-from lapa_bench.records import EpisodeRecord, RecordWriter, done_keys, record_file, write_json_atomic
+from lapa_bench.records import EpisodeRecord, RecordWriter, done_keys, read_records, record_file, write_json_atomic
 from lapa_bench.rollout import run_episode
 
 
@@ -48,6 +48,21 @@ class EvalConfig:
         return {"policy": self.policy, "checkpoint": self.checkpoint,
                 "policy_config": self.policy_config, "label": self.label or self.policy,
                 "image_size": list(self.image_size) if self.image_size else None}
+
+    def run_id(self) -> str:
+        """Short hash of the identity and of the checkpoint's files (config and weights): written into every
+        record, so a run folder cannot mix runs even when its manifest is lost."""
+        import hashlib
+
+        h = hashlib.sha1(json.dumps(self.identity(), sort_keys=True, default=str).encode())
+        if self.checkpoint:
+            for f in sorted(Path(self.checkpoint).glob("*")):
+                if f.is_file() and (f.name == "config.json" or f.suffix == ".safetensors"):
+                    st = f.stat()
+                    h.update(f"{f.name}:{st.st_size}".encode())
+                    with open(f, "rb") as fh:  # the first MiB: weights differ there between two trainings
+                        h.update(fh.read(1 << 20))
+        return h.hexdigest()[:12]
 
 
 def plan(tasks, episodes: int, seeds) -> list[tuple]:
@@ -148,6 +163,11 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
         policy = make_policy(cfg.policy, checkpoint=cfg.checkpoint, device=cfg.device, **cfg.policy_config)
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(cfg, out, policy)
+    run_id = cfg.run_id()
+    others = sorted({r["run_id"] for r in read_records(out) if r.get("run_id") not in (None, run_id)})
+    if others:
+        raise RunMismatchError(f"{out} holds records of another run (run ids {others}, this one {run_id}: a "
+                               "different policy, config or checkpoint). Use another --out, or delete that folder.")
     done = done_keys(out, retry_errors=cfg.retry_errors)
     todo = [it for it in items if (it[0].env_id, it[1], it[2]) not in done]
     if len(todo) < len(items):
@@ -186,7 +206,7 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
                 _write_video(vp, frames)
                 video = str(vp.relative_to(out))
             rec = EpisodeRecord(policy=cfg.policy, checkpoint=cfg.checkpoint, task=t.env_id,
-                                episode_id=int(eid), seed=int(seed), label=label, video=video, **res)
+                                episode_id=int(eid), seed=int(seed), label=label, video=video, run_id=run_id, **res)
             writer.append(rec)
             n_done += 1
             n_ok += rec.success_at_end

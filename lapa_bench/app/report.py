@@ -44,6 +44,10 @@ def load_records(run_dirs) -> pd.DataFrame:
             raise FileNotFoundError(f"run dir {d} does not exist")
         skipped: list = []
         recs = read_records(d, skipped)
+        ids = sorted({r["run_id"] for r in recs if r.get("run_id")})
+        if len(ids) > 1:
+            raise ValueError(f"run dir {d} mixes the records of {len(ids)} runs (run ids {ids}); "
+                             "report each run from its own folder")
         if skipped:
             print(f"[report] warning: {len(skipped)} line(s) of {d} skipped: " + "; ".join(skipped[:3])
                   + (" ..." if len(skipped) > 3 else ""), file=sys.stderr)
