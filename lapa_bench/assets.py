@@ -11,16 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-# Files every Bridge task needs (relative to the data dir).
-REQUIRED_FILES = (
-    "robots/widowx/wx250s.urdf",
-    "tasks/bridge_v2_real2sim_dataset/custom/info_bridge_custom_v0.json",
-    "tasks/bridge_v2_real2sim_dataset/custom/info_bridge_custom_baked_tex_v0.json",
-    "tasks/bridge_v2_real2sim_dataset/real_inpainting/bridge_real_eval_1.png",
-    "tasks/bridge_v2_real2sim_dataset/real_inpainting/bridge_sink.png",
-    "tasks/bridge_v2_real2sim_dataset/stages/bridge_table_1_v1.glb",
-    "tasks/bridge_v2_real2sim_dataset/stages/bridge_table_1_v2.glb",
-)
+# Every file the four Bridge tasks load (relative to the data dir), generated from a complete asset folder.
+MANIFEST = Path(__file__).with_name("assets_manifest.json")
 DOWNLOAD_IDS = ("bridge_v2_real2sim", "widowx250s")
 FIX_HINT = (
     "Fix: run `lapa-bench assets download` (fetches the official assets into $MS_ASSET_DIR, "
@@ -43,8 +35,16 @@ def data_dir() -> Path:
 
 
 def missing_files(root: Path | None = None) -> list[str]:
+    """Files of the manifest that are absent or empty under ``root/data`` (an ``any_of`` group counts as
+    one, named ``a | b``)."""
+    import json
+
     d = (Path(root) if root else asset_root()) / "data"
-    return [f for f in REQUIRED_FILES if not (d / f).is_file()]
+    m = json.loads(MANIFEST.read_text())
+    ok = lambda f: (d / f).is_file() and (d / f).stat().st_size > 0  # noqa: E731
+    missing = [f for f in m["files"] if not ok(f)]
+    missing += [" | ".join(group) for group in m["any_of"] if not any(ok(f) for f in group)]
+    return missing
 
 
 def check_assets(root: Path | None = None) -> Path:
@@ -55,8 +55,8 @@ def check_assets(root: Path | None = None) -> Path:
         env = os.environ.get("MS_ASSET_DIR")
         where = f"MS_ASSET_DIR={env}" if env else "MS_ASSET_DIR is not set, so ~/.maniskill"
         raise AssetsMissingError(
-            f"SIMPLER assets not found under {root / 'data'} ({where}); missing "
-            f"{len(missing)} file(s), e.g. {missing[0]}.\n{FIX_HINT}"
+            f"SIMPLER assets incomplete under {root / 'data'} ({where}): {len(missing)} file(s) missing or "
+            f"empty: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}.\n{FIX_HINT}"
         )
     _check_mani_skill_dir(root)
     return root / "data"

@@ -333,3 +333,33 @@ def test_simulator_tests_fail_with_the_fix_when_assets_are_missing(tmp_path):
     r = run()
     assert r.returncode == 1 and "SIMPLER assets are missing" in r.stdout and "-m \"not sim\"" in r.stdout
     assert run("-m", "not sim").returncode == 5  # deselected: nothing ran, nothing failed
+
+
+def test_asset_check_names_every_missing_file(tmp_path):
+    """A partial asset folder (a robot mesh gone, a texture emptied) fails the check, which names the files
+    (it used to pass and die later inside SAPIEN: `cannot make canonical path ...WXSA-250-M-1-Base.obj`)."""
+    import os
+
+    from lapa_bench import assets
+
+    pack = REPO.parent / "shared" / "simpler-assets"
+    if not (pack / "data").is_dir():
+        pytest.skip("needs the shared asset pack beside the repo to copy from")
+    for f in (pack / "data").rglob("*"):
+        if f.is_file():
+            dst = tmp_path / "data" / f.relative_to(pack / "data")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(f, dst)
+    assert assets.missing_files(tmp_path) == []
+    (tmp_path / "data/robots/widowx/meshes_wx250s/WXSA-250-M-1-Base.obj").unlink()
+    tex = tmp_path / "data/tasks/bridge_v2_real2sim_dataset/custom/models/bridge_spoon_generated_modified/Image_0.003.jpg"
+    tex.unlink()
+    tex.write_bytes(b"")
+    with pytest.raises(assets.AssetsMissingError, match="2 file\\(s\\) missing or empty") as e:
+        assets.check_assets(tmp_path)
+    assert "WXSA-250-M-1-Base.obj" in str(e.value) and "Image_0.003.jpg" in str(e.value)
+    eg = tmp_path / "data/tasks/bridge_v2_real2sim_dataset/custom/models/eggplant/textured.obj"
+    eg.unlink()  # the eggplant's visual: the pack's .obj or the official .dae
+    assert any("textured.obj | " in m for m in assets.missing_files(tmp_path))
+    (eg.parent / "textured.dae").write_bytes(b"x")
+    assert not any("eggplant" in m for m in assets.missing_files(tmp_path))
