@@ -163,6 +163,13 @@ def test_lerobot_v21_schema(tmp_path):
         assert set(json.loads(line)) == {"task_index", "task"}
     stats = json.loads((tmp_path / "ds/meta/stats.json").read_text())
     assert {"mean", "std", "min", "max", "count"} <= set(stats["action"])
+    # LeRobot's v2.1 loader (compute_stats.aggregate_stats) requires image stats of shape (3, 1, 1) and
+    # stops on (3,) with "Shape of 'min' must be (3,1,1)"; vector features keep shape (D,)
+    ep_stats = [json.loads(x)["stats"] for x in (tmp_path / "ds/meta/episodes_stats.jsonl").read_text().splitlines()]
+    for st in [stats] + ep_stats:
+        for k in ("min", "max", "mean", "std"):
+            assert np.asarray(st["observation.images.image"][k]).shape == (3, 1, 1), k
+            assert np.asarray(st["action"][k]).shape == (7,)
     # global frame index runs across episodes
     assert ds.table(1)["index"].tolist() == [4, 5, 6, 7]
 

@@ -55,13 +55,17 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def _stats(x: np.ndarray) -> dict:
+    """LeRobot v2.1's per-feature stats. Images (T, H, W, C) get per-channel values in [0, 1] shaped
+    (C, 1, 1), as LeRobot's own ``compute_stats`` writes them (its loader checks that shape)."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]
-    if x.ndim == 4:  # images (T, H, W, C) -> per channel, in [0, 1]
+    image = x.ndim == 4
+    if image:
         x = x.reshape(-1, x.shape[-1]) / 255.0
-    return {"min": x.min(0).tolist(), "max": x.max(0).tolist(), "mean": x.mean(0).tolist(),
-            "std": x.std(0).tolist(), "count": [int(len(x))]}
+    out = {"min": x.min(0), "max": x.max(0), "mean": x.mean(0), "std": x.std(0)}
+    out = {k: (v[:, None, None] if image else v).tolist() for k, v in out.items()}
+    return {**out, "count": [int(len(x))]}
 
 
 def _merge_stats(parts: list[dict]) -> dict:

@@ -24,12 +24,12 @@ def read_stats(root) -> dict:
 
 def merge_stats(parts: list[dict]) -> dict:
     """Count-weighted merge of per-dataset stats (``min max mean std count``) of one feature."""
-    n = np.array([p["count"][0] for p in parts], dtype=np.float64)
-    mean = np.array([p["mean"] for p in parts], dtype=np.float64)
+    mean = np.array([p["mean"] for p in parts], dtype=np.float64)  # (P, D) or (P, C, 1, 1) for images
     var = np.array([p["std"] for p in parts], dtype=np.float64) ** 2
+    n = np.array([p["count"][0] for p in parts], dtype=np.float64).reshape(-1, *[1] * (mean.ndim - 1))
     tot = n.sum()
-    m = (n[:, None] * mean).sum(0) / tot
-    v = (n[:, None] * (var + (mean - m) ** 2)).sum(0) / tot
+    m = (n * mean).sum(0) / tot
+    v = (n * (var + (mean - m) ** 2)).sum(0) / tot
     return {"min": np.min([p["min"] for p in parts], 0).tolist(), "max": np.max([p["max"] for p in parts], 0).tolist(),
             "mean": m.tolist(), "std": np.sqrt(v).tolist(), "count": [int(tot)]}
 
