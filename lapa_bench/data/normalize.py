@@ -24,13 +24,14 @@ def read_stats(root) -> dict:
 
 def merge_stats(parts: list[dict]) -> dict:
     """Count-weighted merge of per-dataset stats (``min max mean std count``) of one feature."""
-    mean = np.array([p["mean"] for p in parts], dtype=np.float64)  # (P, D) or (P, C, 1, 1) for images
-    var = np.array([p["std"] for p in parts], dtype=np.float64) ** 2
+    shape = np.shape(parts[-1]["mean"])  # (D,), or (C, 1, 1) for images (older datasets stored images as (C,))
+    arr = lambda k: np.array([np.reshape(p[k], shape) for p in parts], dtype=np.float64)  # noqa: E731
+    mean, var = arr("mean"), arr("std") ** 2
     n = np.array([p["count"][0] for p in parts], dtype=np.float64).reshape(-1, *[1] * (mean.ndim - 1))
     tot = n.sum()
     m = (n * mean).sum(0) / tot
     v = (n * (var + (mean - m) ** 2)).sum(0) / tot
-    return {"min": np.min([p["min"] for p in parts], 0).tolist(), "max": np.max([p["max"] for p in parts], 0).tolist(),
+    return {"min": arr("min").min(0).tolist(), "max": arr("max").max(0).tolist(),
             "mean": m.tolist(), "std": np.sqrt(v).tolist(), "count": [int(tot)]}
 
 
