@@ -363,3 +363,17 @@ def test_asset_check_names_every_missing_file(tmp_path):
     assert any("textured.obj | " in m for m in assets.missing_files(tmp_path))
     (eg.parent / "textured.dae").write_bytes(b"x")
     assert not any("eggplant" in m for m in assets.missing_files(tmp_path))
+
+
+def test_unknown_policy_is_refused_without_importing_any_model():
+    """Discovery imports only policy modules (and the CLI only method configs): no torch, no transformers,
+    no ManiSkill, so a typo is answered in well under a second (it took 11-17 s)."""
+    code = ("import sys, time; t = time.perf_counter()\n"
+            "from lapa_bench.app.cli import main\n"
+            "rc = main(['eval', '--policy', 'nope', '--out', 'x'])\n"
+            "heavy = [m for m in ('torch', 'transformers', 'mani_skill', 'sapien') if m in sys.modules]\n"
+            "print(rc, heavy, round(time.perf_counter() - t, 2))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    rc, heavy, secs = r.stdout.split(" [")[0], "[" + r.stdout.split(" [")[1].rsplit(" ", 1)[0], r.stdout.split()[-1]
+    assert rc == "2" and heavy == "[]" and "unknown policy 'nope'" in r.stderr, (r.stdout, r.stderr)
+    assert float(secs) < 5
