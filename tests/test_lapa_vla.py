@@ -3,6 +3,8 @@ import json
 
 import numpy as np
 import pytest
+
+from lapa_bench.specs import ACTION_HIGH, ACTION_LOW
 import torch
 
 from policies.lapa.action_bins import decode, encode, fit_bins
@@ -101,7 +103,7 @@ def test_save_load_identical_outputs_and_policy(tmp_path):
     pol = make_policy("lapa", checkpoint=tmp_path / "ck", device="cpu")
     obs = {"image": np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8), "instruction": "go"}
     a = pol.act(obs)
-    expected = np.clip(m.predict(obs["image"][None], ["go"])[0], -1, 1)  # within the action bounds
+    expected = np.clip(m.predict(obs["image"][None], ["go"])[0], ACTION_LOW, ACTION_HIGH)  # within the action bounds
     assert a.shape == (1, 7) and np.allclose(a, expected)
     pol.save_pretrained(tmp_path / "ck2")
     assert np.array_equal(make_policy("lapa", checkpoint=tmp_path / "ck2").act(obs), a)

@@ -8,6 +8,8 @@ import textwrap
 
 import numpy as np
 import pytest
+
+from lapa_bench.specs import ACTION_HIGH, ACTION_LOW
 import torch
 import yaml
 
@@ -314,7 +316,7 @@ def test_checkpoints_of_earlier_revisions_still_load(tmp_path):
     cfg_path.write_text(json.dumps(payload))
     pol = make_policy("scratch", checkpoint=tmp_path / "ck", device="cpu")
     obs = {"image": np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8), "instruction": "go"}
-    expected = np.clip(m.predict(obs["image"][None], ["go"])[0], -1, 1)
+    expected = np.clip(m.predict(obs["image"][None], ["go"])[0], ACTION_LOW, ACTION_HIGH)
     assert pol.config.source_size is None and np.allclose(pol.act(obs), expected)
 
 
