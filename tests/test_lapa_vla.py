@@ -3,9 +3,9 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from lapa_bench.specs import ACTION_HIGH, ACTION_LOW
-import torch
 
 from policies.lapa.action_bins import decode, encode, fit_bins
 from policies.lapa.configuration_lapa import LAPAConfig, lapa_full, lapa_tiny
