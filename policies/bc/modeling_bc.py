@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lapa_bench.data.text import ByteTextEmbedding
 from lapa_bench.training import checkpoint
 from policies.bc.configuration_bc import BCConfig
 
@@ -32,7 +33,7 @@ class BCModel(nn.Module):
         self.convs = nn.Sequential(*layers)
         cells = (c.image_size // 2 ** c.depth) ** 2
         self.image_proj = nn.Sequential(nn.Flatten(), nn.Linear(ch * cells, c.hidden), nn.SiLU())
-        self.text = nn.Embedding(257, c.text_dim)  # bytes + pad
+        self.text = ByteTextEmbedding(c.text_dim)  # the instruction's bytes
         self.state_proj = nn.Linear(7, 64) if c.proprio else None
         d = c.hidden + c.text_dim + (64 if c.proprio else 0)
         self.mlp = nn.Sequential(nn.Linear(d, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.hidden), nn.SiLU(),
@@ -50,14 +51,7 @@ class BCModel(nn.Module):
             getattr(self, f"{prefix}_std").copy_(torch.as_tensor(s["std"], dtype=torch.float32).clamp_min(1e-6))
 
     def encode_text(self, instructions: list[str]) -> torch.Tensor:
-        n = self.config.max_prompt_bytes
-        ids = torch.full((len(instructions), n), 256, dtype=torch.long)
-        for i, s in enumerate(instructions):
-            b = list(s.encode("utf-8"))[:n]
-            ids[i, :len(b)] = torch.tensor(b, dtype=torch.long)
-        ids = ids.to(self.text.weight.device)
-        mask = (ids != 256).float()[..., None]
-        return (self.text(ids) * mask).sum(1) / mask.sum(1).clamp_min(1)
+        return self.text.encode(instructions, self.config.max_prompt_bytes)
 
     def forward(self, pixels: torch.Tensor, instructions: list[str], state: torch.Tensor | None) -> torch.Tensor:
         """pixels ``(B, 3, S, S)`` in [0, 1], raw states ``(B, 7)`` -> ``(B, chunk, 7)``: normalized deltas

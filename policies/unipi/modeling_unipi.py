@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lapa_bench.data.text import ByteTextEmbedding
 from lapa_bench.training import checkpoint
 from policies.unipi.configuration_unipi import UniPiConfig
 
@@ -51,7 +52,7 @@ class VideoUNet(nn.Module):
         super().__init__()
         self.config = c
         w, cd = c.width, c.width * 4
-        self.text = nn.Embedding(257, c.text_dim)  # bytes + pad
+        self.text = ByteTextEmbedding(c.text_dim)  # the instruction's bytes
         self.cond = nn.Sequential(nn.Linear(c.width + c.text_dim, cd), nn.SiLU(), nn.Linear(cd, cd))
         k3 = 3 * c.plan_frames
         self.inp = nn.Conv2d(k3 + 3, w, 3, padding=1)
@@ -65,15 +66,7 @@ class VideoUNet(nn.Module):
         self.register_buffer("residual_scale", torch.ones(()))
 
     def encode_text(self, instructions: list[str]) -> torch.Tensor:
-        n = self.config.max_prompt_bytes
-        ids = torch.full((len(instructions), n), 256, dtype=torch.long)
-        for i, s in enumerate(instructions):
-            b = list(s.encode("utf-8"))[:n]
-            ids[i, :len(b)] = torch.tensor(b, dtype=torch.long)
-        dev = self.text.weight.device
-        ids = ids.to(dev)
-        mask = (ids != 256).float()[..., None]
-        return (self.text(ids) * mask).sum(1) / mask.sum(1).clamp_min(1)
+        return self.text.encode(instructions, self.config.max_prompt_bytes)
 
     def forward(self, noisy, x_t, t, text_emb):
         cond = self.cond(torch.cat([timestep_embedding(t, self.config.width), text_emb], -1))
