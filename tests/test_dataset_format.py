@@ -164,7 +164,10 @@ def test_lerobot_v21_schema(tmp_path):
     stats = json.loads((tmp_path / "ds/meta/stats.json").read_text())
     assert {"mean", "std", "min", "max", "count"} <= set(stats["action"])
     # LeRobot's v2.1 loader (compute_stats.aggregate_stats) requires image stats of shape (3, 1, 1) and
-    # stops on (3,) with "Shape of 'min' must be (3,1,1)"; vector features keep shape (D,)
+    # stops on (3,) with "Shape of 'min' must be (3,1,1)"; vector features keep shape (D,). LeRobot itself
+    # is not installed to check this: its last v2.1 release (0.3.3) imports torchvision, and PyPI's
+    # torchvision does not import beside the pinned CPU torch 2.13.0 here; this asserts the same shape rule
+    # its `aggregate_stats` checks, on both stats files it reads.
     ep_stats = [json.loads(x)["stats"] for x in (tmp_path / "ds/meta/episodes_stats.jsonl").read_text().splitlines()]
     for st in [stats] + ep_stats:
         for k in ("min", "max", "mean", "std"):
