@@ -243,13 +243,13 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
             res = evaluate(m, val_ds, dev, name) if m.config.action_head == "bins" else {}
             res.update(action_errors(lambda b: predict_batch(m, b, dev), val_ds, norm.stats["action"]["mean"],
                                      norm.stats["action"]["std"]))
-            if "action_error" in res:
+            if "action_error" in res and twin_result is not None:  # the twin itself is a reference, not judged
                 res = verdict({**res, "blind_twin": twin_result} if twin_result else res)
                 print(format_check(name, res))
             return res
         return run
 
-    twin_result = {}
+    twin_result = {}  # {} = no twin (still judged against the mean action); None = this is the twin
     if twin and cfg.blind_twin_fraction > 0 and val_eps:
         tdir = out / "blind_twin"
         if not checkpoint.is_done(tdir):
@@ -257,6 +257,7 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
             tr, va = datasets(m)
             train_model(m, tr, replace(train_cfg, steps=max(1, int(train_cfg.steps * cfg.blind_twin_fraction))), tdir,
                         device=device, name=f"{name} (blind twin)", evaluate=evaluate_fn(va, None))
+        print(f"[{name}] image-blind twin trained ({tdir})")
         t = json.loads((tdir / checkpoint.EVAL_FILE).read_text())
         twin_result = {k: t[k] for k in ("action_error", "ratio_to_mean_action") if k in t}
         twin_result["steps_fraction"] = cfg.blind_twin_fraction
