@@ -228,6 +228,12 @@ def merge(base: dict, extra: dict) -> dict:
     return out
 
 
+def field_default(cls, name: str):
+    """The default of field ``name`` of dataclass ``cls`` (``MISSING`` when it has none)."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return f.default_factory() if f.default_factory is not MISSING else f.default
+
+
 def leaves(cls, prefix: str = "", base=None):
     """(dotted key, type, default) of every leaf field; a nested dataclass is walked into."""
     hints = _hints(cls)
@@ -236,14 +242,7 @@ def leaves(cls, prefix: str = "", base=None):
             continue
         tp = hints[f.name]
         key = prefix + f.name
-        if base is not None:
-            default = getattr(base, f.name)
-        elif f.default is not MISSING:
-            default = f.default
-        elif f.default_factory is not MISSING:
-            default = f.default_factory()
-        else:
-            default = MISSING
+        default = getattr(base, f.name) if base is not None else field_default(cls, f.name)
         if dataclasses.is_dataclass(tp):
             if getattr(tp, "PRESETS", None):
                 yield key + ".preset", str, MISSING

@@ -106,9 +106,3 @@ class RecordWriter:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def write_json_atomic(path: Path, payload) -> None:
-    from lapa_bench.io import write_json_atomic as _write
-
-    _write(path, payload, sort_keys=True)

@@ -27,10 +27,9 @@ examples:
 
 def _d(cls, name: str):
     """The default of a dataclass field (for help texts: defaults are defined only there)."""
-    import dataclasses
+    from lapa_bench.config import field_default
 
-    f = next(f for f in dataclasses.fields(cls) if f.name == name)
-    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    return field_default(cls, name)
 
 
 def _given(args, names) -> dict:

@@ -167,10 +167,10 @@ def run_per_task(fn, cfg, names: list[str], workers: int) -> list[dict]:
 def write_collection_summary(out: Path, cfg, workers: int, results: list[dict], wall: float) -> None:
     from dataclasses import asdict
 
-    from lapa_bench.records import write_json_atomic
+    from lapa_bench.io import write_json_atomic
 
     write_json_atomic(Path(out) / "collection.json", {"config": asdict(cfg), "workers": workers, "parts": results,
-                                                      "wall_seconds_last_run": round(wall, 1)})
+                                                      "wall_seconds_last_run": round(wall, 1)}, sort_keys=True)
     n = sum(r["episodes"] for r in results)
     print(f"[collect] {out}: {n} episodes in {len(results)} task datasets ({wall:.0f} s this run)")
 

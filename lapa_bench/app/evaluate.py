@@ -18,7 +18,8 @@ from pathlib import Path
 
 from lapa_bench import assets, provenance
 from lapa_bench.policy import Policy, config_to_dict, format_exception, make_policy
-from lapa_bench.records import EpisodeRecord, RecordWriter, done_keys, read_records, record_file, write_json_atomic
+from lapa_bench.io import write_json_atomic
+from lapa_bench.records import EpisodeRecord, RecordWriter, done_keys, read_records, record_file
 from lapa_bench.rollout import run_episode
 
 
@@ -133,7 +134,7 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> 
         "created": (old or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json_atomic(path, manifest)
+    write_json_atomic(path, manifest, sort_keys=True)
     return manifest
 
 

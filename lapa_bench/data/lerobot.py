@@ -397,6 +397,17 @@ def open_sources(dirs, max_episodes=None, actions: bool | None = None):
     return out
 
 
+def stored_image_size(sources) -> tuple | None:
+    """The (H, W) at which the sources store their frames (recorded in checkpoints as ``source_size``, so a
+    rollout frame goes through it: lapa_bench.data.preprocess); None when no source says; an error when
+    they differ."""
+    sizes = {tuple(s.image_size()) for s in sources if hasattr(s, "image_size")}
+    if len(sizes) > 1:
+        raise ValueError(f"the datasets store frames at different sizes {sorted(sizes)}; "
+                         "resize them to one (`lapa-bench data resize`)")
+    return sizes.pop() if sizes else None
+
+
 def resize_datasets(src, dst, size: int) -> list[Path]:
     """Re-encode every dataset under ``src`` at ``size`` x ``size`` into ``dst`` (same layout),
     e.g. to ship a small copy of a corpus to a training machine. Actions, states, tasks and

@@ -60,3 +60,61 @@ def format_check(name: str, m: dict) -> str:
     return (f"[{name}] held-out action error {m['action_error']:.3f} (std units) vs mean action "
             f"{m['mean_action_error']:.3f} (ratio {m['ratio_to_mean_action']:.2f})"
             + (f", image-blind twin {twin:.3f}" if twin is not None else "") + flag)
+
+
+def train_with_learning_check(make_model, make_twin, data, cfg, out, *, errors, device: str, name: str,
+                              fraction: float, extra=None, state: dict | None = None):
+    """Train a model through the one loop with the learning check in its ``eval.json``.
+
+    ``make_twin()`` builds the image-blind twin (``None``: no twin); it is built and trained first, in
+    ``OUT/blind_twin``, for ``fraction`` of ``cfg.steps`` (cached by its ``eval.json``), then
+    ``make_model()`` for all of them. ``data(model) -> (train_ds, val_ds)`` is called once, with the
+    first model built (the twin and the model share their data). ``errors(model, device, val_ds)``:
+    held-out :func:`action_errors`; ``extra(model, device, val_ds)``: more held-out metrics (e.g. token
+    accuracy).
+    """
+    import json
+    from dataclasses import replace
+    from pathlib import Path
+
+    from lapa_bench.training import checkpoint
+    from lapa_bench.training.loop import train_model
+
+    out = Path(out)
+    cached = []
+
+    def datasets(m):
+        if not cached:
+            cached.append(data(m))
+        return cached[0]
+
+    def measure(m, dev):
+        val = cached[0][1]
+        return {**(extra(m, dev, val) if extra else {}), **errors(m, dev, val)}
+
+    twin = {}  # {}: no twin (the model is still judged against the mean action)
+    if make_twin is not None and fraction > 0:
+        tdir = out / "blind_twin"
+        if not checkpoint.is_done(tdir):
+            m = make_twin()
+            tr, va = datasets(m)
+            if len(va):
+                train_model(m, tr, replace(cfg, steps=max(1, int(cfg.steps * fraction))), tdir, device=device,
+                            name=f"{name} (blind twin)", evaluate=measure)
+        if checkpoint.is_done(tdir):
+            t = json.loads((tdir / checkpoint.EVAL_FILE).read_text())
+            twin = {k: t[k] for k in ("action_error", "ratio_to_mean_action") if k in t}
+            twin["steps_fraction"] = fraction
+
+    def evaluate(m, dev):
+        res = measure(m, dev)
+        if "action_error" in res:
+            res = verdict({**res, "blind_twin": twin} if twin else res)
+            print(format_check(name, res))
+        return res
+
+    model = make_model()
+    tr, va = datasets(model)
+    print(f"[{name}] {len(tr)} train / {len(va)} validation samples")
+    return train_model(model, tr, cfg, out, device=device, name=name, state=state,
+                       evaluate=evaluate if len(va) else None)

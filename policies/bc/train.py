@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lapa_bench.data import open_sources
-from lapa_bench.training import Inputs, TrainConfig, checkpoint, register_method, train_model
+from lapa_bench.training import Inputs, TrainConfig, register_method
 from policies.bc.configuration_bc import BCConfig, bc_tiny
 
 
@@ -25,59 +25,33 @@ class BCTrainConfig:
     max_episodes: int | None = None  # use only the first N episodes of each dataset
 
 
-def _stored_size(sources):
-    sizes = {s.image_size() for s in sources}
-    if len(sizes) != 1:
-        raise ValueError(f"the datasets store frames at different sizes {sorted(sizes)}; resize them to one")
-    return sizes.pop()
-
-
 @register_method("bc", config=BCTrainConfig, policy="bc", needs=("data",))
 def train(cfg: BCTrainConfig, inputs: Inputs, out, device: str = "auto") -> Path:
     """BC: a small CNN + proprio + instruction predicting action chunks (the reference any VLA must reach)."""
-    import json
-
+    from lapa_bench.data import stored_image_size
     from lapa_bench.data.normalize import Normalizer
     from lapa_bench.data.torch_datasets import chunk_samples, split_episodes
-    from lapa_bench.training.checks import action_errors, format_check, predict_batch, verdict
+    from lapa_bench.training.checks import action_errors, predict_batch, train_with_learning_check
     from policies.bc.modeling_bc import BCModel
 
-    out = Path(out)
     sources = open_sources(inputs.data, cfg.max_episodes, actions=True)
-    mcfg = replace(cfg.model, source_size=_stored_size(sources))
+    mcfg = replace(cfg.model, source_size=stored_image_size(sources))
     norm = Normalizer.from_datasets(sources, ("action", "observation.state"))
     tr, va = split_episodes(sum(len(s) for s in sources), cfg.train.val_fraction, cfg.train.seed)
     train_ds, val_ds = (chunk_samples(sources, eps, mcfg.chunk, mcfg.preprocess(), state=mcfg.proprio)
                         for eps in (tr, va))
-    print(f"[bc] {len(train_ds)} train / {len(val_ds)} validation steps ({len(tr)} / {len(va)} episodes)")
+    print(f"[bc] {len(tr)} / {len(va)} train / validation episodes")
 
-    def errors(m, dev):
-        return action_errors(lambda b: predict_batch(m, b, dev), val_ds, norm.stats["action"]["mean"],
+    def errors(m, dev, val):
+        return action_errors(lambda b: predict_batch(m, b, dev), val, norm.stats["action"]["mean"],
                              norm.stats["action"]["std"])
 
-    twin_dir = out / "blind_twin"
-    twin = {}
-    if cfg.blind_twin_fraction > 0 and len(val_ds):
-        if not checkpoint.is_done(twin_dir):
-            m = BCModel(replace(mcfg, blind=True))
-            m.set_normalizer(norm)
-            train_model(m, train_ds, replace(cfg.train, steps=max(1, int(cfg.train.steps * cfg.blind_twin_fraction))),
-                        twin_dir, device=device, name="bc blind twin", evaluate=errors)
-        twin = json.loads((twin_dir / checkpoint.EVAL_FILE).read_text())
-        twin = {k: twin[k] for k in ("action_error", "ratio_to_mean_action") if k in twin}
-        twin["steps_fraction"] = cfg.blind_twin_fraction
+    def build(blind: bool):
+        m = BCModel(replace(mcfg, blind=blind))
+        m.set_normalizer(norm)
+        return m
 
-    model = BCModel(mcfg)
-    model.set_normalizer(norm)
-
-    def evaluate(m, dev):
-        e = errors(m, dev)
-        if not e:
-            return {}
-        res = verdict({**e, "blind_twin": twin} if twin else e)
-        print(format_check("bc", res))
-        return res
-
-    train_model(model, train_ds, cfg.train, out, device=device, name="bc train", evaluate=evaluate,
-                state={"data": inputs.data})
-    return out
+    train_with_learning_check(lambda: build(False), lambda: build(True), lambda m: (train_ds, val_ds), cfg.train,
+                              out, errors=errors, device=device, name="bc train", fraction=cfg.blind_twin_fraction,
+                              state={"data": inputs.data})
+    return Path(out)

@@ -78,10 +78,11 @@ def evaluate(model, ds, device, name: str, batch_size: int = 64, max_batches: in
 
 def _fit(model, sources, targets, train_cfg: TrainConfig, out: Path, device: str, name: str, state: dict):
     """Split by episode, train through the one loop, evaluate held-out episodes."""
+    from lapa_bench.data import stored_image_size
     from lapa_bench.data.torch_datasets import StepSamples, split_episodes
 
     # the rollout goes through the stored size of the data this stage trains on (preprocess.py)
-    model.config.source_size = _stored_size(sources) or model.config.source_size
+    model.config.source_size = stored_image_size(sources) or model.config.source_size
     train_eps, val_eps = split_episodes(len(targets), train_cfg.val_fraction, train_cfg.seed)
     kw = dict(preprocess=model.config.preprocess(), cache_episodes=10_000)
     train_ds = StepSamples(sources, targets, train_eps, **kw)
@@ -89,14 +90,6 @@ def _fit(model, sources, targets, train_cfg: TrainConfig, out: Path, device: str
     print(f"[{name}] {len(train_ds)} train / {len(val_ds)} validation samples")
     return train_model(model, train_ds, train_cfg, out, device=device, name=name, state=state,
                        evaluate=(lambda m, dev: evaluate(m, val_ds, dev, name)) if len(val_ds) else None)
-
-
-def _stored_size(sources):
-    sizes = {tuple(s.image_size()) for s in sources if hasattr(s, "image_size")}
-    if len(sizes) > 1:
-        raise ValueError(f"the datasets store frames at different sizes {sorted(sizes)}; "
-                         "resize them to one (`lapa-bench data resize`)")
-    return sizes.pop() if sizes else None
 
 
 def _resume_or(out: Path, build):
@@ -157,7 +150,7 @@ def finetune(cfg: ScratchConfig, data: list[str], out, init: str | None = None, 
             if model.config.head != "action":
                 raise ValueError(f"{init} has a {model.config.head} head; keep_head needs an action head")
             return model
-        return _new_action_model(cfg, sources, init)
+        return _new_action_model(cfg, init)
 
     return _train_actions(cfg, cfg.finetune, sources, out, device, policy_name, f"{policy_name} finetune", build,
                           state={"stage": "action finetuning", "data": data, "init": init})
@@ -174,13 +167,13 @@ def pretrain_on_actions(cfg: ScratchConfig, pretrain_cfg: TrainConfig, videos: l
     sources = open_sources(videos, cfg.max_episodes, actions=False)
     labelled = open_sources(data, cfg.max_episodes, actions=True)
     return _train_actions(cfg, pretrain_cfg, sources, Path(out), device, policy_name, f"{policy_name} pretrain",
-                          lambda: _new_action_model(cfg, labelled),
+                          lambda: _new_action_model(cfg),
                           actions=[pseudo[episode_key(s, i)] for s in sources for i in range(len(s))],
                           stats_from=labelled, state={"stage": "pretraining on pseudo-actions", "videos": videos},
                           twin=False)
 
 
-def _new_action_model(cfg: ScratchConfig, labelled, init: str | None = None):
+def _new_action_model(cfg: ScratchConfig, init: str | None = None):
     """A model with an action head: fresh from ``cfg.model``, or the towers of the checkpoint ``init``."""
     from policies.lapa.modeling_lapa import LAPAModel
 
@@ -198,13 +191,12 @@ def _new_action_model(cfg: ScratchConfig, labelled, init: str | None = None):
 
 def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Path, device: str, policy_name: str,
                    name: str, build, actions=None, stats_from=None, state=None, twin: bool = True):
-    """Train an action head through the one loop, with the learning check: held-out action error of the
-    model, of the mean action and of an image-blind twin (trained first, ``blind_twin_fraction`` of the steps)."""
-    import json
-
+    """Train an action head through the one loop, with the learning check (``training/checks.py``):
+    held-out action error of the model, of the mean action and of an image-blind twin."""
+    from lapa_bench.data import stored_image_size
     from lapa_bench.data.normalize import Normalizer
     from lapa_bench.data.torch_datasets import chunk_samples, split_episodes
-    from lapa_bench.training.checks import action_errors, format_check, predict_batch, verdict
+    from lapa_bench.training.checks import action_errors, predict_batch, train_with_learning_check
     from policies.lapa.action_bins import encode, fit_bins
 
     stats_from = stats_from or sources
@@ -213,60 +205,47 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
         norm = Normalizer.from_datasets(stats_from, ("action", "observation.state"))
     except KeyError:  # datasets without proprioceptive states
         norm = Normalizer.from_datasets(stats_from, ("action",))
-    n = sum(len(s) for s in sources)
-    train_eps, val_eps = split_episodes(n, train_cfg.val_fraction, train_cfg.seed)
+    train_eps, val_eps = split_episodes(sum(len(s) for s in sources), train_cfg.val_fraction, train_cfg.seed)
     labelled_actions = [s.episode(i, with_frames=False)["action"] for s in stats_from for i in range(len(s))]
+    source_size = stored_image_size(sources)
 
     def prepared(blind: bool):
-        if checkpoint.resume_step(out / "blind_twin" if blind else out):
-            from policies.lapa.modeling_lapa import LAPAModel
+        def new():
+            model = build()
+            model.config.blind = blind
+            if model.config.normalized:
+                model.set_normalizer(norm)
+            if model.config.action_head == "bins" and not model.action_edges.abs().sum():
+                model.set_action_bins(*fit_bins(np.concatenate(labelled_actions), model.config.action_bins,
+                                                cfg.bins))
+            return model
 
-            return LAPAModel.from_pretrained(out / ("blind_twin/last" if blind else "last"))
-        model = build()
-        model.config.blind = blind
-        if model.config.normalized:
-            model.set_normalizer(norm)
-        if model.config.action_head == "bins" and not model.action_edges.abs().sum():
-            model.set_action_bins(*fit_bins(np.concatenate(labelled_actions), model.config.action_bins, cfg.bins))
+        model = _resume_or(out / "blind_twin" if blind else out, new)
+        model.config.source_size = source_size or model.config.source_size  # rollouts go through the stored size
         return model
 
     def datasets(model):
         c = model.config
-        c.source_size = _stored_size(sources) or c.source_size  # rollouts go through the stored size
         edges = model.action_edges.cpu().numpy()
         enc = (lambda ch: encode(ch, edges)) if c.action_head == "bins" else None
         return [chunk_samples(sources, eps, c.chunk, c.preprocess(), targets=enc, actions=actions,
                               state=with_state and c.proprio) for eps in (train_eps, val_eps)]
 
-    def evaluate_fn(val_ds, twin_result):
-        def run(m, dev):
-            res = evaluate(m, val_ds, dev, name) if m.config.action_head == "bins" else {}
-            res.update(action_errors(lambda b: predict_batch(m, b, dev), val_ds, norm.stats["action"]["mean"],
-                                     norm.stats["action"]["std"]))
-            if "action_error" in res and twin_result is not None:  # the twin itself is a reference, not judged
-                res = verdict({**res, "blind_twin": twin_result} if twin_result else res)
-                print(format_check(name, res))
-            return res
-        return run
+    def errors(m, dev, val):
+        return action_errors(lambda b: predict_batch(m, b, dev), val, norm.stats["action"]["mean"],
+                             norm.stats["action"]["std"])
 
-    twin_result = {}  # {} = no twin (still judged against the mean action); None = this is the twin
-    if twin and cfg.blind_twin_fraction > 0 and val_eps:
-        tdir = out / "blind_twin"
-        if not checkpoint.is_done(tdir):
-            m = prepared(blind=True)
-            tr, va = datasets(m)
-            train_model(m, tr, replace(train_cfg, steps=max(1, int(train_cfg.steps * cfg.blind_twin_fraction))), tdir,
-                        device=device, name=f"{name} (blind twin)", evaluate=evaluate_fn(va, None))
-        print(f"[{name}] image-blind twin trained ({tdir})")
-        t = json.loads((tdir / checkpoint.EVAL_FILE).read_text())
-        twin_result = {k: t[k] for k in ("action_error", "ratio_to_mean_action") if k in t}
-        twin_result["steps_fraction"] = cfg.blind_twin_fraction
-    model = prepared(blind=False)
-    model.policy_name = policy_name
-    tr, va = datasets(model)
-    print(f"[{name}] {len(tr)} train / {len(va)} validation samples")
-    return train_model(model, tr, train_cfg, out, device=device, name=name, state=state,
-                       evaluate=evaluate_fn(va, twin_result) if len(va) else None)
+    def tokens(m, dev, val):  # the discretized head's token accuracy beside the best constant's
+        return evaluate(m, val, dev, name) if m.config.action_head == "bins" else {}
+
+    def make_model():
+        model = prepared(blind=False)
+        model.policy_name = policy_name
+        return model
+
+    make_twin = (lambda: prepared(blind=True)) if twin and val_eps else None
+    return train_with_learning_check(make_model, make_twin, datasets, train_cfg, out, errors=errors, extra=tokens,
+                                     device=device, name=name, fraction=cfg.blind_twin_fraction, state=state)
 
 
 # -- methods -------------------------------------------------------------------------------
