@@ -1,4 +1,9 @@
-"""Scripted demonstration collection on the real simulator: format, disjointness, faithful replay."""
+"""Scripted demonstration collection on the real simulator: format, disjointness, faithful replay, and
+LeRobot's own loader on what was collected."""
+import os
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,10 +32,22 @@ def test_sampled_layouts_are_disjoint_from_evaluation(carrot_env):
     assert not check_disjoint(carrot_env, bad)["disjoint"]
 
 
-def test_collect_then_replay(tmp_path, carrot_env):
+REPO = Path(__file__).resolve().parent.parent
+LEROBOT_PYTHON = Path(os.environ.get("LAPA_LEROBOT_PYTHON", REPO / ".venv-lerobot" / "bin" / "python"))
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    """One carrot demonstration at 64 px, from `collect` (shared by the tests below)."""
+    tmp_path = tmp_path_factory.mktemp("collected")
     cfg = CollectConfig(tasks=["carrot"], episodes=1, out=str(tmp_path / "demos"), image_size=(64, 64),
                         progress=False)
     collect(cfg)
+    return cfg, tmp_path
+
+
+def test_collect_then_replay(collected, carrot_env):
+    cfg, tmp_path = collected
     (ds,) = open_datasets(tmp_path / "demos")
     assert len(ds) == 1
     ep = ds.episode(0)
@@ -67,6 +84,34 @@ def test_collect_then_replay(tmp_path, carrot_env):
     # resume: asking for the same number again does nothing
     collect(cfg)
     assert len(open_datasets(tmp_path / "demos")[0]) == 1
+
+
+@pytest.mark.skipif(not LEROBOT_PYTHON.exists(), reason="LeRobot 0.3.3 cannot share this venv (it pins torch<2.8): "
+                    "`make lerobot-venv` builds .venv-lerobot for this test; without it, the always-on "
+                    "equivalent is test_dataset_format.py::test_our_layout_matches_a_lerobot_written_dataset")
+def test_lerobot_loads_a_collected_dataset(collected, tmp_path):
+    """LeRobot's own v2.1 code (LeRobotDatasetMetadata, aggregate_stats, LeRobotDataset with its video
+    decoder) loads a dataset written by `collect` and sees the frames, states, actions, indices and task
+    our reader sees."""
+    _, root = collected
+    (ds,) = open_datasets(root / "demos")
+    r = subprocess.run([str(LEROBOT_PYTHON), str(REPO / "scripts" / "lerobot_interop.py"), "load", str(ds.root),
+                        str(tmp_path / "seen.npz")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    seen = np.load(tmp_path / "seen.npz")
+    ep = ds.episode(0)
+    assert np.array_equal(seen["action"], ep["action"])
+    assert np.array_equal(seen["observation__state"], ep["observation.state"])
+    assert seen["frame_index"].tolist() == list(range(len(ep["action"])))
+    assert set(seen["episode_index"].tolist()) == {0} and set(seen["task"].tolist()) == {ep["task"]}
+    img = seen["observation__images__image"]
+    assert img.shape == ep["frames"].shape
+    assert np.abs(img.astype(int) - ep["frames"].astype(int)).max() <= 1  # one mp4, two decoders
+    # LeRobot's aggregate of our per-episode stats equals our stats.json
+    stats = __import__("json").loads((ds.root / "meta" / "stats.json").read_text())
+    for k in ("mean", "std", "min", "max"):
+        assert np.allclose(seen[f"stats__action__{k}"], stats["action"][k], atol=1e-6), k
+        assert seen[f"stats__observation.images.image__{k}"].shape == (3, 1, 1)
 
 
 def test_panda_cross_embodiment_videos_have_no_actions(tmp_path):

@@ -153,7 +153,8 @@ def test_lerobot_v21_schema(tmp_path):
         assert schema.field(name).type == typ, name
     for name in ("observation.state", "action"):
         t = schema.field(name).type
-        assert pa.types.is_list(t) and t.value_type == pa.float32(), (name, t)
+        # LeRobot's writer stores a (D,) feature as fixed_size_list<float>[D] (tests/fixtures/lerobot_v21)
+        assert pa.types.is_fixed_size_list(t) and t.list_size == 7 and t.value_type == pa.float32(), (name, t)
     # every non-video feature of info.json is a parquet column, and nothing else is
     cols = {f for f, v in info["features"].items() if v["dtype"] != "video"}
     assert cols == set(schema.names)
@@ -219,3 +220,69 @@ def test_data_info_never_writes_into_the_dataset(tmp_path, monkeypatch, capsys):
     assert sorted(p.relative_to(ds) for p in ds.rglob("*")) == before  # the dataset is read, never written
     assert (tmp_path / "runs" / "data_info" / "ds" / "contact_sheet.png").stat().st_size > 0
     assert "contact sheet runs/data_info/ds/contact_sheet.png" in capsys.readouterr().out
+
+
+# -- LeRobot interoperability ----------------------------------------------------------------
+# LeRobot's last v2.1 release (0.3.3) pins torch<2.8 and torchvision<0.23: it cannot live in this
+# project's venv (CPU torch 2.13.0, beside which PyPI's torchvision does not import). So:
+# * tests/fixtures/lerobot_v21 was written by LeRobot's own code (scripts/lerobot_interop.py write, in
+#   .venv-lerobot: `make lerobot-venv`); the two tests below always run and need no LeRobot;
+# * tests/test_collect.py::test_lerobot_loads_a_collected_dataset runs LeRobot's loader on a dataset
+#   from `lapa-bench collect` whenever .venv-lerobot exists (or LAPA_LEROBOT_PYTHON names such a Python).
+LEROBOT_FIXTURE = __import__("pathlib").Path(__file__).parent / "fixtures" / "lerobot_v21"
+
+
+def test_we_read_a_lerobot_written_dataset():
+    from lapa_bench.data.normalize import Normalizer
+
+    ds = LeRobotDataset(LEROBOT_FIXTURE)
+    want = np.load(LEROBOT_FIXTURE / "expected.npz")
+    assert len(ds) == 2 and ds.num_frames == len(want["action"]) and ds.image_size() == (32, 48)
+    got = [ds.episode(i) for i in range(len(ds))]
+    assert np.array_equal(np.concatenate([e["action"] for e in got]), want["action"])
+    assert np.array_equal(np.concatenate([e["observation.state"] for e in got]), want["state"])
+    assert [e["task"] for e in got] == [want["task"][want["episode_index"] == i][0] for i in range(2)]
+    frames = np.concatenate([e["frames"] for e in got]).astype(int)
+    assert frames.shape == want["image"].shape
+    # LeRobot encodes AV1 in yuv420p (chroma at half resolution): close to what went in, frame by frame in order
+    diff = np.abs(frames[:, None] - want["image"][None].astype(int)).mean((2, 3, 4))  # decoded i vs written j
+    assert np.array_equal(diff.argmin(1), np.arange(len(frames))) and diff.diagonal().max() < 8
+    # its stats (LeRobot's compute_episode_stats) feed our normalizer
+    norm = Normalizer.from_datasets([ds], ("action", "observation.state"))
+    assert np.allclose(norm.stats["action"]["mean"], want["action"].mean(0), atol=1e-5)
+
+
+def _schema(root):
+    """What LeRobot's v2.1 reader relies on, per file: keys, feature layout, parquet types, stats shapes."""
+    import pyarrow.parquet as pq
+
+    info = json.loads((root / "meta/info.json").read_text())
+    feats = {k: {"dtype": v["dtype"], "ndim": len(v["shape"]), "names": type(v.get("names")).__name__,
+                 "info": sorted(v.get("info") or {})} for k, v in info["features"].items()}
+    parquet = {f.name: str(f.type) for f in pq.read_schema(next((root / "data").rglob("*.parquet")))}
+    ep_stats = json.loads((root / "meta/episodes_stats.jsonl").read_text().splitlines()[0])
+    stat_shapes = {k: {s: np.asarray(v).shape if s != "count" else "count" for s, v in d.items()}
+                   for k, d in ep_stats["stats"].items()}
+    jsonl = {name: sorted(json.loads((root / f"meta/{name}.jsonl").read_text().splitlines()[0]))
+             for name in ("episodes", "tasks", "episodes_stats")}
+    return info, feats, parquet, stat_shapes, jsonl
+
+
+def test_our_layout_matches_a_lerobot_written_dataset(tmp_path):
+    """The documented equivalent of loading with LeRobot in this venv: everything LeRobot's v2.1 reader
+    (LeRobotDatasetMetadata, aggregate_stats, the parquet and video paths) reads from a dataset it wrote
+    itself is present in ours with the same layout, types and shapes."""
+    w = LeRobotWriter(tmp_path / "ds", fps=5, image_shape=(32, 48, 3), state_names=STATE_NAMES,
+                      action_names=ACTION_NAMES)
+    f, s, a = _episode(5, 1)
+    w.add_episode(f, task="put the spoon on the towel", states=s, actions=a)
+    ref_info, ref_feats, ref_pq, ref_stats, ref_jsonl = _schema(LEROBOT_FIXTURE)
+    info, feats, pq_, stats, jsonl = _schema(tmp_path / "ds")
+    assert set(ref_info) <= set(info)  # every info.json key LeRobot writes (we add our own under lapa_bench)
+    for k in ("codebase_version", "data_path", "video_path", "chunks_size", "fps"):
+        assert info[k] == ref_info[k], k
+    assert feats == ref_feats  # same features, dtypes, ranks, names and video info keys
+    assert pq_ == ref_pq  # same parquet columns with the same arrow types
+    assert stats == ref_stats  # per-episode stats: same features, statistics and shapes ((3,1,1) for images)
+    for name, keys in ref_jsonl.items():
+        assert set(keys) <= set(jsonl[name]), name

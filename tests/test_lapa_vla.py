@@ -57,6 +57,31 @@ def test_shapes_both_heads_and_configs():
         LAPAConfig(head="value")
 
 
+def test_conv_stem_tower_and_the_image_size_flowing_one_way(tmp_path):
+    """`vision: {model_type: conv}` (preset small) puts a convolutional stem in the ViT's place; the model's
+    image_size reaches the tower (one way), and the checkpoint rebuilds it."""
+    from policies.lapa.configuration_lapa import lapa_small
+    from policies.lapa.modeling_lapa import ConvStem
+
+    small = lapa_small()
+    assert small.vision["model_type"] == "conv" and small.image_size == 128
+    m = LAPAModel(micro(image_size=32, vision={"model_type": "conv", "width": 8, "depth": 3}, action_head="l1",
+                        chunk=2, proprio=True)).eval()
+    assert isinstance(m.vision, ConvStem) and m.vision.position.shape == (1, 16, 32)  # (32 / 2^3)^2 tokens
+    px, tok = batch(m)
+    out = m(px, **tok, state=torch.zeros(4, 7))
+    assert out.shape == (4, 14, 1)
+    # the vision dict's own image_size does not win over the model's
+    m2 = LAPAModel(micro(image_size=64, vision={"model_type": "conv", "image_size": 999, "width": 8, "depth": 3}))
+    assert m2.vision.position.shape[1] == 64 and m2.config.vision["image_size"] == 64
+    m.save_pretrained(tmp_path / "ck", policy_name="scratch")
+    again = LAPAModel.from_pretrained(tmp_path / "ck").eval()
+    with torch.no_grad():
+        assert torch.equal(again(px, **tok, state=torch.zeros(4, 7)), out)
+    with pytest.raises(ValueError, match="model_type"):
+        LAPAModel(micro(vision={"width": 8}))
+
+
 def test_action_bins_round_trip():
     rng = np.random.default_rng(0)
     a = rng.normal(0, 0.01, size=(2000, 7))

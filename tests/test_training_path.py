@@ -379,3 +379,47 @@ def test_unknown_policy_is_refused_without_importing_any_model():
     rc, heavy, secs = r.stdout.split(" [")[0], "[" + r.stdout.split(" [")[1].rsplit(" ", 1)[0], r.stdout.split()[-1]
     assert rc == "2" and heavy == "[]" and "unknown policy 'nope'" in r.stderr, (r.stdout, r.stderr)
     assert float(secs) < 5
+
+
+def test_keep_best_selects_the_step_with_the_lowest_held_out_error(tmp_path):
+    """train.keep best: the periodic held-out evaluations (val_log.jsonl) pick the weights the model keeps;
+    the default keeps the last step's."""
+    import torch
+
+    from lapa_bench.training import TrainConfig, checkpoint, train_model
+
+    class Drift(torch.nn.Module):  # every step moves w by +1: held-out error |w - 3| is lowest at step 3
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def loss(self, batch):
+            return -self.w * batch["x"].mean(), {}
+
+        def save_pretrained(self, d):
+            checkpoint.save_module(self, d, {"model": "drift"}, {})
+
+    class Ones:
+        def __len__(self):
+            return 4
+
+        def collate(self, idx):
+            return {"x": torch.ones(len(idx))}
+
+    def evaluate(m, dev):
+        return {"action_error": abs(m.w.item() - 3.0)}
+
+    opt = dict(steps=6, batch_size=2, warmup_steps=0, schedule="constant", grad_clip=None, progress=False)
+    with pytest.raises(ValueError, match="eval_every"):
+        TrainConfig(keep="best", **opt)
+    torch.manual_seed(0)
+    best = train_model(Drift(), Ones(), TrainConfig(lr=1.0, eval_every=1, keep="best", **opt), tmp_path / "best",
+                       device="cpu", evaluate=evaluate)
+    # under Adam with lr 1 and a constant gradient, w grows by 1 per step
+    steps = [json.loads(x)["step"] for x in (tmp_path / "best" / "val_log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    chosen = json.loads((tmp_path / "best" / "eval.json").read_text())["selected"]
+    assert chosen["step"] == 3 and chosen["metric"] == "action_error"
+    assert abs(best.w.item() - 3.0) < 0.1
+    last = train_model(Drift(), Ones(), TrainConfig(lr=1.0, **opt), tmp_path / "last", device="cpu", evaluate=evaluate)
+    assert abs(last.w.item() - 6.0) < 0.1 and "selected" not in json.loads((tmp_path / "last" / "eval.json").read_text())

@@ -173,7 +173,8 @@ class LeRobotWriter:
         chunk = idx // CHUNKS_SIZE
         if task not in self.tasks:
             self.tasks[task] = len(self.tasks)
-        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
         cols = {
             "timestamp": (np.arange(T) / self.fps).astype(np.float32),
@@ -190,15 +191,17 @@ class LeRobotWriter:
                 a = np.asarray(arr, dtype=np.float32)
                 if a.shape != (T, self.features[key]["shape"][0]):
                     raise ValueError(f"{key} has shape {a.shape}, expected ({T}, {self.features[key]['shape'][0]})")
-                cols[key] = list(a)
+                cols[key] = a
                 stats[key] = _stats(a)
         for k in INDEX_FEATURES:
             stats[k] = _stats(cols[k])
-        df = pd.DataFrame(cols)
+        # vectors as fixed-size lists, the arrow type LeRobot's writer gives a feature of shape (D,)
+        table = pa.table({k: pa.FixedSizeListArray.from_arrays(pa.array(v.reshape(-1)), v.shape[1]) if v.ndim == 2
+                          else pa.array(v) for k, v in cols.items()})
         data_path = self.root / DATA_PATH.format(episode_chunk=chunk, episode_index=idx)
         data_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = atomic_path(data_path)
-        df.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
         os.replace(tmp, data_path)
         write_video(self.root / VIDEO_PATH.format(episode_chunk=chunk, video_key=IMAGE_KEY, episode_index=idx),
                     frames, self.fps)

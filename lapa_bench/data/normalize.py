@@ -16,10 +16,16 @@ MODES = ("mean_std", "min_max")
 
 
 def read_stats(root) -> dict:
-    p = Path(root) / "meta" / "stats.json"
-    if not p.is_file():
-        raise FileNotFoundError(f"{root} has no meta/stats.json (datasets written by `lapa-bench collect` have one)")
-    return json.loads(p.read_text())
+    """``meta/stats.json``, or (LeRobot's own v2.1 writer keeps only per-episode stats) the count-weighted
+    aggregate of ``meta/episodes_stats.jsonl``, as LeRobot's loader computes it."""
+    p, per_episode = Path(root) / "meta" / "stats.json", Path(root) / "meta" / "episodes_stats.jsonl"
+    if p.is_file():
+        return json.loads(p.read_text())
+    if per_episode.is_file():
+        eps = [json.loads(line)["stats"] for line in per_episode.read_text().splitlines() if line.strip()]
+        return {k: merge_stats([e[k] for e in eps if k in e]) for k in dict.fromkeys(k for e in eps for k in e)}
+    raise FileNotFoundError(f"{root} has neither meta/stats.json nor meta/episodes_stats.jsonl: no statistics to "
+                            "normalize with (datasets written by `lapa-bench collect` have both)")
 
 
 def merge_stats(parts: list[dict]) -> dict:

@@ -5,6 +5,7 @@
     OUT/eval.json           held-out metrics: written last, it is the *done marker* of a training run
     OUT/last/               resume point: the same two files + optimizer.pt + trainer_state.json
     OUT/log.csv             training log (one row every ``log_every`` steps)
+    OUT/best/               with ``keep: best``: the best held-out step's weights + best.json
 
 Every file is written atomically (temp file + rename), so a crash never leaves a torn checkpoint.
 """
@@ -21,10 +22,18 @@ CONFIG_FILE = "config.json"
 EVAL_FILE = "eval.json"
 STATE_FILE = "trainer_state.json"
 LAST = "last"
+BEST = "best"  # OUT/best: the weights of the best held-out evaluation so far (train.keep best)
 
 
 def save_module(module, directory, header: dict, config: dict) -> Path:
     """Weights of ``module`` and ``{**header, "config": config}`` into ``directory``."""
+    d = save_weights(module, directory)
+    write_json_atomic(d / CONFIG_FILE, {**header, "config": config}, sort_keys=True)
+    return d
+
+
+def save_weights(module, directory) -> Path:
+    """``directory/model.safetensors`` (atomically)."""
     from safetensors.torch import save_file
 
     d = Path(directory)
@@ -32,7 +41,6 @@ def save_module(module, directory, header: dict, config: dict) -> Path:
     tmp = atomic_path(d / MODEL_FILE)
     save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, tmp)
     os.replace(tmp, d / MODEL_FILE)
-    write_json_atomic(d / CONFIG_FILE, {**header, "config": config}, sort_keys=True)
     return d
 
 
@@ -106,3 +114,19 @@ def is_done(out) -> bool:
 def finish(out, metrics: dict) -> dict:
     write_json_atomic(Path(out) / EVAL_FILE, metrics)
     return metrics
+
+
+def save_best(directory, model, step: int, metric: str, value: float) -> None:
+    """The weights of the best held-out evaluation so far, and which step and value it was."""
+    write_json_atomic(save_weights(model, directory) / "best.json", {"step": step, "metric": metric, "value": value})
+
+
+def best_value(directory) -> float | None:
+    p = Path(directory) / "best.json"
+    return json.loads(p.read_text())["value"] if p.is_file() else None
+
+
+def load_best(directory, model, device) -> dict:
+    """Load the best weights into ``model``; returns best.json (step, metric, value)."""
+    load_weights(model, directory, str(device))
+    return json.loads((Path(directory) / "best.json").read_text())

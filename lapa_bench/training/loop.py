@@ -12,6 +12,8 @@ and lists). The loop draws shuffled batches epoch by epoch, moves tensors to the
 schedules (linear warm-up, then constant or cosine to ``min_lr_ratio``), logs ``OUT/log.csv`` (and
 TensorBoard when installed) with a progress bar, saves ``OUT/last`` every ``save_every`` steps and
 resumes from it, then writes the model to ``OUT`` and the held-out metrics to ``OUT/eval.json``.
+With ``eval_every`` it also evaluates the held-out data periodically (``OUT/val_log.jsonl``), and with
+``keep: best`` the model is the step with the lowest held-out ``best_metric`` (``OUT/best``).
 
 One code path for the CPU, one GPU (``--device cuda:1``) and several (``accelerate launch -m
 lapa_bench.app.cli ...``: under a launcher, ``WORLD_SIZE > 1``, the loop runs under ``accelerate``).
@@ -19,6 +21,7 @@ lapa_bench.app.cli ...``: under a launcher, ``WORLD_SIZE > 1``, the loop runs un
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import time
@@ -29,6 +32,7 @@ from typing import Literal
 import numpy as np
 
 from lapa_bench.training import checkpoint
+from lapa_bench.training.checkpoint import BEST
 
 
 @dataclass
@@ -45,12 +49,22 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 25
     save_every: int = 250
+    # held-out evaluation every N steps (0: only at the end), appended to OUT/val_log.jsonl
+    eval_every: int = 0
+    # which weights become the model: the "last" step's, or the "best" held-out `best_metric` among the
+    # periodic evaluations and the last step (chosen on the held-out episodes the check reports on)
+    keep: Literal["last", "best"] = "last"
+    best_metric: str = "action_error"
     progress: bool = True
 
     def __post_init__(self):
-        for k in ("steps", "batch_size", "log_every", "save_every"):
-            if getattr(self, k) < (0 if k == "steps" else 1):
-                raise ValueError(f"train.{k} must be >= {0 if k == 'steps' else 1}, got {getattr(self, k)}")
+        for k in ("steps", "batch_size", "log_every", "save_every", "eval_every"):
+            if getattr(self, k) < (0 if k in ("steps", "eval_every") else 1):
+                raise ValueError(f"train.{k} must be >= {0 if k in ('steps', 'eval_every') else 1}, "
+                                 f"got {getattr(self, k)}")
+        if self.keep == "best" and not self.eval_every:
+            raise ValueError("train.keep best needs periodic held-out evaluations: set train.eval_every "
+                             "(e.g. 500)")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"train.val_fraction must be in [0, 1), got {self.val_fraction}")
 
@@ -185,6 +199,33 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
         for g in opt.param_groups:
             g["lr"] = cfg.lr * cfg.lr_factor(step)
 
+    best_dir = out / BEST
+    if step == 0:  # a fresh run: nothing of an earlier one competes
+        import shutil
+
+        shutil.rmtree(best_dir, ignore_errors=True)
+        (out / "val_log.jsonl").unlink(missing_ok=True)
+
+    def periodic_eval():
+        """Held-out metrics at this step (OUT/val_log.jsonl); with keep=best, OUT/best holds the best weights."""
+        rt.barrier()
+        if not (rt.main and evaluate):
+            return
+        model.eval()
+        with torch.no_grad():
+            m = evaluate(model, rt.device)
+        model.train()
+        value = m.get(cfg.best_metric)
+        with open(out / "val_log.jsonl", "a") as f:
+            f.write(json.dumps({"step": step, **{k: v for k, v in m.items() if isinstance(v, (int, float))}}) + "\n")
+        if cfg.keep == "best":
+            if value is None:
+                raise ValueError(f"[{name}] train.keep best: the held-out metrics have no {cfg.best_metric!r} "
+                                 f"(they have {sorted(m)}): set train.best_metric to one of them")
+            prev = checkpoint.best_value(best_dir)
+            if prev is None or value < prev:
+                checkpoint.save_best(best_dir, model, step, cfg.best_metric, float(value))
+
     bar = tqdm(total=cfg.steps, initial=step, desc=name, disable=not (cfg.progress and rt.main), dynamic_ncols=True)
     t0, seen, started = time.perf_counter(), 0, time.perf_counter()
     try:
@@ -218,6 +259,8 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
                 t0, seen = time.perf_counter(), 0
             if step % cfg.save_every == 0:
                 save_last()
+            if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
+                periodic_eval()
     finally:
         bar.close()
         if logf:
@@ -225,12 +268,21 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
         if tb:
             tb.close()
     save_last()
+    if cfg.eval_every and cfg.keep == "best":
+        periodic_eval()  # the last step competes too
     if rt.main:
+        selected = None
+        if cfg.keep == "best" and checkpoint.best_value(best_dir) is not None:
+            selected = checkpoint.load_best(best_dir, model, rt.device)
+            print(f"[{name}] keeping the weights of step {selected['step']} (best held-out "
+                  f"{selected['metric']} {selected['value']:.4f})")
         model.save_pretrained(out)
         model.eval()
         with torch.no_grad():
             metrics = evaluate(model, rt.device) if evaluate else {}
         model.train()
+        if selected:
+            metrics["selected"] = selected
         metrics.setdefault("train", {"steps": cfg.steps, "device": str(rt.device),
                                      "seconds_this_session": round(time.perf_counter() - started, 1)})
         checkpoint.finish(out, metrics)

@@ -3,7 +3,7 @@
 The model is a vision encoder, a projector and a causal language model, all ``transformers``
 classes except the two-layer MLP projector (as in LLaVA / OpenVLA):
 
-    image --vision encoder (CLIP ViT by default)--> patch features --projector--> image tokens
+    image --vision encoder (CLIP ViT by default; a conv stem in preset small)--> features --projector--> image tokens
     [image tokens] [prompt tokens] [K query tokens] --causal LM (Llama by default)--> hidden states
     hidden states at the K query positions --head--> K categorical predictions
 
@@ -129,10 +129,15 @@ def lapa_tiny() -> LAPAConfig:
                       prompt="{instruction}", max_prompt_tokens=64, action_bins=64)
 
 
+def _conv(image, width=32, depth=4):
+    return dict(model_type="conv", image_size=image, width=width, depth=depth)
+
+
 def lapa_small() -> LAPAConfig:
-    """The small-data recipe at 128 px: 8 x 8 patches of 16 px, a 4-layer width-128 LM, proprio token,
-    chunks of 4 continuous actions (L1, binary gripper), +-8 px random shifts."""
-    return LAPAConfig(image_size=128, vision=_clip(128, 16, 96, 2, 4), text=_llama(128, 4, 4, 384),
+    """The small-data recipe at 128 px: a convolutional stem (4 stride-2 convs -> 8 x 8 image tokens),
+    a 4-layer width-128 LM, proprio token, chunks of 4 continuous actions (L1, binary gripper), +-8 px
+    random shifts. (``vision: {model_type: clip_vision_model, ...}`` puts a ViT in the stem's place.)"""
+    return LAPAConfig(image_size=128, vision=_conv(128), text=_llama(128, 4, 4, 384),
                       prompt="{instruction}", max_prompt_tokens=48, action_bins=64, action_head="l1", chunk=4,
                       execute=1, proprio=True, random_shift=8)
 

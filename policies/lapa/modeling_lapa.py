@@ -10,8 +10,9 @@ the queries and the output layer are new). ``save_pretrained`` writes ``config.j
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -49,13 +50,66 @@ def byte_tokenizer():
 
 
 # -- towers ----------------------------------------------------------------------------------
+@dataclass
+class ConvStemConfig:
+    """``vision: {model_type: conv, ...}``: a convolutional stem instead of a ViT (small images, no pretraining)."""
+
+    image_size: int = 128
+    width: int = 32  # channels of the first conv, doubled per block up to 4x
+    depth: int = 4  # stride-2 blocks: 128 px -> 8 x 8 = 64 image tokens
+    model_type: str = "conv"
+
+    @property
+    def hidden_size(self) -> int:
+        return self.width * 2 ** min(self.depth - 1, 2)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ConvStem(nn.Module):
+    """The vision tower for small images trained from scratch (the convolutional stem of "Early
+    convolutions help transformers see better", Xiao et al. 2021; a ViT's 16 px patches learn little
+    from a few hundred demonstrations): ``depth`` x [conv 3x3 stride 2, GroupNorm, SiLU], then one
+    token per cell of the (S / 2^depth)^2 grid plus a learned position embedding. Same call as a
+    ``transformers`` vision model: ``stem(pixel_values=x).last_hidden_state`` is ``(B, cells, C)``."""
+
+    def __init__(self, config: ConvStemConfig):
+        super().__init__()
+        self.config = config
+        layers, ch = [], 3
+        for i in range(config.depth):
+            out = config.width * 2 ** min(i, 2)
+            layers += [nn.Conv2d(ch, out, 3, stride=2, padding=1), nn.GroupNorm(8, out), nn.SiLU()]
+            ch = out
+        self.convs = nn.Sequential(*layers)
+        cells = (config.image_size // 2 ** config.depth) ** 2
+        self.position = nn.Parameter(torch.randn(1, cells, ch) * 0.02)
+
+    def forward(self, pixel_values: torch.Tensor):
+        tokens = self.convs(pixel_values).flatten(2).transpose(1, 2)
+        return SimpleNamespace(last_hidden_state=tokens + self.position)
+
+
 def _config_from_dict(d: dict):
     from transformers import AutoConfig
 
     d = dict(d)
     if "model_type" not in d:
-        raise ValueError(f"a tower config needs a 'model_type' key (e.g. 'clip_vision_model', 'llama'): {d}")
+        raise ValueError(f"a tower config needs a 'model_type' key (e.g. 'clip_vision_model', 'conv', 'llama'): {d}")
+    if d["model_type"] == "conv":
+        return ConvStemConfig(**d)
     return AutoConfig.for_model(d.pop("model_type"), **d)
+
+
+def _build_tower(d: dict, causal_lm: bool = False):
+    """A randomly initialised tower from its config dict (``model_type`` names the class)."""
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    cfg = _config_from_dict(d)
+    if isinstance(cfg, ConvStemConfig):
+        return ConvStem(cfg)
+    return AutoModelForCausalLM.from_config(cfg).get_decoder() if causal_lm else AutoModel.from_config(cfg)
 
 
 def _config_to_dict(cfg) -> dict:
@@ -94,13 +148,13 @@ def load_language_tower(path_or_id: str):
 class LAPAModel(nn.Module):
     def __init__(self, config: LAPAConfig, vision=None, language=None, tokenizer=None):
         super().__init__()
-        from transformers import AutoModel, AutoModelForCausalLM
-
         self.config = config
-        if vision is None:
-            vision = AutoModel.from_config(_config_from_dict(config.vision))
-        if language is None:
-            language = AutoModelForCausalLM.from_config(_config_from_dict(config.text)).get_decoder()
+        if vision is None:  # the image size flows one way: LAPAConfig.image_size -> the tower
+            vision = _build_tower({**config.vision, "image_size": config.image_size})
+        elif getattr(vision.config, "image_size", config.image_size) != config.image_size:
+            raise ValueError(f"the vision backbone takes {vision.config.image_size} px images but the model's "
+                             f"image_size is {config.image_size}: set --model.image_size {vision.config.image_size}")
+        language = language if language is not None else _build_tower(config.text, causal_lm=True)
         self.vision, self.language = vision, language
         self.tokenizer = tokenizer or byte_tokenizer()
         # record the resolved tower configs so the checkpoint rebuilds without the backbones
