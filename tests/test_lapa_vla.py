@@ -40,6 +40,8 @@ def test_shapes_both_heads_and_configs():
     m = LAPAModel(micro(head="latent"))
     px, tok = batch(m)
     assert m(px, **tok).shape == (4, 4, 8)  # code_seq_len x codebook_size
+    # the latent head predicts the codes of `chunk` steps, as the action head predicts `chunk` actions
+    assert LAPAModel(micro(head="latent", chunk=3))(px, **tok).shape == (4, 12, 8)
     m.replace_head("action")
     assert m(px, **tok).shape == (4, 7, 16)  # 7 dims x bins
     assert m.predict(np.zeros((2, 50, 60, 3), np.uint8), ["a", "b"]).shape == (2, 1, 7)  # (B, chunk, 7)
@@ -185,9 +187,10 @@ def test_cli_pretrain_finetune_resume_and_eval_in_simpler(tmp_path):
     steps = lambda stage, n: [f"--{stage}.steps", str(n), f"--{stage}.batch_size", "4",  # noqa: E731
                               f"--{stage}.progress", "false"]
     assert main(["lapa", "pretrain", "--videos", ds, "--laq", str(tmp_path / "laq"), "--out", str(tmp_path / "pre"),
-                 *common, *steps("pretrain", 4)]) == 0
+                 *common, *steps("pretrain", 4), "--model.chunk", "2"]) == 0
     pre = json.loads((tmp_path / "pre" / "config.json").read_text())
     assert pre["config"]["head"] == "latent" and (tmp_path / "pre" / "latent_codes.npz").is_file()
+    assert LAPAModel.from_pretrained(tmp_path / "pre").queries.shape[0] == 2 * pre["config"]["code_seq_len"]
     assert pre["config"]["source_size"] == [32, 32]  # the stored size of the training frames
     assert main(["lapa", "finetune", "--data", ds, "--init", str(tmp_path / "pre"), "--out", str(tmp_path / "ft"),
                  *common, *steps("finetune", 4)]) == 0

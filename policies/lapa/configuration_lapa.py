@@ -9,7 +9,8 @@ classes except the two-layer MLP projector (as in LLaVA / OpenVLA):
 
 Heads (parallel decoding, one forward pass per step, as in OpenVLA-OFT):
 
-* ``latent`` (stage 2): K = ``code_seq_len`` queries, each a softmax over ``codebook_size`` LAQ codes.
+* ``latent`` (stage 2): K = ``chunk`` x ``code_seq_len`` queries (the LAQ codes of steps t..t+chunk-1,
+  the same chunking as the action head), each a softmax over ``codebook_size`` codes.
 * ``action`` (stage 3): K = ``chunk`` x 7 queries (an action chunk, decoded in parallel as in
   OpenVLA-OFT), each either a softmax over ``action_bins`` bins of one action dimension
   (``action_head="bins"``, OpenVLA's discretization, :mod:`policies.lapa.action_bins`) or one
@@ -84,7 +85,8 @@ class LAPAConfig:
 
     @property
     def num_queries(self) -> int:
-        return self.code_seq_len if self.head == "latent" else self.chunk * self.action_dim
+        """Parallel-decoded outputs: the LAQ codes of ``chunk`` steps (latent head), or ``chunk`` actions."""
+        return self.chunk * (self.code_seq_len if self.head == "latent" else self.action_dim)
 
     @property
     def num_classes(self) -> int:

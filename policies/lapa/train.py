@@ -102,7 +102,7 @@ def _resume_or(out: Path, build):
 
 # -- stages --------------------------------------------------------------------------------
 def pretrain(cfg: LAPATrainConfig, videos: list[str], laq: str, out, device: str = "auto"):
-    """Stage 2: predict the LAQ codes of step t from (image_t, instruction)."""
+    """Stage 2: predict the LAQ codes of steps t..t+chunk-1 from (image_t, instruction)."""
     from policies.laq.modeling_laq import LAQ
     from policies.laq.codes import label
     from policies.lapa.modeling_lapa import LAPAModel
@@ -122,7 +122,12 @@ def pretrain(cfg: LAPATrainConfig, videos: list[str], laq: str, out, device: str
     missing = [episode_key(s, i) for s, i in keys if episode_key(s, i) not in codes]
     if missing:
         raise ValueError(f"{codes_path} has no codes for {missing[:3]}...; delete it to relabel")
-    targets = {e: codes[episode_key(s, i)] for e, (s, i) in enumerate(keys)}
+    from lapa_bench.data.torch_datasets import action_chunks
+
+    # the codes of steps t..t+chunk-1 (as the action head predicts a chunk of actions), flattened
+    k = cfg.model.chunk
+    targets = {e: action_chunks(codes[episode_key(s, i)], k).reshape(len(codes[episode_key(s, i)]), -1)
+               for e, (s, i) in enumerate(keys)}
     model = _resume_or(out, lambda: LAPAModel.build(replace(
         cfg.model, head="latent", code_seq_len=laq_cfg.code_seq_len, codebook_size=laq_cfg.codebook_size)))
     return _fit(model, sources, targets, cfg.pretrain, out, device, "lapa pretrain",
