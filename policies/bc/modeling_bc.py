@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lapa_bench.data.convnet import conv_stack
 from lapa_bench.data.text import ByteTextEmbedding
 from lapa_bench.training import checkpoint
 from policies.bc.configuration_bc import BCConfig
@@ -25,12 +26,7 @@ class BCModel(nn.Module):
     def __init__(self, config: BCConfig):
         super().__init__()
         c = self.config = config
-        layers, ch = [], 3
-        for i in range(c.depth):
-            out = c.width * 2 ** min(i, 2)
-            layers += [nn.Conv2d(ch, out, 3, stride=2, padding=1), nn.GroupNorm(8, out), nn.SiLU()]
-            ch = out
-        self.convs = nn.Sequential(*layers)
+        self.convs, ch = conv_stack(c.width, c.depth)
         cells = (c.image_size // 2 ** c.depth) ** 2
         self.image_proj = nn.Sequential(nn.Flatten(), nn.Linear(ch * cells, c.hidden), nn.SiLU())
         self.text = ByteTextEmbedding(c.text_dim)  # the instruction's bytes

@@ -76,13 +76,10 @@ class ConvStem(nn.Module):
 
     def __init__(self, config: ConvStemConfig):
         super().__init__()
+        from lapa_bench.data.convnet import conv_stack
+
         self.config = config
-        layers, ch = [], 3
-        for i in range(config.depth):
-            out = config.width * 2 ** min(i, 2)
-            layers += [nn.Conv2d(ch, out, 3, stride=2, padding=1), nn.GroupNorm(8, out), nn.SiLU()]
-            ch = out
-        self.convs = nn.Sequential(*layers)
+        self.convs, ch = conv_stack(config.width, config.depth)  # the same CNN as `bc`'s
         cells = (config.image_size // 2 ** config.depth) ** 2
         self.position = nn.Parameter(torch.randn(1, cells, ch) * 0.02)
 
