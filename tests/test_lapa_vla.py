@@ -82,6 +82,8 @@ def test_conv_stem_tower_and_the_image_size_flowing_one_way(tmp_path):
         assert torch.equal(again(px, **tok, state=torch.zeros(4, 7)), out)
     with pytest.raises(ValueError, match="model_type"):
         LAPAModel(micro(vision={"width": 8}))
+    r = LAPAModel(micro(image_size=32, vision={"model_type": "conv", "width": 8, "depth": 3, "readout": True}))
+    assert r.vision(pixel_values=px).last_hidden_state.shape == (4, 17, 32)  # 16 cells + the readout token
 
 
 def test_action_bins_round_trip():

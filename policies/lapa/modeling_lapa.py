@@ -57,6 +57,8 @@ class ConvStemConfig:
     image_size: int = 128
     width: int = 32  # channels of the first conv, doubled per block up to 4x
     depth: int = 4  # stride-2 blocks: 128 px -> 8 x 8 = 64 image tokens
+    # one more token: a linear readout of the whole feature map (position-specific, as `bc` reads it)
+    readout: bool = False
     model_type: str = "conv"
 
     @property
@@ -71,7 +73,8 @@ class ConvStem(nn.Module):
     """The vision tower for small images trained from scratch (the convolutional stem of "Early
     convolutions help transformers see better", Xiao et al. 2021; a ViT's 16 px patches learn little
     from a few hundred demonstrations): ``depth`` x [conv 3x3 stride 2, GroupNorm, SiLU], then one
-    token per cell of the (S / 2^depth)^2 grid plus a learned position embedding. Same call as a
+    token per cell of the (S / 2^depth)^2 grid plus a learned position embedding (and, with ``readout``,
+    one token linear in the whole feature map, the way ``bc`` reads it). Same call as a
     ``transformers`` vision model: ``stem(pixel_values=x).last_hidden_state`` is ``(B, cells, C)``."""
 
     def __init__(self, config: ConvStemConfig):
@@ -82,10 +85,14 @@ class ConvStem(nn.Module):
         self.convs, ch = conv_stack(config.width, config.depth)  # the same CNN as `bc`'s
         cells = (config.image_size // 2 ** config.depth) ** 2
         self.position = nn.Parameter(torch.randn(1, cells, ch) * 0.02)
+        self.readout = nn.Sequential(nn.Flatten(), nn.Linear(cells * ch, ch), nn.SiLU()) if config.readout else None
 
     def forward(self, pixel_values: torch.Tensor):
-        tokens = self.convs(pixel_values).flatten(2).transpose(1, 2)
-        return SimpleNamespace(last_hidden_state=tokens + self.position)
+        f = self.convs(pixel_values)
+        tokens = f.flatten(2).transpose(1, 2) + self.position
+        if self.readout is not None:
+            tokens = torch.cat([tokens, self.readout(f).unsqueeze(1)], 1)
+        return SimpleNamespace(last_hidden_state=tokens)
 
 
 def _config_from_dict(d: dict):
