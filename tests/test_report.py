@@ -75,3 +75,36 @@ def test_report_warns_about_skipped_lines(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "3 line(s)" in err and "not JSON" in err and "not an episode record" in err and "torn" in err
     assert res["summary"].set_index(["policy", "task"]).loc[("pol_a", "Average"), "n"] == 2
+
+
+def _df(rows):
+    return pd.DataFrame([{"label": l, "task": "T", "episode_id": e, "seed": 0, "success_once": bool(v),
+                          "extra": {"train_seed": s}} for l, e, v, s in rows])
+
+
+def test_paired_difference_pairs_layouts_and_resamples_trained_seeds(tmp_path):
+    from lapa_bench.app.report import paired_difference
+
+    rng = np.random.default_rng(0)
+    outcome = rng.random(40) < 0.4
+    # the same outcomes on the same layouts: exactly 0 with a zero-width interval (pairing removes the
+    # layout-to-layout variance an unpaired comparison would keep)
+    d = paired_difference(_df([("a", e, v, 0) for e, v in enumerate(outcome)] +
+                              [("b", e, v, 0) for e, v in enumerate(outcome)]), "a", "b")
+    assert d["diff"] == 0 and d["lo"] == 0 and d["hi"] == 0 and d["layouts"] == 40
+    d = paired_difference(_df([("a", e, 1, 0) for e in range(40)] + [("b", e, 0, 0) for e in range(40)]), "a", "b")
+    assert d["diff"] == 100 and d["lo"] == 100 and d["hi"] == 100
+    # two trained seeds of `a` that disagree completely: the interval spans what resampling seeds can give
+    d = paired_difference(_df([("a", e, 1, 0) for e in range(40)] + [("a", e, 0, 1) for e in range(40)] +
+                              [("b", e, 0, 0) for e in range(40)]), "a", "b")
+    assert d["diff"] == 50 and d["lo"] == 0 and d["hi"] == 100 and d["train_seeds"] == (2, 1)
+    with pytest.raises(ValueError, match="share no evaluated layouts"):
+        paired_difference(_df([("a", 0, 1, 0), ("b", 1, 0, 0)]), "a", "b")
+    # in the report: `--compare-to`
+    a = [("PutCarrotOnPlateInScene-v1", i < 3) for i in range(4)]
+    _write_run(tmp_path / "a", "pol_a", a)
+    _write_run(tmp_path / "b", "pol_b", [(t, False) for t, _ in a])
+    md = build_report([tmp_path / "a", tmp_path / "b"], quiet=True, metric="success_once", compare_to="pol_b")["markdown"]
+    assert "difference to pol_b" in md and "| pol_a | +75.0 [" in md
+    with pytest.raises(ValueError, match="no such policy"):
+        build_report([tmp_path / "a"], quiet=True, compare_to="nope")

@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--metric", default="success_at_end",
                    choices=["success_at_end", "success_once", "grasped", "consecutive_grasp"],
                    help="headline metric (first table, plot); default success_at_end")
+    r.add_argument("--compare-to", default=None, metavar="LABEL",
+                   help="also print every other policy minus this one (e.g. scratch) in percentage points, with "
+                   "a 95%% paired-bootstrap interval over the layouts both ran (and their trained seeds)")
 
     c = sub.add_parser("collect", help="collect scripted demonstrations (LeRobot v2.1), disjoint from evaluation",
                        description="Roll the privileged `scripted` oracle out from random layouts that keep every "
@@ -188,7 +191,7 @@ def cmd_eval(args) -> int:
 def cmd_report(args) -> int:
     from lapa_bench.app.report import build_report
 
-    res = build_report(args.runs, args.out, metric=args.metric)
+    res = build_report(args.runs, args.out, metric=args.metric, compare_to=args.compare_to)
     for k, v in res["paths"].items():
         print(f"[report] {k}: {v}")
     return 0

@@ -102,6 +102,57 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def paired_difference(df: pd.DataFrame, a: str, b: str, metric: str = "success_once", n_boot: int = 4000,
+                      seed: int = 0) -> dict:
+    """Rate of ``a`` minus rate of ``b`` (percentage points) with a 95 % paired-bootstrap interval.
+
+    The two policies are paired on the layouts they share (task, episode id, evaluation seed: the
+    layout is fixed by the episode id, so the same layout is the natural pair). Each bootstrap draw
+    resamples the shared layouts with replacement and, when records carry ``extra.train_seed`` (several
+    independently *trained* seeds per policy), each policy's trained seeds with replacement, so the
+    interval covers both sources of variance. Returns ``{"diff", "lo", "hi", "layouts", "train_seeds"}``.
+    """
+    def table(label):
+        g = df[df["label"] == label]
+        extra = g["extra"] if "extra" in g else pd.Series([{}] * len(g), index=g.index)
+        seeds = extra.map(lambda e: e.get("train_seed", 0) if isinstance(e, dict) else 0)
+        return (g.assign(train_seed=seeds.to_numpy(), v=g[metric].astype(float).to_numpy())
+                .pivot_table(index=["task", "episode_id", "seed"], columns="train_seed", values="v"))
+
+    ta, tb = table(a), table(b)
+    shared = ta.index.intersection(tb.index)
+    if not len(shared):
+        raise ValueError(f"{a!r} and {b!r} share no evaluated layouts (task, episode, seed): nothing to pair")
+    A, B = ta.loc[shared].to_numpy(), tb.loc[shared].to_numpy()  # (layouts, trained seeds), NaN if missing
+    rng = np.random.default_rng(seed)
+    diffs = np.empty(n_boot)
+    for i in range(n_boot):
+        rows = rng.integers(len(shared), size=len(shared))
+        ca = rng.integers(A.shape[1], size=A.shape[1])
+        cb = rng.integers(B.shape[1], size=B.shape[1])
+        diffs[i] = np.nanmean(A[rows][:, ca]) - np.nanmean(B[rows][:, cb])
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return {"diff": 100 * (np.nanmean(A) - np.nanmean(B)), "lo": 100 * lo, "hi": 100 * hi,
+            "layouts": int(len(shared)), "train_seeds": (int(A.shape[1]), int(B.shape[1]))}
+
+
+def comparison_table(df: pd.DataFrame, reference: str, metric: str = "success_once") -> pd.DataFrame:
+    """Every other policy minus ``reference`` (paired bootstrap, :func:`paired_difference`)."""
+    if reference not in set(df["label"]):
+        raise ValueError(f"--compare-to {reference!r}: no such policy in the runs; have {sorted(set(df['label']))}")
+    rows = []
+    for label in dict.fromkeys(df["label"]):
+        if label == reference:
+            continue
+        try:
+            d = paired_difference(df, label, reference, metric)
+        except ValueError:
+            continue  # no shared layouts (e.g. a bound evaluated on other episodes)
+        rows.append({"policy": label, f"minus {reference} (points)": f"{d['diff']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}]",
+                     "paired layouts": d["layouts"], "trained seeds": "%d vs %d" % d["train_seeds"]})
+    return pd.DataFrame(rows).set_index("policy") if rows else pd.DataFrame()
+
+
 def wide_table(summary: pd.DataFrame, metric: str = "success_at_end", with_ci: bool = True) -> pd.DataFrame:
     def cell(r):
         v = f"{r[metric]:.1f}"
@@ -159,10 +210,12 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: bool = False,
-                 metrics: list[str] | None = None) -> dict:
+                 metrics: list[str] | None = None, compare_to: str | None = None) -> dict:
     """Print the tables; write ``table.md``, ``table.csv`` (long, every metric) and ``plot.png``.
 
     ``metrics``: which tables to show (default: the headline ``metric`` first, then all others).
+    ``compare_to``: a policy label; adds each other policy's difference to it with a paired-bootstrap
+    95 % interval (:func:`paired_difference`) on the headline metric.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
@@ -174,6 +227,11 @@ def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: 
     text = []
     for m, t in sections:
         text.append(f"### {METRICS[m]} (%), Wilson 95% interval\n\n{to_markdown(t)}\n")
+    if compare_to:
+        comp = comparison_table(df, compare_to, metric)
+        if len(comp):
+            text.append(f"### {METRICS[metric]}: difference to {compare_to}, percentage points, 95 % paired "
+                        f"bootstrap interval (over shared layouts and trained seeds)\n\n{to_markdown(comp)}\n")
     errors = df[df["errored"]]
     if len(errors):
         text.append(f"{len(errors)} episode(s) failed with an error (counted as failures), e.g.: "
