@@ -286,3 +286,28 @@ def test_our_layout_matches_a_lerobot_written_dataset(tmp_path):
     assert stats == ref_stats  # per-episode stats: same features, statistics and shapes ((3,1,1) for images)
     for name, keys in ref_jsonl.items():
         assert set(keys) <= set(jsonl[name]), name
+
+
+def test_subset_is_a_complete_nested_dataset_with_its_own_stats(tmp_path):
+    from lapa_bench.data.lerobot import subset_datasets
+    from lapa_bench.data.normalize import read_stats
+
+    w = LeRobotWriter(tmp_path / "all" / "carrot", fps=5, image_shape=(32, 48, 3), state_names=STATE_NAMES,
+                      action_names=ACTION_NAMES)
+    eps = [_episode(4 + i, i) for i in range(4)]
+    for f, s, a in eps:
+        w.add_episode(f, task="put carrot on plate", states=s, actions=a + 10 * (len(w.episodes) == 3))
+    (sub,) = subset_datasets(tmp_path / "all", tmp_path / "n2", 2)
+    info = validate(sub)
+    assert info["total_episodes"] == 2 and info["total_frames"] == 4 + 5 and info["splits"] == {"train": "0:2"}
+    ds, full = LeRobotDataset(sub), LeRobotDataset(tmp_path / "all" / "carrot")
+    assert len(ds) == 2 and np.array_equal(ds.episode(1)["action"], full.episode(1)["action"])
+    assert np.array_equal(ds.frames(1), full.frames(1))
+    # the subset's stats are its own (episode 3's large actions are not in them)
+    want = np.concatenate([eps[0][2], eps[1][2]]).mean(0)
+    assert np.allclose(read_stats(sub)["action"]["mean"], want, atol=1e-5)
+    assert not np.allclose(read_stats(tmp_path / "all" / "carrot")["action"]["mean"], want, atol=1e-3)
+    (again,) = subset_datasets(tmp_path / "all", tmp_path / "n2", 2)  # cached
+    assert again == sub and ds.dataset_id != full.dataset_id
+    (more,) = subset_datasets(tmp_path / "all", tmp_path / "n9", 9)  # at most what there is
+    assert validate(more)["total_episodes"] == 4

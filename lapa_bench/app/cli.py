@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     rz.add_argument("dataset")
     rz.add_argument("out")
     rz.add_argument("--size", type=int, default=64)
+    ss = dsub.add_parser("subset", help="the first N episodes of each dataset as complete datasets (nested "
+                         "labelled-set sizes; stats recomputed for the subset; files hard-linked)")
+    ss.add_argument("dataset")
+    ss.add_argument("out")
+    ss.add_argument("--episodes", type=int, required=True, help="episodes per dataset (per task)")
 
     add_method_commands(sub)
 
@@ -226,6 +231,12 @@ def cmd_data(args) -> int:
 
         for p in resize_datasets(args.dataset, args.out, args.size):
             print(f"[data resize] {p}")
+        return 0
+    if args.data_command == "subset":
+        from lapa_bench.data.lerobot import subset_datasets
+
+        for p in subset_datasets(args.dataset, args.out, args.episodes):
+            print(f"[data subset] {p}")
         return 0
     if args.checkpoint and not args.policy:
         raise SystemExit("--checkpoint needs --policy NAME (the policy class the checkpoint belongs to)")

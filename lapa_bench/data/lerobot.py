@@ -74,6 +74,12 @@ def _merge_stats(parts: list[dict]) -> dict:
     return merge_stats(parts)
 
 
+def _stats_json(episode_stats: list[dict]) -> bytes:
+    """``meta/stats.json``: every feature's per-episode stats merged (count-weighted)."""
+    return json.dumps({k: _merge_stats([s["stats"][k] for s in episode_stats]) for k in episode_stats[0]["stats"]},
+                      indent=2).encode()
+
+
 def write_video(path: Path, frames, fps: int) -> None:
     import imageio.v2 as imageio
 
@@ -226,9 +232,7 @@ class LeRobotWriter:
         _write_atomic(meta / "tasks.jsonl", "".join(json.dumps({"task_index": i, "task": t}) + "\n"
                                                     for t, i in sorted(self.tasks.items(), key=lambda x: x[1])).encode())
         _write_atomic(meta / "episodes_stats.jsonl", "".join(json.dumps(s) + "\n" for s in self.episode_stats).encode())
-        _write_atomic(meta / "stats.json", json.dumps(
-            {k: _merge_stats([s["stats"][k] for s in self.episode_stats]) for k in self.episode_stats[0]["stats"]},
-            indent=2).encode())
+        _write_atomic(meta / "stats.json", _stats_json(self.episode_stats))
         _write_atomic(meta / "info.json", json.dumps(info, indent=2).encode())
         _write_atomic(meta / "episodes.jsonl", "".join(json.dumps(e) + "\n" for e in self.episodes).encode())
 
@@ -433,5 +437,54 @@ def resize_datasets(src, dst, size: int) -> list[Path]:
             frames = resize_frames(ep["frames"], (size, size))
             meta = {k: v for k, v in ep["meta"].items() if k not in ("episode_index", "tasks", "length")}
             w.add_episode(frames, ep["task"], states=ep.get("observation.state"), actions=ep.get("action"), meta=meta)
+        out.append(target)
+    return out
+
+
+def subset_datasets(src, dst, episodes: int) -> list[Path]:
+    """The first ``episodes`` episodes of every dataset under ``src``, as complete datasets in ``dst``
+    (files hard-linked, or copied across file systems; metadata, totals and ``meta/stats.json``
+    recomputed for the subset, so a method normalizes with the statistics of the data it trains on).
+    Nested by construction: the subset of 10 is a prefix of the subset of 25. Cached: an existing,
+    complete subset is kept."""
+    import shutil
+
+    out = []
+    single = (Path(src) / "meta" / "info.json").is_file()
+    for ds in open_datasets(src):
+        n = min(int(episodes), len(ds))
+        if n < 1:
+            raise ValueError(f"a subset needs at least 1 episode, got {episodes}")
+        target = Path(dst) if single else Path(dst) / ds.root.name
+        info_path = target / "meta" / "info.json"
+        if info_path.is_file() and json.loads(info_path.read_text()).get("total_episodes") == n:
+            out.append(target)
+            continue
+        info = dict(ds.info)
+        videos = [k for k, f in info["features"].items() if f["dtype"] == "video"]
+        for i in range(n):
+            for r in (info.get("data_path", DATA_PATH).format(episode_chunk=i // CHUNKS_SIZE, episode_index=i),
+                      *[info.get("video_path", VIDEO_PATH).format(episode_chunk=i // CHUNKS_SIZE, video_key=k,
+                                                                  episode_index=i) for k in videos]):
+                s, d = ds.root / r, target / r
+                d.parent.mkdir(parents=True, exist_ok=True)
+                if not d.exists():
+                    try:
+                        os.link(s, d)
+                    except OSError:
+                        shutil.copy2(s, d)
+        eps = ds.episodes[:n]
+        ep_stats = _read_jsonl(ds.root / "meta" / "episodes_stats.jsonl")[:n]
+        info.update(total_episodes=n, total_frames=sum(e["length"] for e in eps), total_videos=n * len(videos),
+                    total_chunks=(n - 1) // CHUNKS_SIZE + 1, splits={"train": f"0:{n}"},
+                    lapa_bench={**info.get("lapa_bench", {}), "subset_of": str(ds.root), "subset_episodes": n})
+        meta = target / "meta"
+        meta.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ds.root / "meta" / "tasks.jsonl", meta / "tasks.jsonl")
+        _write_atomic(meta / "episodes_stats.jsonl", "".join(json.dumps(s) + "\n" for s in ep_stats).encode())
+        if ep_stats:
+            _write_atomic(meta / "stats.json", _stats_json(ep_stats))
+        _write_atomic(meta / "info.json", json.dumps(info, indent=2).encode())
+        _write_atomic(meta / "episodes.jsonl", "".join(json.dumps(e) + "\n" for e in eps).encode())  # last: complete
         out.append(target)
     return out
