@@ -79,7 +79,7 @@ def test_report_warns_about_skipped_lines(tmp_path, capsys):
 
 def _df(rows):
     return pd.DataFrame([{"label": l, "task": "T", "episode_id": e, "seed": 0, "success_once": bool(v),
-                          "extra": {"train_seed": s}} for l, e, v, s in rows])
+                          "train_seed": s} for l, e, v, s in rows])
 
 
 def test_paired_difference_pairs_layouts_and_resamples_trained_seeds(tmp_path):
@@ -108,3 +108,30 @@ def test_paired_difference_pairs_layouts_and_resamples_trained_seeds(tmp_path):
     assert "difference to pol_b" in md and "| pol_a | +75.0 [" in md
     with pytest.raises(ValueError, match="no such policy"):
         build_report([tmp_path / "a"], quiet=True, compare_to="nope")
+
+
+def test_data_efficiency_table_and_plot_from_sweep_records(tmp_path):
+    from lapa_bench.app.report import efficiency, load_records
+
+    for method, rates in (("lapa", {10: 2, 25: 3}), ("scratch", {10: 0, 25: 1})):
+        for n, k in rates.items():
+            for seed in (0, 1):
+                d = tmp_path / f"{method}_{n}_{seed}"
+                d.mkdir()
+                with open(d / "records.jsonl", "w") as f:
+                    for i in range(4):
+                        f.write(json.dumps({"policy": method, "label": f"{method} ({n}/task)", "checkpoint": None,
+                                            "task": "PutCarrotOnPlateInScene-v1", "episode_id": i, "seed": 0,
+                                            "success_once": i < k, "success_at_end": False, "grasped": False,
+                                            "consecutive_grasp": False, "steps": 60, "wall_seconds": 1.0,
+                                            "error": None, "extra": {"method": method, "demos_per_task": n,
+                                                                     "train_seed": seed}}) + "\n")
+    runs = sorted(tmp_path.iterdir())
+    res = build_report(runs, tmp_path / "out", metric="success_once", quiet=True, compare_to="scratch (25/task)")
+    s = res["summary"].set_index(["policy", "task"])
+    assert s.loc[("lapa (25/task)", "Average"), "n"] == 8  # two trained seeds pooled, not collapsed
+    eff = efficiency(load_records(runs), "success_once").set_index(["method", "demos_per_task"])
+    assert eff.loc[("lapa", 25), "success_once"] == 75.0 and eff.loc[("scratch", 10), "success_once"] == 0.0
+    assert eff.loc[("lapa", 10), "train_seeds"] == 2
+    assert (tmp_path / "out" / "efficiency.png").stat().st_size > 0
+    assert "| lapa (25/task) | +50.0 [" in res["markdown"]  # paired with scratch (25/task) on the same layouts

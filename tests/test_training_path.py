@@ -423,3 +423,35 @@ def test_keep_best_selects_the_step_with_the_lowest_held_out_error(tmp_path):
     assert abs(best.w.item() - 3.0) < 0.1
     last = train_model(Drift(), Ones(), TrainConfig(lr=1.0, **opt), tmp_path / "last", device="cpu", evaluate=evaluate)
     assert abs(last.w.item() - 6.0) < 0.1 and "selected" not in json.loads((tmp_path / "last" / "eval.json").read_text())
+
+
+def test_pipeline_sweep_trains_each_size_and_seed_on_nested_subsets(tmp_path):
+    """`demos_per_task: [2, 3]` x `train_seeds: [0, 1]`: one training per (size, seed) on the first N
+    demonstrations per task (a complete subset dataset with its own stats), seeds added to every
+    training stage's seed; sizes and seeds a run does not take are refused by name."""
+    from lapa_bench.app.pipeline import PipelineConfig, run
+    from lapa_bench.config import ConfigError
+    from lapa_bench.data import open_datasets
+
+    toy = tmp_path / "toy_method"
+    toy.mkdir()
+    (toy / "__init__.py").write_text("")
+    (toy / "policy.py").write_text(textwrap.dedent(TOY_POLICY))
+    (toy / "train.py").write_text(textwrap.dedent(TOY_TRAIN))
+    ds = tiny_dataset(tmp_path / "demos" / "carrot", episodes=4, T=4)
+    raw = {"name": "sweep", "out": str(tmp_path / "run"), "plugins": [str(toy)], "demos": {"path": str(ds.parent)},
+           "methods": {"toy": {"train": {"steps": 2}}}, "runs": [{"method": "toy"}],
+           "demos_per_task": [2, 3], "train_seeds": [0, 1], "eval": {"bounds": []}}
+    cfg = PipelineConfig.from_dict(raw)
+    run(cfg, until="train")
+    out = tmp_path / "run"
+    for n in (2, 3):
+        (sub,) = open_datasets(out / "data" / f"demos_n{n}")
+        assert len(sub) == n
+        for s in (0, 1):
+            state = json.loads((out / "toy" / f"n{n}_s{s}" / "last" / "trainer_state.json").read_text())
+            assert state["step"] == 2 and state["train"]["seed"] == s
+    with pytest.raises(ConfigError, match=r"runs\[0\].train_seeds \[5\] not in"):
+        PipelineConfig.from_dict({**raw, "runs": [{"method": "toy", "train_seeds": [5]}]})
+    with pytest.raises(ConfigError, match="demos_per_task"):
+        PipelineConfig.from_dict({**raw, "demos": {"episodes": 2}, "demos_per_task": [2, 3]})

@@ -40,15 +40,19 @@ class EvalConfig:
     video: int = 0  # write mp4s of the first K episodes per task (first seed)
     label: str | None = None  # name in reports (default: policy name)
     image_size: tuple[int, int] | None = None
+    # written into every record's `extra` (and part of the identity): e.g. a sweep's training seed and
+    # labelled-set size, {"train_seed": 1, "demos_per_task": 25, "method": "scratch"}
+    tags: dict = field(default_factory=dict)
     device: str = "auto"  # where a learned policy runs (runtime only: not part of the run's identity)
     retry_errors: bool = True  # an episode recorded with an error runs again (its reason stays in the records)
     progress: bool = True
 
     def identity(self) -> dict:
         """What must match for two invocations to share an output dir."""
-        return {"policy": self.policy, "checkpoint": self.checkpoint,
-                "policy_config": self.policy_config, "label": self.label or self.policy,
-                "image_size": list(self.image_size) if self.image_size else None}
+        ident = {"policy": self.policy, "checkpoint": self.checkpoint,
+                 "policy_config": self.policy_config, "label": self.label or self.policy,
+                 "image_size": list(self.image_size) if self.image_size else None}
+        return {**ident, "tags": self.tags} if self.tags else ident  # (runs without tags keep their identity)
 
     def run_id(self) -> str:
         """Short hash of the identity and of the checkpoint's files (config and weights): written into every
@@ -207,7 +211,8 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
                 _write_video(vp, frames)
                 video = str(vp.relative_to(out))
             rec = EpisodeRecord(policy=cfg.policy, checkpoint=cfg.checkpoint, task=t.env_id,
-                                episode_id=int(eid), seed=int(seed), label=label, video=video, run_id=run_id, **res)
+                                episode_id=int(eid), seed=int(seed), label=label, video=video, run_id=run_id,
+                                extra=dict(cfg.tags), **res)
             writer.append(rec)
             n_done += 1
             n_ok += rec.success_at_end

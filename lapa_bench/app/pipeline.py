@@ -23,7 +23,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from lapa_bench import config as C
 
@@ -42,6 +42,8 @@ class RunSpec:
     label: str | None = None  # its name in the table (default: the method, + the corpus when ambiguous)
     videos: Literal["bridge", "panda"] = "bridge"  # the action-free corpus it uses (if it uses one)
     config: dict = field(default_factory=dict)  # overrides of methods.<method> for this run only
+    demos_per_task: list[int] | None = None  # which of the pipeline's labelled-set sizes (default: all)
+    train_seeds: list[int] | None = None  # which of the pipeline's training seeds (default: all)
 
 
 @dataclass
@@ -76,6 +78,10 @@ class PipelineConfig:
     panda: CorpusSpec = field(default_factory=lambda: CorpusSpec(episodes=100))
     methods: dict = field(default_factory=dict)  # method name -> its config (that method's dataclass)
     runs: list[RunSpec] = field(default_factory=_default_runs)
+    # sweeps: labelled demonstrations per task (each size the first N of the one `demos` collection, so
+    # the sets are nested; [] = all of it) x training seeds; a run trains once per (size, seed) it takes
+    demos_per_task: list[int] = field(default_factory=list)
+    train_seeds: list[int] = field(default_factory=lambda: [0])
     eval: EvalSpec = field(default_factory=EvalSpec)
 
     @classmethod
@@ -113,8 +119,18 @@ class PipelineConfig:
                 raise C.ConfigError(f"{where}: methods.{name}: {e.args[0]}") from None
             resolved[name] = C.to_dict(C.from_dict(m.config_class, section, where=f"{where}: methods.{name}"))
         cfg.methods = resolved
+        sizes = cfg.demos_per_task or [cfg.demos.episodes]
+        if any(n < 1 for n in sizes) or (not cfg.demos.path and max(sizes) > cfg.demos.episodes):
+            raise C.ConfigError(f"{where}: demos_per_task {sizes}: each size must be in 1..demos.episodes "
+                                f"({cfg.demos.episodes}), the collection they are prefixes of")
+        if not cfg.train_seeds or len(set(cfg.train_seeds)) != len(cfg.train_seeds):
+            raise C.ConfigError(f"{where}: train_seeds {cfg.train_seeds}: give one or more distinct seeds")
         labels = []
         for i, r in enumerate(cfg.runs):
+            for key, allowed in (("demos_per_task", sizes), ("train_seeds", cfg.train_seeds)):
+                extra = sorted(set(getattr(r, key) or []) - set(allowed))
+                if extra:
+                    raise C.ConfigError(f"{where}: runs[{i}].{key} {extra} not in the pipeline's {key} {allowed}")
             try:
                 m = get_method(r.method)
             except KeyError as e:
@@ -133,11 +149,32 @@ class PipelineConfig:
             raise C.ConfigError(f"{where}: runs have the same label {dup}; give each a distinct `label`")
         return cfg
 
-    def run_config(self, run: RunSpec):
-        """The typed config of one run: ``methods.<method>`` with the run's own overrides."""
+    def run_config(self, run: RunSpec, train_seed: int = 0):
+        """The typed config of one run: ``methods.<method>`` with the run's own overrides; ``train_seed``
+        is added to the seed of every training stage in it (0: the config's own seeds)."""
+        from lapa_bench.training import TrainConfig
         from lapa_bench.training.registry import get_method
 
-        return C.from_dict(get_method(run.method).config_class, C.merge(self.methods.get(run.method, {}), run.config))
+        cfg = C.from_dict(get_method(run.method).config_class, C.merge(self.methods.get(run.method, {}), run.config))
+
+        def shift(obj):
+            if isinstance(obj, TrainConfig):
+                obj.seed += train_seed
+            elif dataclasses.is_dataclass(obj):
+                for f in dataclasses.fields(obj):
+                    shift(getattr(obj, f.name))
+
+        shift(cfg)
+        return cfg
+
+    def sweep(self, run: RunSpec) -> list[tuple[int, int]]:
+        """The (demonstrations per task, training seed) pairs ``run`` trains."""
+        sizes = run.demos_per_task or self.demos_per_task or [self.demos.episodes]
+        return [(n, s) for n in sizes for s in (run.train_seeds or self.train_seeds)]
+
+    @property
+    def is_sweep(self) -> bool:
+        return len(self.demos_per_task) > 1 or len(self.train_seeds) > 1
 
 
 def slug(label: str) -> str:
@@ -237,29 +274,36 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
     if until == "data":
         return _stop(st, out, until)
 
+    # key (the run's label; in a sweep "label (N/task) seed S") -> Trained(policy, checkpoint, table row, tags, demos)
     ckpts = {}
     for r in cfg.runs:
         m = get_method(r.method)
-        run_out = out / slug(r.label)
         videos = where.get("videos" if r.videos == "bridge" else "panda videos")
-        inputs = Inputs(data=[str(where["demos"])], videos=[str(videos)] if videos and "videos" in m.needs else [])
-        st.run(r.label, lambda m=m, r=r, inputs=inputs, run_out=run_out: m.train(cfg.run_config(r), inputs, run_out,
-                                                                                  cfg.device),
-               done=checkpoint.is_done(run_out))
-        ckpts[r.label] = (m.policy, run_out)
+        for n, seed in cfg.sweep(r):
+            demos = _labelled_subset(where["demos"], n, data / f"demos_n{n}") if cfg.demos_per_task else where["demos"]
+            inputs = Inputs(data=[str(demos)], videos=[str(videos)] if videos and "videos" in m.needs else [])
+            key, row, sub, tags = r.label, r.label, "", {}
+            if cfg.is_sweep:  # a run folder per (size, seed); one table row per size, its seeds pooled
+                row = f"{r.label} ({n}/task)" if len(cfg.demos_per_task) > 1 else r.label
+                key, sub = f"{row} seed {seed}", f"n{n}_s{seed}"
+                tags = {"method": r.label, "demos_per_task": n, "train_seed": seed}
+            run_out = out / slug(r.label) / sub
+            st.run(key, lambda m=m, r=r, inputs=inputs, run_out=run_out, seed=seed: _train(
+                m, cfg.run_config(r, seed), inputs, run_out, cfg.device, seed), done=checkpoint.is_done(run_out))
+            ckpts[key] = Trained(m.policy, run_out, row, tags, demos)
     if until == "train":
         return _stop(st, out, until)
-    learning_check(ckpts, where["demos"], out / "checks", cfg.eval.train_layouts, cfg.workers, st)
+    learning_check(ckpts, out / "checks", cfg.eval.train_layouts, cfg.workers, st)
 
     ev = cfg.eval
     runs, todo = [], []
-    jobs = [(label, name, str(ck), ev.episodes, ev.seeds) for label, (name, ck) in ckpts.items()]
-    jobs += [(b, b, None, ev.bound_episodes or ev.episodes, ev.bound_seeds or ev.seeds) for b in ev.bounds]
-    for label, name, ck, n, seeds in jobs:
-        run_dir = out / "eval" / slug(label)
+    jobs = [(key, t.policy, str(t.checkpoint), ev.episodes, ev.seeds, t.row, t.tags) for key, t in ckpts.items()]
+    jobs += [(b, b, None, ev.bound_episodes or ev.episodes, ev.bound_seeds or ev.seeds, b, {}) for b in ev.bounds]
+    for key, name, ck, n, seeds, row, tags in jobs:
+        run_dir = out / "eval" / slug(key)
         runs.append(run_dir)
-        todo.append((label, EvalConfig(policy=name, checkpoint=ck, out=str(run_dir), tasks=ev.tasks, episodes=n,
-                                       seeds=seeds, label=label, device=cfg.device)))
+        todo.append((key, EvalConfig(policy=name, checkpoint=ck, out=str(run_dir), tasks=ev.tasks, episodes=n,
+                                     seeds=seeds, label=row, tags=tags, device=cfg.device)))
     st.run("eval (" + ", ".join(t[0] for t in todo) + ")",
            lambda: (assets.check_assets(), _evaluate_all(todo, cfg.workers, cfg.plugins)), accumulate=True)
     if until == "eval":
@@ -274,7 +318,40 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
     return out
 
 
-def learning_check(ckpts: dict, demos: Path, folder: Path, train_layouts: int, workers: int, st) -> list[dict]:
+class Trained(NamedTuple):
+    """A trained run of the pipeline: its policy name, checkpoint, table row, record tags, labelled data."""
+    policy: str
+    checkpoint: Path
+    row: str
+    tags: dict
+    demos: Path
+
+
+def _labelled_subset(demos: Path, n: int, folder: Path) -> Path:
+    """The first ``n`` demonstrations per task (cached; the whole collection when it has no more)."""
+    from lapa_bench.data.lerobot import open_datasets, subset_datasets
+
+    if all(len(ds) <= n for ds in open_datasets(demos)):
+        return demos
+    subset_datasets(demos, folder, n)
+    return folder
+
+
+def _train(method, cfg, inputs, out: Path, device: str, seed: int):
+    """One training run; the global RNGs are seeded first, so that model initialisation depends on the
+    training seed and not on what ran before in this process."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return method.train(cfg, inputs, out, device)
+
+
+def learning_check(ckpts: dict, folder: Path, train_layouts: int, workers: int, st) -> list[dict]:
     """Before evaluating: each policy's offline learning check (``eval.json``: held-out action error vs the
     mean action and the image-blind twin) and, with ``train_layouts``, its success closed loop from the
     layouts of its own training demonstrations. Prints a table; a policy that does not beat its
@@ -283,14 +360,14 @@ def learning_check(ckpts: dict, demos: Path, folder: Path, train_layouts: int, w
     from lapa_bench.io import write_json_atomic
 
     rows = []
-    for label, (policy, ck) in ckpts.items():
+    for label, (policy, ck, _, _, demos) in ckpts.items():
         ev = json.loads((Path(ck) / "eval.json").read_text())
         row = {"label": label, "action_error": ev.get("action_error"), "mean_action_error": ev.get("mean_action_error"),
                "blind_twin_error": ev.get("blind_twin", {}).get("action_error"), "learned": ev.get("learned")}
         if train_layouts > 0:
             path = folder / f"{slug(label)}.json"
             if not path.is_file():
-                st.run(f"train-layout check ({label})", lambda path=path, policy=policy, ck=ck: replay_check(
+                st.run(f"train-layout check ({label})", lambda path=path, policy=policy, ck=ck, demos=demos: replay_check(
                     demos, max_episodes=train_layouts, out=path, workers=workers, policy=policy, checkpoint=str(ck),
                     progress=False))
             res = json.loads(path.read_text())

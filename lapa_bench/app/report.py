@@ -59,8 +59,11 @@ def load_records(run_dirs) -> pd.DataFrame:
             r["run_dir"] = str(d)
             rows.append(r)
     df = pd.DataFrame(rows)
-    # one row per (label, task, episode, seed): the last record wins if a run was merged twice
-    df = df.drop_duplicates(subset=["label", "task", "episode_id", "seed"], keep="last")
+    extra = df["extra"] if "extra" in df else pd.Series([{}] * len(df), index=df.index)
+    extra = extra.map(lambda e: e if isinstance(e, dict) else {})
+    df["train_seed"] = extra.map(lambda e: e.get("train_seed", 0))  # independently trained seeds of one policy
+    # one row per (label, task, episode, seed, trained seed): the last record wins if a run was merged twice
+    df = df.drop_duplicates(subset=["label", "task", "episode_id", "seed", "train_seed"], keep="last")
     df["errored"] = df["error"].notna()
     return df
 
@@ -108,14 +111,13 @@ def paired_difference(df: pd.DataFrame, a: str, b: str, metric: str = "success_o
 
     The two policies are paired on the layouts they share (task, episode id, evaluation seed: the
     layout is fixed by the episode id, so the same layout is the natural pair). Each bootstrap draw
-    resamples the shared layouts with replacement and, when records carry ``extra.train_seed`` (several
-    independently *trained* seeds per policy), each policy's trained seeds with replacement, so the
-    interval covers both sources of variance. Returns ``{"diff", "lo", "hi", "layouts", "train_seeds"}``.
+    resamples the shared layouts with replacement and, when ``df`` has several ``train_seed`` values per
+    policy (records' ``extra.train_seed``: independently *trained* seeds), each policy's trained seeds
+    with replacement, so the interval covers both sources of variance. Returns ``{"diff", "lo", "hi", "layouts", "train_seeds"}``.
     """
     def table(label):
         g = df[df["label"] == label]
-        extra = g["extra"] if "extra" in g else pd.Series([{}] * len(g), index=g.index)
-        seeds = extra.map(lambda e: e.get("train_seed", 0) if isinstance(e, dict) else 0)
+        seeds = g["train_seed"] if "train_seed" in g else pd.Series(0, index=g.index)
         return (g.assign(train_seed=seeds.to_numpy(), v=g[metric].astype(float).to_numpy())
                 .pivot_table(index=["task", "episode_id", "seed"], columns="train_seed", values="v"))
 
@@ -200,6 +202,53 @@ def plot(summary: pd.DataFrame, path: Path, metric: str = "success_at_end") -> P
     return path
 
 
+def efficiency(df: pd.DataFrame, metric: str = "success_once") -> pd.DataFrame:
+    """Rate vs labelled demonstrations per task, per method (records' ``extra.method`` and
+    ``extra.demos_per_task``, written by a pipeline sweep; trained seeds pooled), with Wilson intervals.
+    Empty when the records come from no sweep over sizes."""
+    extra = df["extra"].map(lambda e: e if isinstance(e, dict) else {}) if "extra" in df else None
+    if extra is None or not extra.map(lambda e: "demos_per_task" in e).any():
+        return pd.DataFrame()
+    d = df.assign(method=extra.map(lambda e: e.get("method")), n=extra.map(lambda e: e.get("demos_per_task")))
+    d = d[d["n"].notna()]
+    rows = []
+    for (method, n), g in d.groupby(["method", "n"], sort=True):
+        k = int(g[metric].astype(bool).sum())
+        lo, hi = wilson_interval(k, len(g))
+        rows.append({"method": method, "demos_per_task": int(n), metric: 100 * k / len(g), "lo": 100 * lo,
+                     "hi": 100 * hi, "episodes": len(g), "train_seeds": int(g["train_seed"].nunique())})
+    return pd.DataFrame(rows)
+
+
+def plot_efficiency(eff: pd.DataFrame, path: Path, metric: str = "success_once") -> Path:
+    """Success vs labelled demonstrations per task: one line per method, its Wilson band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, g in eff.groupby("method", sort=False):
+        g = g.sort_values("demos_per_task")
+        ax.plot(g["demos_per_task"], g[metric], marker="o", label=method)
+        ax.fill_between(g["demos_per_task"], g["lo"], g["hi"], alpha=0.15)
+    ax.set_xscale("log")
+    sizes = sorted(eff["demos_per_task"].unique())
+    ax.set_xticks(sizes, [str(x) for x in sizes])
+    ax.set_xlabel("labelled demonstrations per task")
+    ax.set_ylabel(f"{METRICS[metric]} (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Data efficiency (Wilson 95% bands, trained seeds pooled)")
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def to_markdown(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join([df.index.name or "policy"] + cols) + " |",
@@ -247,5 +296,9 @@ def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: 
         summary.round(2).to_csv(out / "table.csv", index=False)
         paths = {"markdown": out / "table.md", "csv": out / "table.csv",
                  "plot": plot(summary, out / "plot.png", metric)}
+        eff = efficiency(df, metric)
+        if len(eff) and eff.groupby("method")["demos_per_task"].nunique().max() > 1:
+            eff.round(2).to_csv(out / "efficiency.csv", index=False)
+            paths["efficiency_plot"] = plot_efficiency(eff, out / "efficiency.png", metric)
         (out / "sources.json").write_text(json.dumps([str(d) for d in run_dirs], indent=2))
     return {"summary": summary, "markdown": md, "paths": paths}
