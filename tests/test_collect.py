@@ -33,7 +33,10 @@ def test_sampled_layouts_are_disjoint_from_evaluation(carrot_env):
 
 
 REPO = Path(__file__).resolve().parent.parent
-LEROBOT_PYTHON = Path(os.environ.get("LAPA_LEROBOT_PYTHON", REPO / ".venv-lerobot" / "bin" / "python"))
+# LeRobot's Python: LAPA_LEROBOT_PYTHON, else .venv-lerobot once `make lerobot-venv` completed (its marker)
+_VENV = REPO / ".venv-lerobot"
+LEROBOT_PYTHON = Path(os.environ.get("LAPA_LEROBOT_PYTHON") or
+                      (_VENV / "bin" / "python" if (_VENV / ".installed").is_file() else _VENV / "missing"))
 
 
 @pytest.fixture(scope="module")
