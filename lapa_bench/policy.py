@@ -112,6 +112,58 @@ class Policy:
         """Load weights/statistics written by :meth:`save_pretrained` (none by default)."""
 
 
+class ModelPolicy(Policy):
+    """A policy around one trained model (``bc``, ``lapa``, ``scratch``, ``vpt``): the model has
+    ``predict(images, instructions, states) -> (B, chunk, 7)`` in env units, ``save_pretrained(dir,
+    policy_name=...)`` and ``from_pretrained(dir)``; its config has ``execute``. The policy returns the
+    first ``execute`` actions of each predicted chunk, clipped to the action bounds. Subclasses set
+    ``config_class`` and :meth:`model_class`; they may check a loaded model in :meth:`_check`."""
+
+    def __init__(self, config=None, **kwargs):
+        super().__init__(config, **kwargs)
+        self.model = None
+
+    @classmethod
+    def model_class(cls):
+        raise NotImplementedError
+
+    def _build(self):
+        """An untrained model from the config (tests, smoke runs); checkpoints load weights instead."""
+        return self.model_class()(self.config)
+
+    def _check(self, model, directory: Path) -> None:
+        """Refuse a checkpoint that is not a policy (e.g. a pretraining stage), naming the fix."""
+
+    def _ensure(self):
+        if self.model is None:
+            self._place(self._build())
+        return self.model
+
+    def _place(self, model):
+        from lapa_bench.device import resolve_device
+
+        self.model = model.to(resolve_device(self.device)).eval()
+        self.config = model.config
+
+    def _load_weights(self, directory: Path) -> None:
+        model = self.model_class().from_pretrained(directory)
+        model.config.execute = self.config.execute  # the one rollout setting a user may change
+        self._check(model, directory)
+        self._place(model)
+
+    def _states(self, obs: dict):
+        return obs["state"][None]
+
+    def act(self, obs: dict) -> np.ndarray:
+        """An action chunk: the first ``execute`` of the ``chunk`` actions the model predicts."""
+        model = self._ensure()
+        chunk = model.predict(obs["image"][None], [obs["instruction"]], self._states(obs))[0]
+        return np.clip(chunk[: self.config.execute], specs.ACTION_LOW, specs.ACTION_HIGH).astype(np.float32)
+
+    def save_pretrained(self, directory) -> Path:
+        return self._ensure().save_pretrained(directory, policy_name=self.name)
+
+
 # -- configs -------------------------------------------------------------------------------
 def config_to_dict(config) -> dict:
     return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})

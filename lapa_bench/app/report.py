@@ -190,16 +190,10 @@ def plot(summary: pd.DataFrame, path: Path, metric: str = "success_at_end") -> P
     ax.set_xticks(x, tasks)
     ax.set_ylim(0, 105)
     ax.set_ylabel(f"{METRICS[metric]} (%)")
-    n = int(summary["n"].max()) if len(summary) else 0
     ax.set_title(f"SIMPLER WidowX: {METRICS[metric]}, Wilson 95% intervals")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def efficiency(df: pd.DataFrame, metric: str = "success_once") -> pd.DataFrame:
@@ -241,6 +235,12 @@ def plot_efficiency(eff: pd.DataFrame, path: Path, metric: str = "success_once")
     ax.set_title("Data efficiency (Wilson 95% bands, trained seeds pooled)")
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
+    return _save_figure(fig, path)
+
+
+def _save_figure(fig, path) -> Path:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
