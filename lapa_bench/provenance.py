@@ -40,6 +40,15 @@ def set_torch_threads(n: int = 1) -> None:
     torch.set_num_threads(n)
 
 
+def torch_threads() -> int | None:
+    """torch's intra-op thread count in this process (None without torch)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.get_num_threads()
+
+
 def machine() -> dict:
     import os
 

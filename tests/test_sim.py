@@ -183,7 +183,10 @@ def test_output_dir_of_another_policy_is_refused(tmp_path):
     cfg = EvalConfig(policy="zero", out=str(tmp_path), tasks=["carrot"], episodes=1, progress=False)
     from lapa_bench.app.evaluate import RunMismatchError, write_manifest
 
-    write_manifest(cfg, tmp_path)
+    import torch
+
+    m = write_manifest(cfg, tmp_path)
+    assert m["torch_threads"] == torch.get_num_threads()  # closed-loop outcomes can depend on it
     with pytest.raises(RunMismatchError, match="another --out"):
         write_manifest(EvalConfig(policy="random", out=str(tmp_path)), tmp_path)
 

@@ -135,6 +135,9 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> 
         "git_sha": provenance.git_sha(),
         "assets": assets.asset_source(),
         "machine": provenance.machine(),
+        # closed-loop outcomes of a marginal policy can flip with the float reduction order, which the
+        # thread count sets (results/learning/README.md): record it with the run
+        "torch_threads": provenance.torch_threads(),
         "created": (old or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
