@@ -36,15 +36,39 @@ else:
     vis = {"model_type": "conv", "width": 16, "depth": 3, "readout": which == "vla_ro"}
     m = LAPAModel(LAPAConfig(image_size=S, vision=vis, text=dict(model_type="llama", vocab_size=259, hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256, initializer_range=float(__import__("os").environ.get("INIT", "0.02"))), prompt="{instruction}", max_prompt_tokens=16, action_head="l1", chunk=1, proprio=True))
 norm(m)
-opt = torch.optim.AdamW(m.parameters(), lr)
-rng = np.random.default_rng(0); val = batch(256, np.random.default_rng(1))
+
+
+class Squares:
+    """The training stream for the one loop (lapa_bench.training.train_model): fresh random images."""
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def __len__(self):
+        return 32 * 600
+
+    def collate(self, idx):
+        return batch(len(idx), self.rng)
+
+
+def evaluate(model, device):
+    with torch.no_grad():
+        p = model.predict_batch(val["image"], val["instruction"], val["state"])
+    return {"mae_xy": (p[:, 0, :2] - val["target"][:, 0, :2]).abs().mean().item()}
+
+
+import tempfile  # noqa: E402
+
+from lapa_bench.training import TrainConfig, train_model  # noqa: E402
+
+val = batch(256, np.random.default_rng(1))
+# the probe's measured settings: constant lr, no warm-up, no clipping, AdamW's usual weight decay
+cfg = TrainConfig(steps=600, batch_size=32, lr=lr, weight_decay=0.01, schedule="constant", warmup_steps=0,
+                  grad_clip=None, eval_every=100, log_every=100, save_every=10_000, progress=False)
 t0 = time.time()
-for step in range(1, 601):
-    loss, met = m.loss(batch(32, rng)); opt.zero_grad(); loss.backward(); opt.step()
-    if step % 100 == 0:
-        m.eval()
-        with torch.no_grad():
-            p = m.predict_batch(val["image"], val["instruction"], val["state"])
-        m.train()
-        err = (p[:, 0, :2] - val["target"][:, 0, :2]).abs().mean().item()
-        print(which, step, f"val MAE xy {err:.4f} (mean-pred {val['target'][:, 0, :2].abs().mean().item():.4f})", f"{time.time()-t0:.0f}s", flush=True)
+with tempfile.TemporaryDirectory() as out:
+    train_model(m, Squares(), cfg, out, device="cpu", name=which, evaluate=evaluate)
+    for line in open(f"{out}/val_log.jsonl"):
+        r = __import__("json").loads(line)
+        print(which, r["step"], f"val MAE xy {r['mae_xy']:.4f} (mean-pred {val['target'][:, 0, :2].abs().mean().item():.4f})")
+print(f"{time.time() - t0:.0f} s")
