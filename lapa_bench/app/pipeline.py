@@ -340,14 +340,9 @@ def _labelled_subset(demos: Path, n: int, folder: Path) -> Path:
 def _train(method, cfg, inputs, out: Path, device: str, seed: int):
     """One training run; the global RNGs are seeded first, so that model initialisation depends on the
     training seed and not on what ran before in this process."""
-    import random
+    from lapa_bench.rollout import seed_everything
 
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    seed_everything(seed, 0)
     return method.train(cfg, inputs, out, device)
 
 
@@ -360,14 +355,15 @@ def learning_check(ckpts: dict, folder: Path, train_layouts: int, workers: int, 
     from lapa_bench.io import write_json_atomic
 
     rows = []
-    for label, (policy, ck, _, _, demos) in ckpts.items():
+    for label, t in ckpts.items():
+        policy, ck = t.policy, t.checkpoint
         ev = json.loads((Path(ck) / "eval.json").read_text())
         row = {"label": label, "action_error": ev.get("action_error"), "mean_action_error": ev.get("mean_action_error"),
                "blind_twin_error": ev.get("blind_twin", {}).get("action_error"), "learned": ev.get("learned")}
         if train_layouts > 0:
             path = folder / f"{slug(label)}.json"
             if not path.is_file():
-                st.run(f"train-layout check ({label})", lambda path=path, policy=policy, ck=ck, demos=demos: replay_check(
+                st.run(f"train-layout check ({label})", lambda path=path, policy=policy, ck=ck, demos=t.demos: replay_check(
                     demos, max_episodes=train_layouts, out=path, workers=workers, policy=policy, checkpoint=str(ck),
                     progress=False))
             res = json.loads(path.read_text())

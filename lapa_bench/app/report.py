@@ -61,7 +61,10 @@ def load_records(run_dirs) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     extra = df["extra"] if "extra" in df else pd.Series([{}] * len(df), index=df.index)
     extra = extra.map(lambda e: e if isinstance(e, dict) else {})
-    df["train_seed"] = extra.map(lambda e: e.get("train_seed", 0))  # independently trained seeds of one policy
+    # a sweep's tags (EvalConfig.tags): independently trained seeds of one policy, its method and labelled-set size
+    df["train_seed"] = extra.map(lambda e: e.get("train_seed", 0))
+    df["method"] = extra.map(lambda e: e.get("method"))
+    df["demos_per_task"] = extra.map(lambda e: e.get("demos_per_task"))
     # one row per (label, task, episode, seed, trained seed): the last record wins if a run was merged twice
     df = df.drop_duplicates(subset=["label", "task", "episode_id", "seed", "train_seed"], keep="last")
     df["errored"] = df["error"].notna()
@@ -117,8 +120,7 @@ def paired_difference(df: pd.DataFrame, a: str, b: str, metric: str = "success_o
     """
     def table(label):
         g = df[df["label"] == label]
-        seeds = g["train_seed"] if "train_seed" in g else pd.Series(0, index=g.index)
-        return (g.assign(train_seed=seeds.to_numpy(), v=g[metric].astype(float).to_numpy())
+        return (g.assign(v=g[metric].astype(float))
                 .pivot_table(index=["task", "episode_id", "seed"], columns="train_seed", values="v"))
 
     ta, tb = table(a), table(b)
@@ -197,14 +199,10 @@ def plot(summary: pd.DataFrame, path: Path, metric: str = "success_at_end") -> P
 
 
 def efficiency(df: pd.DataFrame, metric: str = "success_once") -> pd.DataFrame:
-    """Rate vs labelled demonstrations per task, per method (records' ``extra.method`` and
-    ``extra.demos_per_task``, written by a pipeline sweep; trained seeds pooled), with Wilson intervals.
+    """Rate vs labelled demonstrations per task, per method (the ``method`` and ``demos_per_task`` columns of
+    :func:`load_records`, from a pipeline sweep's tags; trained seeds pooled), with Wilson intervals.
     Empty when the records come from no sweep over sizes."""
-    extra = df["extra"].map(lambda e: e if isinstance(e, dict) else {}) if "extra" in df else None
-    if extra is None or not extra.map(lambda e: "demos_per_task" in e).any():
-        return pd.DataFrame()
-    d = df.assign(method=extra.map(lambda e: e.get("method")), n=extra.map(lambda e: e.get("demos_per_task")))
-    d = d[d["n"].notna()]
+    d = df[df["demos_per_task"].notna()].rename(columns={"demos_per_task": "n"})
     rows = []
     for (method, n), g in d.groupby(["method", "n"], sort=True):
         k = int(g[metric].astype(bool).sum())

@@ -68,16 +68,11 @@ def _stats(x: np.ndarray) -> dict:
     return {**out, "count": [int(len(x))]}
 
 
-def _merge_stats(parts: list[dict]) -> dict:
-    from lapa_bench.data.normalize import merge_stats
-
-    return merge_stats(parts)
-
-
 def _stats_json(episode_stats: list[dict]) -> bytes:
     """``meta/stats.json``: every feature's per-episode stats merged (count-weighted)."""
-    return json.dumps({k: _merge_stats([s["stats"][k] for s in episode_stats]) for k in episode_stats[0]["stats"]},
-                      indent=2).encode()
+    from lapa_bench.data.normalize import aggregate_stats
+
+    return json.dumps(aggregate_stats([s["stats"] for s in episode_stats]), indent=2).encode()
 
 
 def write_video(path: Path, frames, fps: int) -> None:

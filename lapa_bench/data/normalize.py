@@ -22,8 +22,8 @@ def read_stats(root) -> dict:
     if p.is_file():
         return json.loads(p.read_text())
     if per_episode.is_file():
-        eps = [json.loads(line)["stats"] for line in per_episode.read_text().splitlines() if line.strip()]
-        return {k: merge_stats([e[k] for e in eps if k in e]) for k in dict.fromkeys(k for e in eps for k in e)}
+        return aggregate_stats([json.loads(line)["stats"] for line in per_episode.read_text().splitlines()
+                                if line.strip()])
     raise FileNotFoundError(f"{root} has neither meta/stats.json nor meta/episodes_stats.jsonl: no statistics to "
                             "normalize with (datasets written by `lapa-bench collect` have both)")
 
@@ -39,6 +39,12 @@ def merge_stats(parts: list[dict]) -> dict:
     v = (n * (var + (mean - m) ** 2)).sum(0) / tot
     return {"min": arr("min").min(0).tolist(), "max": arr("max").max(0).tolist(),
             "mean": m.tolist(), "std": np.sqrt(v).tolist(), "count": [int(tot)]}
+
+
+def aggregate_stats(episode_stats: list[dict]) -> dict:
+    """Every feature's per-episode stats (``{feature: {min max mean std count}}`` per episode) merged."""
+    keys = dict.fromkeys(k for e in episode_stats for k in e)
+    return {k: merge_stats([e[k] for e in episode_stats if k in e]) for k in keys}
 
 
 @dataclass

@@ -121,12 +121,12 @@ def save_best(directory, model, step: int, metric: str, value: float) -> None:
     write_json_atomic(save_weights(model, directory) / "best.json", {"step": step, "metric": metric, "value": value})
 
 
-def best_value(directory) -> float | None:
+def best_info(directory) -> dict | None:
+    """best.json (step, metric, value) of ``OUT/best``, or None before any."""
     p = Path(directory) / "best.json"
-    return json.loads(p.read_text())["value"] if p.is_file() else None
+    return json.loads(p.read_text()) if p.is_file() else None
 
 
-def load_best(directory, model, device) -> dict:
-    """Load the best weights into ``model``; returns best.json (step, metric, value)."""
+def load_best(directory, model, device) -> None:
+    """Load the best weights into ``model``."""
     load_weights(model, directory, str(device))
-    return json.loads((Path(directory) / "best.json").read_text())

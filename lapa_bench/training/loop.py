@@ -206,15 +206,15 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
         shutil.rmtree(best_dir, ignore_errors=True)
         (out / "val_log.jsonl").unlink(missing_ok=True)
 
-    def periodic_eval():
-        """Held-out metrics at this step (OUT/val_log.jsonl); with keep=best, OUT/best holds the best weights."""
-        rt.barrier()
-        if not (rt.main and evaluate):
-            return
+    def held_out():
         model.eval()
         with torch.no_grad():
-            m = evaluate(model, rt.device)
+            m = evaluate(model, rt.device) if evaluate else {}
         model.train()
+        return m
+
+    def record(m: dict):
+        """This step's held-out metrics into OUT/val_log.jsonl; with keep=best, OUT/best keeps the best weights."""
         value = m.get(cfg.best_metric)
         with open(out / "val_log.jsonl", "a") as f:
             f.write(json.dumps({"step": step, **{k: v for k, v in m.items() if isinstance(v, (int, float))}}) + "\n")
@@ -222,9 +222,14 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
             if value is None:
                 raise ValueError(f"[{name}] train.keep best: the held-out metrics have no {cfg.best_metric!r} "
                                  f"(they have {sorted(m)}): set train.best_metric to one of them")
-            prev = checkpoint.best_value(best_dir)
-            if prev is None or value < prev:
+            prev = checkpoint.best_info(best_dir)
+            if prev is None or value < prev["value"]:
                 checkpoint.save_best(best_dir, model, step, cfg.best_metric, float(value))
+
+    def periodic_eval():
+        rt.barrier()
+        if rt.main and evaluate:
+            record(held_out())
 
     bar = tqdm(total=cfg.steps, initial=step, desc=name, disable=not (cfg.progress and rt.main), dynamic_ncols=True)
     t0, seen, started = time.perf_counter(), 0, time.perf_counter()
@@ -268,19 +273,19 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
         if tb:
             tb.close()
     save_last()
-    if cfg.eval_every and cfg.keep == "best":
-        periodic_eval()  # the last step competes too
     if rt.main:
-        selected = None
-        if cfg.keep == "best" and checkpoint.best_value(best_dir) is not None:
-            selected = checkpoint.load_best(best_dir, model, rt.device)
-            print(f"[{name}] keeping the weights of step {selected['step']} (best held-out "
-                  f"{selected['metric']} {selected['value']:.4f})")
+        metrics, selected = held_out(), None  # the last step's
+        if cfg.eval_every and evaluate:
+            record(metrics)  # the curve ends at the last step, which competes for best too
+        if cfg.keep == "best" and evaluate:
+            selected = checkpoint.best_info(best_dir)
+            if selected and selected["step"] != step:  # an earlier step was better: its weights, its metrics
+                checkpoint.load_best(best_dir, model, rt.device)
+                metrics = held_out()
+            if selected:
+                print(f"[{name}] keeping the weights of step {selected['step']} (best held-out "
+                      f"{selected['metric']} {selected['value']:.4f})")
         model.save_pretrained(out)
-        model.eval()
-        with torch.no_grad():
-            metrics = evaluate(model, rt.device) if evaluate else {}
-        model.train()
         if selected:
             metrics["selected"] = selected
         metrics.setdefault("train", {"steps": cfg.steps, "device": str(rt.device),

@@ -63,7 +63,9 @@ class ConvStemConfig:
 
     @property
     def hidden_size(self) -> int:
-        return self.width * 2 ** min(self.depth - 1, 2)
+        from lapa_bench.data.convnet import channels
+
+        return channels(self.width, self.depth - 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
