@@ -27,6 +27,7 @@ Then ``make_policy("hold", gripper=-1)`` or ``lapa-bench eval --policy hold``.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import pkgutil
@@ -62,6 +63,12 @@ class Policy:
 
     Privileged policies (the ``scripted`` oracle) set ``privileged = True``; the harness then
     calls :meth:`bind_env` with the simulator env before each episode. Learned policies must not.
+
+    Batched rollouts (several episodes in lockstep, :func:`lapa_bench.rollout.run_batch`) call
+    :meth:`reset_batch` and :meth:`act_batch`. The default gives each episode its own shallow copy of
+    the policy (:meth:`spawn`; weights shared, per-episode state set by ``reset``) and calls its
+    ``act``, so every policy works batched; a policy that can decide for B observations in one pass
+    (the learned ones, :class:`ModelPolicy`) overrides both.
     """
 
     name: ClassVar[str] = ""  # set by @register_policy
@@ -81,6 +88,36 @@ class Policy:
 
     def act(self, obs: dict) -> np.ndarray:
         raise NotImplementedError
+
+    # -- batched rollout -----------------------------------------------------------------
+    def spawn(self) -> "Policy":
+        """A per-episode instance for the default batched path: a shallow copy (models are shared; the
+        episode's state is set by ``reset``). Override if ``reset`` mutates shared objects in place."""
+        return copy.copy(self)
+
+    def reset_batch(self, instructions: list[str], seeds: list, contexts: list[dict]) -> list:
+        """Start B episodes (slot b = episode b of the batch). Returns one entry per slot: None, or the
+        exception that slot's reset raised (that episode is recorded as failed, the others go on)."""
+        self._slots = [self] if len(instructions) == 1 else [self.spawn() for _ in instructions]
+        errors = []
+        for p, ins, seed, ctx in zip(self._slots, instructions, seeds, contexts):
+            try:
+                p.reset(ins, seed=seed, context=ctx)
+                errors.append(None)
+            except Exception as e:
+                errors.append(e)
+        return errors
+
+    def act_batch(self, observations: list[dict], slots: list[int]) -> list:
+        """Observations of the episodes in ``slots`` -> one action ``(7,)`` or chunk ``(k, 7)`` per slot,
+        or the exception that slot's ``act`` raised."""
+        out = []
+        for obs, b in zip(observations, slots):
+            try:
+                out.append(self._slots[b].act(obs))
+            except Exception as e:
+                out.append(e)
+        return out
 
     def bind_env(self, env) -> None:
         """Privileged policies only: receive the ``SimplerBridgeEnv`` of the coming episode."""
@@ -151,14 +188,27 @@ class ModelPolicy(Policy):
         self._check(model, directory)
         self._place(model)
 
-    def _states(self, obs: dict):
-        return obs["state"][None]
+    def _states(self, observations: list[dict]):
+        return np.stack([o["state"] for o in observations])
 
     def act(self, obs: dict) -> np.ndarray:
         """An action chunk: the first ``execute`` of the ``chunk`` actions the model predicts."""
+        return self._predict([obs])[0]
+
+    def _predict(self, observations: list[dict]) -> list[np.ndarray]:
         model = self._ensure()
-        chunk = model.predict(obs["image"][None], [obs["instruction"]], self._states(obs))[0]
-        return np.clip(chunk[: self.config.execute], specs.ACTION_LOW, specs.ACTION_HIGH).astype(np.float32)
+        chunks = model.predict(np.stack([o["image"] for o in observations]), [o["instruction"] for o in observations],
+                               self._states(observations))
+        return [np.clip(c[: self.config.execute], specs.ACTION_LOW, specs.ACTION_HIGH).astype(np.float32)
+                for c in chunks]
+
+    def reset_batch(self, instructions, seeds, contexts) -> list:
+        """Stateless between steps (the harness queues the chunk): nothing per episode."""
+        return [None] * len(instructions)
+
+    def act_batch(self, observations: list[dict], slots: list[int]) -> list:
+        """One forward pass for every episode of the batch (raises for all of them if it fails)."""
+        return self._predict(observations)
 
     def save_pretrained(self, directory) -> Path:
         return self._ensure().save_pretrained(directory, policy_name=self.name)

@@ -1,4 +1,5 @@
-"""The rollout primitive: one episode of a policy in an env, as a record's fields.
+"""The rollout primitive: episodes of a policy in an env, as records' fields (one at a time, or a batch
+in lockstep on an env with several scenes).
 
 Used by the evaluation engine, data collection checks and the replay check alike, so none of them
 imports another. (Protocol: see :mod:`lapa_bench.app.evaluate`.)
@@ -10,6 +11,7 @@ import time
 
 import numpy as np
 
+from lapa_bench import specs
 from lapa_bench.policy import Policy, format_exception
 from lapa_bench.specs import InvalidActionError, check_action
 
@@ -26,51 +28,131 @@ def seed_everything(seed: int, episode_id: int) -> None:
         pass
 
 
+class EnvList:
+    """N single-scene envs of one task behind the batched API (``reset_batch``/``step_batch``): the CPU's
+    way to roll N episodes in lockstep (one policy forward pass for all of them)."""
+
+    def __init__(self, envs: list):
+        self.envs = list(envs)
+        e = self.envs[0]
+        self.task, self.instruction, self.max_steps = e.task, e.instruction, e.max_steps
+        self.num_envs, self.backend = len(self.envs), getattr(e, "backend", "cpu")
+        self.sim_backend = getattr(e, "sim_backend", "physx_cpu")
+
+    def reset_batch(self, seeds, episode_ids) -> list[dict]:
+        if len(seeds) != self.num_envs or len(episode_ids) != self.num_envs:
+            raise ValueError(f"reset_batch needs {self.num_envs} seeds and episode ids, got {len(seeds)}, "
+                             f"{len(episode_ids)}")
+        return [env.reset(seed=int(s), options={"episode_id": int(i)})[0]
+                for env, s, i in zip(self.envs, seeds, episode_ids)]
+
+    def step_batch(self, actions) -> tuple[list[dict], list[dict]]:
+        out = [env.step(a) for env, a in zip(self.envs, np.asarray(actions, dtype=np.float32))]
+        return [o[0] for o in out], [o[4] for o in out]
+
+    def close(self):
+        for env in self.envs:
+            env.close()
+
+
+def _new_record() -> dict:
+    return dict(success_at_end=False, success_once=False, grasped=False, consecutive_grasp=False, steps=0,
+                error=None)
+
+
 def run_episode(env, policy: Policy, episode_id: int, seed: int, frames: list | None = None,
                 on_step=None) -> dict:
     """Roll one episode out; returns the record fields (never raises for policy errors).
 
     ``frames``: a list to receive every image (reset frame included). ``on_step(obs, action)``
     is called for each executed step with the observation the action was chosen from.
+    (:func:`run_batch` with one env: the same code path.)
     """
+    return run_batch(EnvList([env]), policy, [(episode_id, seed)], None if frames is None else [frames],
+                     None if on_step is None else (lambda b, obs, action: on_step(obs, action)))[0]
+
+
+def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | None = None,
+              on_step=None) -> list[dict]:
+    """Roll ``len(items)`` episodes ``(episode_id, seed)`` out in lockstep, scene b of ``env`` (the batched
+    API: ``num_envs``, ``reset_batch``, ``step_batch``) running item b; returns one record's fields per
+    item (never raises for policy errors).
+
+    Per episode, exactly as one at a time: the policy's action chunks are queued and executed in order,
+    a NaN/out-of-shape action or an exception ends that episode as a failure with its reason (the other
+    scenes go on; an ended scene is stepped with a zero action and ignored), and every episode runs to the
+    task's ``max_steps``. RNGs are seeded from the first item (:func:`seed_everything`); with one item
+    this is :func:`run_episode`. ``frames``: per item, a list to receive its images (or None); ``on_step(b, obs,
+    action)`` for each executed step of item b.
+    """
+    n = len(items)
+    if n != env.num_envs:
+        raise ValueError(f"run_batch: {n} episodes for an env with {env.num_envs} scenes")
     t0 = time.perf_counter()
-    seed_everything(seed, episode_id)
+    seed_everything(items[0][1], items[0][0])
     if policy.privileged:
-        policy.bind_env(env)
-    obs, info = env.reset(seed=int(seed), options={"episode_id": int(episode_id)})
-    out = dict(success_at_end=False, success_once=False, grasped=False, consecutive_grasp=False,
-               steps=0, error=None)
-    if frames is not None:
-        frames.append(obs["image"])
-    context = {"task": env.task.name, "env_id": env.task.env_id, "episode_id": int(episode_id)}
+        if n != 1:
+            raise ValueError(f"{policy.name or type(policy).__name__} is privileged (it reads the simulator): it "
+                             "runs one env at a time (num_envs 1)")
+        policy.bind_env(getattr(env, "envs", [env])[0])
+    obs = env.reset_batch([s for _, s in items], [e for e, _ in items])
+    out = [_new_record() for _ in items]
+    grab = [frames is not None and frames[b] is not None for b in range(n)]
+    for b in range(n):
+        if grab[b]:
+            frames[b].append(obs[b]["image"])
+    contexts = [{"task": env.task.name, "env_id": env.task.env_id, "episode_id": int(e)} for e, _ in items]
     try:
-        policy.reset(env.instruction, seed=int(seed), context=context)
+        errors = policy.reset_batch([env.instruction] * n, [int(s) for _, s in items], contexts)
     except Exception as e:
-        out["error"] = f"policy.reset raised {format_exception(e)}"
-    queue: list = []
-    success = False
-    for _ in range(env.max_steps if out["error"] is None else 0):
-        if not queue:
+        errors = [e] * n
+    for rec, e in zip(out, errors):
+        if e is not None:
+            rec["error"] = f"policy.reset raised {format_exception(e)}"
+    queues: list[list] = [[] for _ in items]
+    success = [False] * n
+    live = [rec["error"] is None for rec in out]
+    for _ in range(env.max_steps if any(live) else 0):
+        need = [b for b in range(n) if live[b] and not queues[b]]
+        if need:
             try:
-                queue = list(check_action(policy.act(obs)))
+                acts = policy.act_batch([obs[b] for b in need], need)
             except Exception as e:
-                out["error"] = (f"invalid action: {e}" if isinstance(e, InvalidActionError)
-                                else f"policy.act raised {format_exception(e)}")
-                break
-        action = queue.pop(0)
-        if on_step is not None:
-            on_step(obs, action)
-        obs, _, _, _, info = env.step(action)
-        out["steps"] += 1
-        success = bool(info["success"])
-        out["success_once"] |= success
-        out["grasped"] |= bool(info.get("is_src_obj_grasped", False))
-        out["consecutive_grasp"] |= bool(info.get("consecutive_grasp", False))
-        if frames is not None:
-            frames.append(obs["image"])
-    if out["error"] is None:
-        out["success_at_end"] = success
-    else:  # a crashed episode is a failure, whatever happened before the crash
-        out["success_at_end"] = out["success_once"] = False
-    out["wall_seconds"] = round(time.perf_counter() - t0, 3)
+                acts = [e] * len(need)
+            for b, a in zip(need, acts):
+                try:
+                    if isinstance(a, Exception):
+                        raise a
+                    queues[b] = list(check_action(a))
+                except Exception as e:
+                    out[b]["error"] = (f"invalid action: {e}" if isinstance(e, InvalidActionError)
+                                       else f"policy.act raised {format_exception(e)}")
+                    live[b] = False
+        if not any(live):
+            break
+        actions = np.zeros((n, specs.ACTION_DIM), np.float32)
+        for b in range(n):
+            if live[b]:
+                actions[b] = queues[b].pop(0)
+                if on_step is not None:
+                    on_step(b, obs[b], actions[b])
+        obs, infos = env.step_batch(actions)
+        for b in range(n):
+            if not live[b]:
+                continue
+            rec, info = out[b], infos[b]
+            rec["steps"] += 1
+            success[b] = bool(info["success"])
+            rec["success_once"] |= success[b]
+            rec["grasped"] |= bool(info.get("is_src_obj_grasped", False))
+            rec["consecutive_grasp"] |= bool(info.get("consecutive_grasp", False))
+            if grab[b]:
+                frames[b].append(obs[b]["image"])
+    wall = round(time.perf_counter() - t0, 3)
+    for rec, ok in zip(out, success):
+        if rec["error"] is None:
+            rec["success_at_end"] = ok
+        else:  # a crashed episode is a failure, whatever happened before the crash
+            rec["success_at_end"] = rec["success_once"] = False
+        rec["wall_seconds"] = round(wall / n, 3)  # the batch's wall time, shared
     return out

@@ -1,4 +1,11 @@
-"""A gymnasium env around one SIMPLER Bridge task (ManiSkill 3, CPU physics, one scene)."""
+"""A gymnasium env around one SIMPLER Bridge task (ManiSkill 3): one scene on the CPU, or ``num_envs``
+scenes stepped in lockstep on ManiSkill's GPU backend.
+
+Two APIs on one class: the gymnasium ``reset``/``step`` of one episode (``num_envs == 1``), and the
+batched ``reset_batch``/``step_batch`` (lists of per-env observations and infos) that the batched
+rollout (:func:`lapa_bench.rollout.run_batch`) uses. On the CPU, ManiSkill simulates one scene per
+env: :class:`EnvList` gives N of them the batched API (``make_env(task, num_envs=N, backend="cpu")``).
+"""
 from __future__ import annotations
 
 import os
@@ -9,6 +16,7 @@ import numpy as np
 from lapa_bench import assets, specs
 from lapa_bench.data.preprocess import resize
 from lapa_bench.geometry import pose_in_frame, quat_to_euler_xyz
+from lapa_bench.rollout import EnvList
 
 GRIPPER_QPOS_CLOSED, GRIPPER_QPOS_OPEN = 0.015, 0.037
 
@@ -31,7 +39,13 @@ def _refuse_prompt(message: str) -> bool:
     raise assets.AssetsMissingError(f"ManiSkill wanted to ask: {message!r}\n{assets.FIX_HINT}")
 
 
-def _render_backend(requested: str) -> str:
+BACKENDS = ("auto", "cpu", "gpu")
+
+
+def resolve_backend(requested: str = "auto") -> str:
+    """``auto`` -> ``gpu`` when CUDA is present, else ``cpu``: ManiSkill's physics *and* rendering."""
+    if requested not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {requested!r}")
     if requested != "auto":
         return requested
     import torch
@@ -43,7 +57,8 @@ class SimplerBridgeEnv(gym.Env):
     """One SIMPLER WidowX task with lapa-bench's observation and action (see ``lapa_bench.specs``).
 
     ``reset(seed=s, options={"episode_id": i})`` places the objects in SIMPLER's evaluation
-    configuration ``i`` (0-23). ``info`` carries SIMPLER's metrics as Python scalars:
+    configuration ``i`` (0-23); ``reset_batch(seeds, episode_ids)`` does so for each of ``num_envs``
+    scenes (``backend="gpu"``: ManiSkill's ``physx_cuda``; the CPU backend holds one scene). ``info`` carries SIMPLER's metrics as Python scalars:
     ``success`` (source object on target now), ``is_src_obj_grasped`` (ever, this episode),
     ``consecutive_grasp`` (grasped for >= 5 consecutive steps, ever) and ``src_on_target``.
     Episodes never terminate early; they are truncated at the task's ``max_steps``.
@@ -51,7 +66,7 @@ class SimplerBridgeEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": specs.CONTROL_HZ}
 
-    def __init__(self, task, image_size=None, render_backend: str = "auto"):
+    def __init__(self, task, image_size=None, num_envs: int = 1, backend: str = "auto"):
         from tasks import get_task
 
         self.task = get_task(task)
@@ -66,12 +81,18 @@ class SimplerBridgeEnv(gym.Env):
 
         # ManiSkill keeps this list on the class: it would grow with every env made in a process.
         BaseDigitalTwinEnv._objects_to_remove_from_greenscreen = []
+        self.backend = resolve_backend(backend)
+        if num_envs < 1 or (self.backend == "cpu" and num_envs != 1):
+            raise ValueError(f"num_envs={num_envs}: ManiSkill's CPU backend simulates one scene per env; use "
+                             "make_env(task, num_envs=N, backend='cpu') for a list of CPU envs, or backend='gpu'")
+        self.num_envs = int(num_envs)
+        self.sim_backend = "physx_cuda" if self.backend == "gpu" else "physx_cpu"
         self._env = gym.make(
             self.task.env_id,
             obs_mode="rgb+segmentation",
-            num_envs=1,
-            sim_backend="physx_cpu",
-            render_backend=_render_backend(render_backend),
+            num_envs=self.num_envs,
+            sim_backend=self.sim_backend,
+            render_backend=self.backend,
             max_episode_steps=self.task.max_steps,
         )
         u = self._env.unwrapped
@@ -83,18 +104,43 @@ class SimplerBridgeEnv(gym.Env):
         self.instruction = self.task.instruction
         self._last_frame = None
 
-    # -- gymnasium API -------------------------------------------------------------------
+    # -- gymnasium API (one episode) -------------------------------------------------------
     def reset(self, *, seed=None, options=None):
+        self._single()
         options = dict(options or {})
         if "episode_id" in options:
             options["episode_id"] = int(options["episode_id"])
         obs, info = self._env.reset(seed=seed, options=options)
-        return self._obs(obs), self._info(info)
+        return self._obs(obs, 0), self._info(info, 0)
 
     def step(self, action):
+        self._single()
         a = np.asarray(action, dtype=np.float32).reshape(specs.ACTION_DIM)
         obs, _, _, truncated, info = self._env.step(a)
-        return self._obs(obs), 0.0, False, bool(np.asarray(truncated).reshape(-1)[0]), self._info(info)
+        return self._obs(obs, 0), 0.0, False, bool(np.asarray(truncated).reshape(-1)[0]), self._info(info, 0)
+
+    # -- batched API (num_envs scenes in lockstep) ---------------------------------------
+    def reset_batch(self, seeds, episode_ids) -> list[dict]:
+        """Reset every scene: scene i to evaluation layout ``episode_ids[i]`` with ``seeds[i]``."""
+        import torch
+
+        if len(seeds) != self.num_envs or len(episode_ids) != self.num_envs:
+            raise ValueError(f"reset_batch needs {self.num_envs} seeds and episode ids, got {len(seeds)}, "
+                             f"{len(episode_ids)}")
+        if self.num_envs == 1:
+            return [self.reset(seed=int(seeds[0]), options={"episode_id": int(episode_ids[0])})[0]]
+        obs, _ = self._env.reset(seed=[int(s) for s in seeds],
+                                 options={"episode_id": torch.as_tensor([int(e) for e in episode_ids])})
+        return [self._obs(obs, i) for i in range(self.num_envs)]
+
+    def step_batch(self, actions) -> tuple[list[dict], list[dict]]:
+        """``actions (num_envs, 7)`` -> (per-scene observations, per-scene infos)."""
+        a = np.asarray(actions, dtype=np.float32).reshape(self.num_envs, specs.ACTION_DIM)
+        if self.num_envs == 1:
+            obs, _, _, _, info = self.step(a[0])
+            return [obs], [info]
+        obs, _, _, _, info = self._env.step(a)
+        return [self._obs(obs, i) for i in range(self.num_envs)], [self._info(info, i) for i in range(self.num_envs)]
 
     def render(self):
         return self._last_frame
@@ -103,33 +149,40 @@ class SimplerBridgeEnv(gym.Env):
         self._env.close()
 
     # -- helpers -------------------------------------------------------------------------
+    def _single(self):
+        if self.num_envs != 1:
+            raise RuntimeError(f"this env holds {self.num_envs} scenes: use reset_batch/step_batch")
+
     @property
     def unwrapped_env(self):
         return self._env.unwrapped
 
-    def _obs(self, raw) -> dict:
-        img = raw["sensor_data"]["3rd_view_camera"]["rgb"][0].cpu().numpy()
+    def _obs(self, raw, i: int) -> dict:
+        img = raw["sensor_data"]["3rd_view_camera"]["rgb"][i].cpu().numpy()
         img = resize(img, self.image_size)  # the one resize (lapa_bench.data.preprocess)
-        self._last_frame = img
-        return {"image": img, "instruction": self.instruction, "state": self.proprio()}
+        if i == 0:
+            self._last_frame = img
+        return {"image": img, "instruction": self.instruction, "state": self.proprio(i)}
 
-    @staticmethod
-    def _info(info) -> dict:
+    def _info(self, info, i: int) -> dict:
+        """Scene ``i``'s info as Python scalars (arrays keep their per-scene shape)."""
         out = {}
         for k, v in info.items():
             if hasattr(v, "reshape"):
-                v = np.asarray(v.cpu() if hasattr(v, "cpu") else v).reshape(-1)
+                v = np.asarray(v.cpu() if hasattr(v, "cpu") else v)
+                v = (v.reshape(-1) if self.num_envs == 1 else v[i].reshape(-1)) if v.ndim else v.reshape(-1)
                 v = v[0].item() if v.size == 1 else v
             out[k] = v
         return out
 
-    def proprio(self) -> np.ndarray:
+    def proprio(self, i: int = 0) -> np.ndarray:
+        """The 7-D state of scene ``i`` (:mod:`lapa_bench.specs`)."""
         u = self._env.unwrapped
-        root = u.agent.robot.pose.raw_pose[0].cpu().numpy().astype(np.float64)
-        ee = u.agent.controller.controllers["arm"].ee_link.pose.raw_pose[0].cpu().numpy().astype(np.float64)
+        root = u.agent.robot.pose.raw_pose[i].cpu().numpy().astype(np.float64)
+        ee = u.agent.controller.controllers["arm"].ee_link.pose.raw_pose[i].cpu().numpy().astype(np.float64)
         p, q = pose_in_frame(root[:3], root[3:], ee[:3], ee[3:])  # numpy: cheaper than torch poses here
         rpy = quat_to_euler_xyz(q)
-        finger = float(u.agent.robot.get_qpos()[0, -2])
+        finger = float(u.agent.robot.get_qpos()[i, -2])
         g = 2 * (finger - GRIPPER_QPOS_CLOSED) / (GRIPPER_QPOS_OPEN - GRIPPER_QPOS_CLOSED) - 1
         return np.array([*p, *rpy, g], dtype=np.float32)
 
@@ -192,11 +245,17 @@ class SimplerBridgeEnv(gym.Env):
         return out
 
 
-def make_env(task, image_size=None, render_backend: str = "auto") -> SimplerBridgeEnv:
-    """Make the gymnasium env of one SIMPLER Bridge task.
+def make_env(task, image_size=None, num_envs: int = 1, backend: str = "auto"):
+    """Make the env of one SIMPLER Bridge task.
 
     ``task``: short name (``spoon``, ``carrot``, ``stack``, ``eggplant``) or ManiSkill env id.
     ``image_size``: ``(H, W)`` to resize the camera image to (default 480x640, native).
+    ``backend``: ``auto`` (GPU physics and rendering when CUDA is present), ``cpu`` or ``gpu``.
+    ``num_envs``: scenes stepped in lockstep (the batched API); on the CPU an :class:`EnvList` of
+    single-scene envs, on the GPU one ManiSkill env with ``num_envs`` scenes.
     Raises :class:`lapa_bench.assets.AssetsMissingError` when the assets are not installed.
     """
-    return SimplerBridgeEnv(task, image_size=image_size, render_backend=render_backend)
+    backend = resolve_backend(backend)
+    if num_envs > 1 and backend == "cpu":
+        return EnvList([SimplerBridgeEnv(task, image_size=image_size, backend="cpu") for _ in range(num_envs)])
+    return SimplerBridgeEnv(task, image_size=image_size, num_envs=num_envs, backend=backend)

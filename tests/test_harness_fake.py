@@ -106,3 +106,86 @@ def test_torn_record_is_dropped_and_repaired(tmp_path):
     assert done_keys(tmp_path) == {("A", 0, 0)}
     RecordWriter(f).append({"task": "A", "episode_id": 1, "seed": 0})
     assert [r["episode_id"] for r in read_records(tmp_path)] == [0, 1]
+
+
+# -- batched rollout (several episodes in lockstep) -------------------------------------------
+class EpisodeFakeEnv(FakeEnv):
+    """Like FakeEnv, but the layout (episode id) sets the start, and the image shows the position."""
+
+    def reset(self, seed=None, options=None):
+        self.x = -0.01 * int((options or {}).get("episode_id", 0))
+        return self._obs(), {}
+
+    def _obs(self):
+        img = np.full((8, 8, 3), int(np.clip(128 + 1000 * self.x, 0, 255)), np.uint8)
+        return {"image": img, "instruction": self.instruction, "state": np.array([self.x] * 7, np.float32)}
+
+
+def _records_without_time(rs):
+    return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rs]
+
+
+def test_batched_rollout_equals_one_episode_at_a_time():
+    from lapa_bench.rollout import EnvList, run_batch
+
+    def chunky(t):  # chunks of 3, and a NaN in episode-specific places via the step counter
+        return np.tile(push(t), (3, 1))
+
+    items = [(0, 0), (3, 0), (5, 1), (9, 2)]
+    one = [run_episode(EpisodeFakeEnv(), Scripted(chunky), e, s) for e, s in items]
+    env = EnvList([EpisodeFakeEnv() for _ in items])
+    frames = [[], None, [], None]
+    batched = run_batch(env, Scripted(chunky), items, frames)
+    assert _records_without_time(batched) == _records_without_time(one)
+    assert [r["success_once"] for r in batched] == [True, True, False, False]  # the layouts differ
+    assert len(frames[0]) == 11 and frames[1] is None
+    with pytest.raises(ValueError, match="2 episodes for an env with 4 scenes"):
+        run_batch(env, Scripted(chunky), items[:2])
+
+
+def test_batched_errors_end_only_their_episode():
+    from lapa_bench.rollout import EnvList, run_batch
+
+    class FailsOnLayout(Policy):
+        def reset(self, instruction, seed=None, context=None):
+            self.ep, self.t = context["episode_id"], 0
+            if self.ep == 2:
+                raise RuntimeError("no model for this layout")
+
+        def act(self, obs):
+            self.t += 1
+            return np.full(7, np.nan) if self.ep == 1 and self.t == 4 else push(self.t)
+
+    items = [(0, 0), (1, 0), (2, 0)]
+    recs = run_batch(EnvList([EpisodeFakeEnv() for _ in items]), FailsOnLayout(), items)
+    assert recs[0]["error"] is None and recs[0]["steps"] == 10 and recs[0]["success_at_end"]
+    assert "NaN" in recs[1]["error"] and recs[1]["steps"] == 3 and not recs[1]["success_once"]
+    assert "policy.reset raised RuntimeError: no model for this layout" in recs[2]["error"]
+    assert recs[2]["steps"] == 0
+    assert _records_without_time(recs) == _records_without_time(
+        [run_episode(EpisodeFakeEnv(), FailsOnLayout(), e, s) for e, s in items])
+
+
+def test_a_batched_model_policy_matches_its_looped_self():
+    """One forward pass for all episodes (ModelPolicy.act_batch) == the policy episode by episode."""
+    from lapa_bench.policy import make_policy
+    from lapa_bench.rollout import EnvList, run_batch
+
+    policy = make_policy("bc", image_size=32, width=8, depth=2, hidden=32, chunk=4, execute=2)
+    items = [(0, 0), (2, 0), (4, 1)]
+    looped = [run_episode(EpisodeFakeEnv(), policy, e, s) for e, s in items]
+    calls = []
+    forward = policy._predict
+    policy._predict = lambda obs: calls.append(len(obs)) or forward(obs)
+    batched = run_batch(EnvList([EpisodeFakeEnv() for _ in items]), policy, items)
+    assert _records_without_time(batched) == _records_without_time(looped)
+    assert calls == [3] * 5  # 10 steps, chunks of 4 executing 2: 5 forward passes, each for all 3 episodes
+
+
+def test_batches_keep_tasks_apart():
+    from lapa_bench.app.evaluate import batches
+
+    items = plan(["carrot", "spoon"], 3, [0, 1])  # 6 per task
+    b = batches(items, 4)
+    assert [len(x) for x in b] == [4, 2, 4, 2] and all(len({it[0] for it in x}) == 1 for x in b)
+    assert sum(b, []) == items

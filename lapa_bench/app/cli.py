@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--label", default=S, help="name of this run in reports (default: policy name)")
     e.add_argument("--image-size", type=_image_size, default=S, metavar="HxW",
                    help="resize camera images (default 480x640, native)")
+    e.add_argument("--num-envs", type=int, default=S, metavar="N",
+                   help="episodes simulated in lockstep, one policy forward pass for all (default 1; on a GPU "
+                   "ManiSkill steps N scenes at once, e.g. 72 = 24 episodes x 3 seeds; on the CPU N envs in one "
+                   "process)")
+    e.add_argument("--backend", choices=["auto", "cpu", "gpu"], default=S,
+                   help="simulator: auto (ManiSkill GPU physics and rendering when CUDA is present), cpu or gpu "
+                   "(default auto; recorded in the manifest, and a run folder never mixes backends)")
     e.add_argument("--no-retry-errors", action="store_true",
                    help="keep episodes recorded with an error as they are (default: a rerun retries them)")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -175,7 +182,8 @@ def cmd_eval(args) -> int:
     cfg = EvalConfig(policy=args.policy, out=args.out, checkpoint=args.checkpoint, policy_config=overrides,
                      shard=parse_shard(args.shard), device=args.device, progress=not args.no_progress,
                      retry_errors=not args.no_retry_errors,
-                     **_given(args, ("tasks", "episodes", "seeds", "video", "label", "image_size")))
+                     **_given(args, ("tasks", "episodes", "seeds", "video", "label", "image_size", "num_envs",
+                                     "backend")))
     out = evaluate(cfg, policy)
     from lapa_bench.app.report import build_report
 

@@ -20,7 +20,7 @@ from lapa_bench import assets, provenance
 from lapa_bench.policy import Policy, config_to_dict, format_exception, make_policy
 from lapa_bench.io import write_json_atomic
 from lapa_bench.records import EpisodeRecord, RecordWriter, done_keys, read_records, record_file
-from lapa_bench.rollout import run_episode
+from lapa_bench.rollout import run_batch
 
 
 class RunMismatchError(ValueError):
@@ -44,6 +44,10 @@ class EvalConfig:
     # labelled-set size, {"train_seed": 1, "demos_per_task": 25, "method": "scratch"}
     tags: dict = field(default_factory=dict)
     device: str = "auto"  # where a learned policy runs (runtime only: not part of the run's identity)
+    # the simulator: "auto" (ManiSkill's GPU physics and rendering when CUDA is present), "cpu" or "gpu";
+    # part of the identity (a run folder never mixes backends); `num_envs` episodes run in lockstep
+    backend: str = "auto"
+    num_envs: int = 1
     retry_errors: bool = True  # an episode recorded with an error runs again (its reason stays in the records)
     progress: bool = True
 
@@ -52,7 +56,20 @@ class EvalConfig:
         ident = {"policy": self.policy, "checkpoint": self.checkpoint,
                  "policy_config": self.policy_config, "label": self.label or self.policy,
                  "image_size": list(self.image_size) if self.image_size else None}
-        return {**ident, "tags": self.tags} if self.tags else ident  # (runs without tags keep their identity)
+        if self.tags:  # (runs without tags keep their identity)
+            ident["tags"] = self.tags
+        if self.sim_backend() != "physx_cpu":  # (CPU runs keep theirs)
+            ident["sim_backend"] = self.sim_backend()
+        return ident
+
+    def sim_backend(self) -> str:
+        from tasks.env import resolve_backend
+
+        return "physx_cuda" if resolve_backend(self.backend) == "gpu" else "physx_cpu"
+
+    def __post_init__(self):
+        if self.num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
 
     def run_id(self) -> str:
         """Short hash of the identity and of the checkpoint's files (config and weights): written into every
@@ -138,6 +155,8 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> 
         # closed-loop outcomes of a marginal policy can flip with the float reduction order, which the
         # thread count sets (results/learning/README.md): record it with the run
         "torch_threads": provenance.torch_threads(),
+        "sim_backend": cfg.sim_backend(),
+        "num_envs": cfg.num_envs,
         "created": (old or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -169,6 +188,9 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
         items = items[i::n]
     if policy is None:
         policy = make_policy(cfg.policy, checkpoint=cfg.checkpoint, device=cfg.device, **cfg.policy_config)
+    if policy.privileged and cfg.num_envs > 1:
+        raise ValueError(f"{cfg.policy} is privileged (it reads the simulator's state): it runs one env at a time; "
+                         "use --num-envs 1")
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(cfg, out, policy)
     run_id = cfg.run_id()
@@ -192,37 +214,51 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
     bar = tqdm(total=len(todo), desc=f"eval {label}", unit="ep", disable=not cfg.progress, dynamic_ncols=True)
     env = None
     try:
-        for t, eid, seed in todo:
+        for batch in batches(todo, cfg.num_envs):
+            t = batch[0][0]
             if env is None or env.task != t:
                 if env is not None:
                     env.close()
                 bar.set_description(f"eval {label} [{t.name}]")
-                env = make_env(t, image_size=cfg.image_size)
-            want_video = eid in video_eps.get(t.env_id, []) and seed == cfg.seeds[0]
-            frames = [] if want_video else None
+                env = make_env(t, image_size=cfg.image_size, num_envs=cfg.num_envs, backend=cfg.backend)
+            padded = batch + [batch[-1]] * (cfg.num_envs - len(batch))  # a short last batch: repeats, dropped
+            frames = [[] if eid in video_eps.get(t.env_id, []) and seed == cfg.seeds[0] else None
+                      for _, eid, seed in padded]
             try:
-                res = run_episode(env, policy, eid, seed, frames)
+                results = run_batch(env, policy, [(eid, seed) for _, eid, seed in padded], frames)
             except Exception as e:  # the simulator itself failed: record it, rebuild the env
-                res = dict(success_at_end=False, success_once=False, grasped=False,
-                           consecutive_grasp=False, steps=0, wall_seconds=0.0,
-                           error=f"environment raised {format_exception(e)}")
+                results = [dict(success_at_end=False, success_once=False, grasped=False, consecutive_grasp=False,
+                                steps=0, wall_seconds=0.0, error=f"environment raised {format_exception(e)}")
+                           for _ in padded]
                 env.close()
                 env = None
-            video = None
-            if frames:
-                vp = out / "videos" / t.name / f"episode{eid:02d}_seed{seed}.mp4"
-                _write_video(vp, frames)
-                video = str(vp.relative_to(out))
-            rec = EpisodeRecord(policy=cfg.policy, checkpoint=cfg.checkpoint, task=t.env_id,
-                                episode_id=int(eid), seed=int(seed), label=label, video=video, run_id=run_id,
-                                extra=dict(cfg.tags), **res)
-            writer.append(rec)
-            n_done += 1
-            n_ok += rec.success_at_end
-            bar.set_postfix_str(f"success {n_ok}/{n_done} ({100 * n_ok / n_done:.0f}%)")
-            bar.update(1)
+            for (_, eid, seed), res, fr in zip(batch, results, frames):
+                video = None
+                if fr:
+                    vp = out / "videos" / t.name / f"episode{eid:02d}_seed{seed}.mp4"
+                    _write_video(vp, fr)
+                    video = str(vp.relative_to(out))
+                rec = EpisodeRecord(policy=cfg.policy, checkpoint=cfg.checkpoint, task=t.env_id,
+                                    episode_id=int(eid), seed=int(seed), label=label, video=video, run_id=run_id,
+                                    extra=dict(cfg.tags), **res)
+                writer.append(rec)
+                n_done += 1
+                n_ok += rec.success_at_end
+                bar.set_postfix_str(f"success {n_ok}/{n_done} ({100 * n_ok / n_done:.0f}%)")
+                bar.update(1)
     finally:
         bar.close()
         if env is not None:
             env.close()
+    return out
+
+
+def batches(items: list[tuple], size: int) -> list[list[tuple]]:
+    """Consecutive work items of one task, ``size`` at a time (a run resumes at this granularity)."""
+    out: list[list[tuple]] = []
+    for it in items:
+        if out and len(out[-1]) < size and out[-1][0][0] == it[0]:
+            out[-1].append(it)
+        else:
+            out.append([it])
     return out

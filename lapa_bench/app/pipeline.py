@@ -57,6 +57,9 @@ class EvalSpec:
     # the closed-loop learning check: each trained policy from the layouts of its first N training
     # demonstrations per task (`data replay-check --policy`), before the evaluation (0: skip)
     train_layouts: int = 0
+    # the simulator of the evaluation (lapa-bench eval --backend / --num-envs); privileged bounds run one env
+    backend: str = "auto"
+    num_envs: int = 1
 
 
 def _default_runs() -> list[RunSpec]:
@@ -241,6 +244,7 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
     """Run the stages of ``cfg`` in order, up to and including the group ``until``."""
     from lapa_bench import assets
     from lapa_bench.app.evaluate import EvalConfig
+    from lapa_bench.policy import get_policy_class
     from lapa_bench.app.report import build_report
     from lapa_bench.training import checkpoint
     from lapa_bench.training.registry import Inputs, get_method
@@ -303,7 +307,8 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
         run_dir = out / "eval" / slug(key)
         runs.append(run_dir)
         todo.append((key, EvalConfig(policy=name, checkpoint=ck, out=str(run_dir), tasks=ev.tasks, episodes=n,
-                                     seeds=seeds, label=row, tags=tags, device=cfg.device)))
+                                     seeds=seeds, label=row, tags=tags, device=cfg.device, backend=ev.backend,
+                                     num_envs=1 if get_policy_class(name).privileged else ev.num_envs)))
     st.run("eval (" + ", ".join(t[0] for t in todo) + ")",
            lambda: (assets.check_assets(), _evaluate_all(todo, cfg.workers, cfg.plugins)), accumulate=True)
     if until == "eval":
