@@ -89,6 +89,20 @@ def test_collect_then_replay(collected, carrot_env):
     assert len(open_datasets(tmp_path / "demos")[0]) == 1
 
 
+def test_parallel_collection_writes_the_serial_dataset(collected, tmp_path):
+    """--workers 2 plays a task's attempts in two processes; the dataset is the serial one (attempt order)."""
+    cfg, serial_dir = collected
+    par = CollectConfig(**{**cfg.__dict__, "out": str(tmp_path / "par"), "episodes": 2})
+    collect(par, workers=2)
+    (serial,), (ds,) = open_datasets(serial_dir / "demos"), open_datasets(tmp_path / "par")
+    assert len(ds) == 2 and [e["attempt"] for e in ds.episodes] == sorted(e["attempt"] for e in ds.episodes)
+    a, b = serial.episode(0), ds.episode(0)
+    assert a["meta"]["attempt"] == b["meta"]["attempt"] and a["meta"]["layout"] == b["meta"]["layout"]
+    np.testing.assert_array_equal(a["action"], b["action"])
+    np.testing.assert_array_equal(a["observation.state"], b["observation.state"])
+    np.testing.assert_array_equal(a["frames"], b["frames"])
+
+
 @pytest.mark.skipif(not LEROBOT_PYTHON.exists(), reason="LeRobot 0.3.3 cannot share this venv (it pins torch<2.8): "
                     "`make lerobot-venv` builds .venv-lerobot for this test; without it, the always-on "
                     "equivalent is test_dataset_format.py::test_our_layout_matches_a_lerobot_written_dataset")

@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=S, help=f"base seed of the layouts and noise (default {_d(CollectConfig, 'seed')})")
     c.add_argument("--noise", type=float, default=S,
                    help=f"oracle translation noise std, m (default {_d(CollectConfig, 'noise')})")
-    c.add_argument("--workers", type=int, default=1, help="tasks collected in parallel processes (default 1)")
+    c.add_argument("--workers", type=int, default=1, help="parallel processes (default 1): bridge: each task's attempts are played by N processes "
+                   "(every core for any number of tasks; the dataset is the same for any N); panda: N tasks at a time")
     c.add_argument("--no-progress", action="store_true")
 
     d = sub.add_parser("data", help="inspect and check datasets")

@@ -90,17 +90,103 @@ def check_disjoint(env, layout: dict, min_dist: float = MIN_EVAL_DISTANCE) -> di
     return {"min_eval_distance_m": out, "disjoint": all(d >= min_dist for d in out.values())}
 
 
-def collect_task(cfg: CollectConfig, task_name: str, position: int = 0) -> dict:
-    """Collect ``cfg.episodes`` successful demonstrations of one task into ``OUT/<task>/``."""
+class _Attempts:
+    """One task's env and oracle; :meth:`run` plays one attempt (a pure function of the config, the task
+    and the attempt number, so attempts may run in any process and are written in attempt order)."""
+
+    def __init__(self, cfg: CollectConfig, task_name: str):
+        from lapa_bench.policy import make_policy
+        from tasks import TASKS, get_task, make_env
+
+        self.cfg, self.task = cfg, get_task(task_name)
+        self.ti = list(TASKS).index(self.task.name)
+        self.policy = make_policy("scripted", noise=cfg.noise)
+        self.env = make_env(self.task, image_size=cfg.image_size, backend="cpu")
+        self.names = list(self.env.unwrapped_env.obj_names)
+
+    def run(self, attempt: int) -> tuple[bool, dict | None]:
+        """-> (success, the episode to write or None)."""
+        from lapa_bench.rollout import run_episode
+
+        cfg, task = self.cfg, self.task
+        seed = cfg.seed * 1_000_003 + self.ti * 10_007 + attempt
+        xyz, quat, check = sample_layout(self.env, np.random.default_rng([cfg.seed, self.ti, attempt]))
+        self.env.set_layout(xyz, quat)
+        frames, states, actions = [], [], []
+
+        def rec(obs, action):
+            frames.append(obs["image"])
+            states.append(obs["state"])
+            actions.append(action)
+
+        res = run_episode(self.env, self.policy, 0, seed, on_step=rec)
+        ok = bool(res["success_at_end"] and res["error"] is None)
+        if not (ok or cfg.keep_failures):
+            return ok, None
+        meta = {"task": task.env_id, "task_name": task.name, "success": ok,
+                "success_once": bool(res["success_once"]), "seed": int(seed), "attempt": attempt,
+                "layout": {n: {"xyz": xyz[i].tolist(), "quat": quat[i].tolist()} for i, n in enumerate(self.names)},
+                "disjointness": check}
+        return ok, dict(frames=np.stack(frames), task=task.instruction, states=np.stack(states),
+                        actions=np.stack(actions), meta=meta)
+
+    def close(self):
+        self.env.close()
+
+
+_WORKER: _Attempts | None = None  # a pool process's attempts (collect_task with workers > 1)
+
+
+def _worker_init(cfg, task_name):
+    global _WORKER
+    _WORKER = _Attempts(cfg, task_name)
+
+
+def _worker_run(attempt: int):
+    return _WORKER.run(attempt)
+
+
+def _attempt_results(cfg: CollectConfig, task_name: str, first: int, workers: int):
+    """Yield ``(attempt, (success, episode))`` for attempts first, first + 1, ... in order, computed by
+    ``workers`` processes (``workers`` attempts ahead at most) or in this process."""
+    if workers <= 1:
+        att = _Attempts(cfg, task_name)
+        try:
+            a = first
+            while True:
+                yield a, att.run(a)
+                a += 1
+        finally:
+            att.close()
+        return
+    import multiprocessing as mp
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                             initargs=(cfg, task_name)) as ex:
+        pending, nxt = deque(), first
+        try:
+            while True:
+                while len(pending) < 2 * workers:
+                    pending.append((nxt, ex.submit(_worker_run, nxt)))
+                    nxt += 1
+                a, fut = pending.popleft()
+                yield a, fut.result()
+        finally:
+            for _, fut in pending:
+                fut.cancel()
+
+
+def collect_task(cfg: CollectConfig, task_name: str, position: int = 0, workers: int = 1) -> dict:
+    """Collect ``cfg.episodes`` successful demonstrations of one task into ``OUT/<task>/``; ``workers``
+    processes play attempts ahead, written in attempt order (the dataset is the same for any count)."""
     from tqdm.auto import tqdm
 
     from lapa_bench.data.lerobot import LeRobotWriter
-    from lapa_bench.rollout import run_episode
-    from lapa_bench.policy import make_policy
-    from tasks import TASKS, get_task, make_env
+    from tasks import get_task
 
     task = get_task(task_name)
-    ti = list(TASKS).index(task.name)
     root = Path(cfg.out) / task.name
     writer = LeRobotWriter(root, fps=specs.CONTROL_HZ, image_shape=(*cfg.image_size, 3),
                            state_names=specs.STATE_NAMES, action_names=specs.ACTION_NAMES,
@@ -115,39 +201,22 @@ def collect_task(cfg: CollectConfig, task_name: str, position: int = 0) -> dict:
     if have >= cfg.episodes:
         bar.close()
         return {"task": task.name, "episodes": len(writer.episodes), "seconds": 0.0}
-    policy = make_policy("scripted", noise=cfg.noise)
-    env = make_env(task, image_size=cfg.image_size)
-    names = list(env.unwrapped_env.obj_names)
+    results = _attempt_results(cfg, task.name, attempt + 1, workers)
     try:
-        while have < cfg.episodes:
-            attempt += 1
+        for attempt, (ok, episode) in results:
             if attempt >= cfg.episodes * cfg.max_attempts_factor:
                 raise RuntimeError(f"{task.name}: only {have} successes in {attempt} attempts")
-            seed = cfg.seed * 1_000_003 + ti * 10_007 + attempt
-            xyz, quat, check = sample_layout(env, np.random.default_rng([cfg.seed, ti, attempt]))
-            env.set_layout(xyz, quat)
-            frames, states, actions = [], [], []
-
-            def rec(obs, action):
-                frames.append(obs["image"])
-                states.append(obs["state"])
-                actions.append(action)
-
-            res = run_episode(env, policy, 0, seed, on_step=rec)
-            ok = bool(res["success_at_end"] and res["error"] is None)
-            if ok or cfg.keep_failures:
-                meta = {"task": task.env_id, "task_name": task.name, "success": ok,
-                        "success_once": bool(res["success_once"]), "seed": int(seed), "attempt": attempt,
-                        "layout": {n: {"xyz": xyz[i].tolist(), "quat": quat[i].tolist()} for i, n in enumerate(names)},
-                        "disjointness": check}
-                writer.add_episode(np.stack(frames), task=task.instruction, states=np.stack(states),
-                                   actions=np.stack(actions), meta=meta)
+            if episode is not None:
+                writer.add_episode(episode["frames"], task=episode["task"], states=episode["states"],
+                                   actions=episode["actions"], meta=episode["meta"])
             if ok:
                 have += 1
                 bar.update(1)
             bar.set_postfix_str(f"attempts {attempt + 1}")
+            if have >= cfg.episodes:
+                break
     finally:
-        env.close()
+        results.close()
         bar.close()
     return {"task": task.name, "episodes": len(writer.episodes), "seconds": round(time.time() - t0, 1)}
 
@@ -176,14 +245,19 @@ def write_collection_summary(out: Path, cfg, workers: int, results: list[dict], 
 
 
 def collect(cfg: CollectConfig, workers: int = 1) -> Path:
-    """Collect every task of ``cfg.tasks`` into ``OUT/<task>/`` (one LeRobot dataset per task),
-    ``workers`` tasks at a time in separate processes."""
+    """Collect every task of ``cfg.tasks`` into ``OUT/<task>/`` (one LeRobot dataset per task), one task
+    after another, each with ``workers`` processes playing its attempts (every core, for any number of
+    tasks; the datasets do not depend on ``workers``)."""
     from tasks import resolve_tasks
 
     assets.check_assets()
-    # longest episodes first, so that parallel workers finish together
-    names = [t.name for t in sorted(resolve_tasks(cfg.tasks), key=lambda t: -t.max_steps)]
-    return run_collection(collect_task, cfg, names, workers)
+    names = [t.name for t in resolve_tasks(cfg.tasks)]
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    results = [collect_task(cfg, n, workers=workers) for n in names]
+    write_collection_summary(out, cfg, workers, results, time.time() - t0)
+    return out
 
 
 def run_collection(task_fn, cfg: CollectionConfig, names: list[str], workers: int) -> Path:
