@@ -84,6 +84,13 @@ def test_conv_stem_tower_and_the_image_size_flowing_one_way(tmp_path):
         LAPAModel(micro(vision={"width": 8}))
     r = LAPAModel(micro(image_size=32, vision={"model_type": "conv", "width": 8, "depth": 3, "readout": True}))
     assert r.vision(pixel_values=px).last_hidden_state.shape == (4, 17, 32)  # 16 cells + the readout token
+    # fixed sine-cosine position codes: one distinct unit-amplitude code per cell, rebuilt (not stored)
+    sc = LAPAModel(micro(image_size=32, vision={"model_type": "conv", "width": 8, "depth": 3, "position": "sincos"}))
+    codes = sc.vision.position[0]
+    assert codes.shape == (16, 32) and len({tuple(c.tolist()) for c in codes}) == 16 and codes.abs().max() <= 1
+    assert not any("position" in k for k in sc.state_dict())
+    with pytest.raises(ValueError, match="position"):
+        LAPAModel(micro(image_size=32, vision={"model_type": "conv", "width": 8, "depth": 3, "position": "rope"}))
 
 
 def test_action_bins_round_trip():

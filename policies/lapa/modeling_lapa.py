@@ -59,7 +59,14 @@ class ConvStemConfig:
     depth: int = 4  # stride-2 blocks: 128 px -> 8 x 8 = 64 image tokens
     # one more token: a linear readout of the whole feature map (position-specific, as `bc` reads it)
     readout: bool = False
+    # where each token is: "learned" (an embedding initialised at std 0.02, small beside the features) or
+    # "sincos" (fixed 2-D sine-cosine of unit amplitude, as MAE's ViT: the value vectors carry the position)
+    position: str = "learned"
     model_type: str = "conv"
+
+    def __post_init__(self):
+        if self.position not in ("learned", "sincos"):
+            raise ValueError(f"vision.position must be 'learned' or 'sincos', got {self.position!r}")
 
     @property
     def hidden_size(self) -> int:
@@ -85,8 +92,12 @@ class ConvStem(nn.Module):
 
         self.config = config
         self.convs, ch = conv_stack(config.width, config.depth)  # the same CNN as `bc`'s
-        cells = (config.image_size // 2 ** config.depth) ** 2
-        self.position = nn.Parameter(torch.randn(1, cells, ch) * 0.02)
+        side = config.image_size // 2 ** config.depth
+        cells = side ** 2
+        if config.position == "sincos":
+            self.register_buffer("position", sincos_2d(side, ch)[None], persistent=False)
+        else:
+            self.position = nn.Parameter(torch.randn(1, cells, ch) * 0.02)
         self.readout = nn.Sequential(nn.Flatten(), nn.Linear(cells * ch, ch), nn.SiLU()) if config.readout else None
 
     def forward(self, pixel_values: torch.Tensor):
@@ -95,6 +106,19 @@ class ConvStem(nn.Module):
         if self.readout is not None:
             tokens = torch.cat([tokens, self.readout(f).unsqueeze(1)], 1)
         return SimpleNamespace(last_hidden_state=tokens)
+
+
+def sincos_2d(side: int, dim: int) -> torch.Tensor:
+    """``(side * side, dim)`` fixed position codes of a square grid, row-major: half the channels encode
+    the row, half the column, each as sines and cosines of ``dim / 4`` frequencies (MAE's ViT)."""
+    if dim % 4:
+        raise ValueError(f"sincos position codes need a width divisible by 4, got {dim}")
+    freq = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float32) / (dim // 4))
+    pos = torch.arange(side, dtype=torch.float32)[:, None] * freq[None]  # (side, dim/4)
+    code = torch.cat([pos.sin(), pos.cos()], 1)  # (side, dim/2)
+    rows = code[:, None, :].expand(side, side, -1)
+    cols = code[None, :, :].expand(side, side, -1)
+    return torch.cat([rows, cols], -1).reshape(side * side, dim)
 
 
 def _config_from_dict(d: dict):

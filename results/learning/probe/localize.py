@@ -6,7 +6,7 @@ train on fresh random batches of 32; the held-out MAE of (dx, dy) on 256 images 
 steps beside the mean predictor's. Used to find why `scratch` did not read the image in
 results/learning (README there).
 
-    OMP_NUM_THREADS=1 python results/learning/probe/localize.py bc|vla|vla_ro [LR]   (INIT=0.08 for the LM init)
+    OMP_NUM_THREADS=1 python results/learning/probe/localize.py bc|vla|vla_ro|vla_sincos [LR]   (INIT=0.08 for the LM init)
 """
 import sys, time
 import numpy as np, torch
@@ -33,7 +33,8 @@ lr = float(sys.argv[2]) if len(sys.argv) > 2 else 3e-4
 if which == "bc":
     m = BCModel(BCConfig(image_size=S, width=16, depth=3, hidden=256, chunk=1, random_shift=0))
 else:
-    vis = {"model_type": "conv", "width": 16, "depth": 3, "readout": which == "vla_ro"}
+    vis = {"model_type": "conv", "width": 16, "depth": 3, "readout": which == "vla_ro",
+           "position": "sincos" if which == "vla_sincos" else "learned"}
     m = LAPAModel(LAPAConfig(image_size=S, vision=vis, text=dict(model_type="llama", vocab_size=259, hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256, initializer_range=float(__import__("os").environ.get("INIT", "0.02"))), prompt="{instruction}", max_prompt_tokens=16, action_head="l1", chunk=1, proprio=True))
 norm(m)
 
