@@ -166,20 +166,32 @@ def test_batched_errors_end_only_their_episode():
         [run_episode(EpisodeFakeEnv(), FailsOnLayout(), e, s) for e, s in items])
 
 
-def test_a_batched_model_policy_matches_its_looped_self():
-    """One forward pass for all episodes (ModelPolicy.act_batch) == the policy episode by episode."""
+@pytest.mark.parametrize("name, config, forward", [
+    ("bc", dict(image_size=32, width=8, depth=2, hidden=32, chunk=4, execute=2), "_predict"),
+    ("unipi", dict(image_size=16, plan_frames=3, replan_every=2, width=32, text_dim=16, sample_steps=2), "_plan"),
+])
+def test_a_batched_learned_policy_matches_its_looped_self(name, config, forward):
+    """One forward pass for all episodes (act_batch) == the policy episode by episode (UniPi: each
+    episode's noise from its own seed, as alone)."""
     from lapa_bench.policy import make_policy
     from lapa_bench.rollout import EnvList, run_batch
 
-    policy = make_policy("bc", image_size=32, width=8, depth=2, hidden=32, chunk=4, execute=2)
+    policy = make_policy(name, **config)
     items = [(0, 0), (2, 0), (4, 1)]
-    looped = [run_episode(EpisodeFakeEnv(), policy, e, s) for e, s in items]
+    looped, actions = [], {}
+    for e, s in items:
+        looped.append(run_episode(EpisodeFakeEnv(), policy, e, s,
+                                  on_step=lambda obs, a, e=e: actions.setdefault(e, []).append(a.copy())))
     calls = []
-    forward = policy._predict
-    policy._predict = lambda obs: calls.append(len(obs)) or forward(obs)
-    batched = run_batch(EnvList([EpisodeFakeEnv() for _ in items]), policy, items)
+    inner = getattr(policy, forward)
+    setattr(policy, forward, lambda *a: calls.append(len(a[0])) or inner(*a))
+    batched_actions = {}
+    batched = run_batch(EnvList([EpisodeFakeEnv() for _ in items]), policy, items,
+                        on_step=lambda b, obs, a: batched_actions.setdefault(items[b][0], []).append(a.copy()))
     assert _records_without_time(batched) == _records_without_time(looped)
-    assert calls == [3] * 5  # 10 steps, chunks of 4 executing 2: 5 forward passes, each for all 3 episodes
+    for e, _ in items:
+        np.testing.assert_allclose(np.array(batched_actions[e]), np.array(actions[e]), rtol=1e-4, atol=1e-6)
+    assert calls == [3] * 5  # 10 steps, chunks executing 2: 5 forward passes, each for all 3 episodes
 
 
 def test_batches_keep_tasks_apart():

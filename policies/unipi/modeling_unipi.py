@@ -98,12 +98,17 @@ class VideoUNet(nn.Module):
 
     @torch.no_grad()
     def sample(self, x_t, instructions, steps: int | None = None, generator=None) -> torch.Tensor:
-        """Deterministic DDIM: frames ``(B, k, 3, S, S)`` in [0, 1] following x_t."""
+        """Deterministic DDIM: frames ``(B, k, 3, S, S)`` in [0, 1] following x_t. ``generator``: one
+        ``torch.Generator`` for the batch, or a list of B (each row's noise from its own, as if alone)."""
         c = self.config
         steps = steps or c.sample_steps
         b, s = x_t.shape[0], c.image_size
         text = self.encode_text(instructions)
-        r = torch.randn(b, 3 * c.plan_frames, s, s, generator=generator, device="cpu").to(x_t.device)
+        shape = (3 * c.plan_frames, s, s)
+        if isinstance(generator, (list, tuple)):
+            r = torch.cat([torch.randn(1, *shape, generator=g, device="cpu") for g in generator]).to(x_t.device)
+        else:
+            r = torch.randn(b, *shape, generator=generator, device="cpu").to(x_t.device)
         ts = torch.linspace(c.train_timesteps - 1, 0, steps).round().long().tolist()
         for i, t in enumerate(ts):
             a = self.alphas_cumprod[t]

@@ -44,26 +44,45 @@ class UniPiPolicy(Policy):
         self.config = video.config
         self._place(video, IDM.from_pretrained(directory / "idm"))
 
-    def reset(self, instruction, seed=None, context=None):
+    @staticmethod
+    def _generator(seed):
         import torch
 
-        self._gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        return torch.Generator().manual_seed(0 if seed is None else int(seed))
+
+    def reset(self, instruction, seed=None, context=None):
+        self._gen = self._generator(seed)
 
     def act(self, obs: dict) -> np.ndarray:
+        if getattr(self, "_gen", None) is None:
+            self.reset(obs["instruction"])
+        return self._plan([obs], [self._gen])[0]
+
+    def reset_batch(self, instructions, seeds, contexts) -> list:
+        """One noise stream per episode (as when run alone); the models are shared."""
+        self._gens = [self._generator(s) for s in seeds]
+        return [None] * len(instructions)
+
+    def act_batch(self, observations: list[dict], slots: list[int]) -> list:
+        """One planning pass (video model, then IDM) for every episode of the batch."""
+        return self._plan(observations, [self._gens[b] for b in slots])
+
+    def _plan(self, observations: list[dict], generators: list) -> list[np.ndarray]:
         import torch
 
         self._ensure()
-        if getattr(self, "_gen", None) is None:
-            self.reset(obs["instruction"])
         dev = next(self.video.parameters()).device
-        x = self.config.preprocess()(obs["image"][None]).to(dev)
-        plan = self.video.sample(x, [obs["instruction"]], generator=self._gen)[0]  # (k, 3, S, S)
-        frames = torch.cat([x, plan], 0)
-        idm_in = frames
+        x = self.config.preprocess()(np.stack([o["image"] for o in observations])).to(dev)
+        plans = self.video.sample(x, [o["instruction"] for o in observations], generator=generators)  # (B, k, 3, S, S)
+        frames = torch.cat([x[:, None], plans], 1)  # (B, k + 1, 3, S, S)
+        b, k1 = frames.shape[:2]
+        idm_in = frames.flatten(0, 1)
         if self.idm.config.image_size != self.config.image_size:
-            idm_in = torch.nn.functional.interpolate(frames, size=self.idm.config.image_size, mode="bilinear")
-        acts = self.idm.predict(idm_in[:-1], idm_in[1:]).cpu().numpy()[: self.config.replan_every]
-        return np.clip(acts, specs.ACTION_LOW, specs.ACTION_HIGH).astype(np.float32)
+            idm_in = torch.nn.functional.interpolate(idm_in, size=self.idm.config.image_size, mode="bilinear")
+        idm_in = idm_in.view(b, k1, *idm_in.shape[1:])
+        acts = self.idm.predict(idm_in[:, :-1].flatten(0, 1), idm_in[:, 1:].flatten(0, 1)).cpu().numpy()
+        acts = acts.reshape(b, k1 - 1, -1)[:, : self.config.replan_every]
+        return [np.clip(a, specs.ACTION_LOW, specs.ACTION_HIGH).astype(np.float32) for a in acts]
 
     def save_pretrained(self, directory) -> Path:
         self._ensure()
