@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 @dataclass
 class BCConfig:
     image_size: int = 128  # model input (square); objects must be more than a few pixels
-    width: int = 32  # channels of the first conv, doubled per block up to 4x
+    width: int = 16  # channels of the first conv, doubled per block up to 4x (16: 2.6x faster than 32 on a CPU, and it manipulates: results/learning)
     depth: int = 4  # stride-2 conv blocks (128 px -> 8 x 8 features)
     hidden: int = 512
     text_dim: int = 32  # byte embedding of the instruction (any instruction, no vocabulary)
