@@ -131,7 +131,7 @@ class SimplerBridgeEnv(gym.Env):
             return [self.reset(seed=int(seeds[0]), options={"episode_id": int(episode_ids[0])})[0]]
         obs, _ = self._env.reset(seed=[int(s) for s in seeds],
                                  options={"episode_id": torch.as_tensor([int(e) for e in episode_ids])})
-        return [self._obs(obs, i) for i in range(self.num_envs)]
+        return self._obs_all(obs)
 
     def step_batch(self, actions) -> tuple[list[dict], list[dict]]:
         """``actions (num_envs, 7)`` -> (per-scene observations, per-scene infos)."""
@@ -140,7 +140,7 @@ class SimplerBridgeEnv(gym.Env):
             obs, _, _, _, info = self.step(a[0])
             return [obs], [info]
         obs, _, _, _, info = self._env.step(a)
-        return [self._obs(obs, i) for i in range(self.num_envs)], [self._info(info, i) for i in range(self.num_envs)]
+        return self._obs_all(obs), [self._info(info, i) for i in range(self.num_envs)]
 
     def render(self):
         return self._last_frame
@@ -163,6 +163,12 @@ class SimplerBridgeEnv(gym.Env):
         if i == 0:
             self._last_frame = img
         return {"image": img, "instruction": self.instruction, "state": self.proprio(i)}
+
+    def _obs_all(self, raw) -> list[dict]:
+        """Every scene's observation (the images leave the GPU in one copy)."""
+        rgb = raw["sensor_data"]["3rd_view_camera"]["rgb"].cpu().numpy()
+        return [{"image": resize(rgb[i], self.image_size), "instruction": self.instruction, "state": self.proprio(i)}
+                for i in range(self.num_envs)]
 
     def _info(self, info, i: int) -> dict:
         """Scene ``i``'s info as Python scalars (arrays keep their per-scene shape)."""
