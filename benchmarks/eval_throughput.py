@@ -1,7 +1,7 @@
 """Evaluation throughput: episodes/s and env-steps/s of the batched rollout for several ``num_envs``.
 
-For each policy (the ``scripted`` oracle, privileged: one env at a time; an untrained ``scratch``,
-preset small: batched, one forward pass for all envs) it runs ``--episodes`` episodes of one task with
+For each policy (the ``scripted`` oracle, privileged: a copy per episode reading its own scene; an
+untrained ``scratch``, preset small: one forward pass for all envs) it runs ``--episodes`` episodes of one task with
 ``lapa_bench.rollout.run_batch`` at every ``--num-envs`` value on the available backend (``auto``:
 ManiSkill's GPU physics and rendering when CUDA is present, else the CPU, where N envs are N
 single-scene envs stepped in one process), and the single-env CPU loop as the reference, all in one
@@ -72,7 +72,7 @@ def main():
         ref = measure(args.task, policy, "cpu", 1, args.episodes, size)
         print(f"{name:9s} {'cpu':8s} {1:8d} {ref['eps_per_s']:11.3f} {ref['steps_per_s']:12.1f} {1.0:7.2f}  (reference)")
         for n in args.num_envs:
-            if (backend == "cpu" and n == 1) or (policy.privileged and n > 1):
+            if backend == "cpu" and n == 1:
                 continue
             r = measure(args.task, policy, backend, n, max(args.episodes, n), size)
             print(f"{name:9s} {backend:8s} {n:8d} {r['eps_per_s']:11.3f} {r['steps_per_s']:12.1f} "

@@ -62,7 +62,8 @@ class Policy:
     which the harness executes in order before it calls ``act`` again.
 
     Privileged policies (the ``scripted`` oracle) set ``privileged = True``; the harness then
-    calls :meth:`bind_env` with the simulator env before each episode. Learned policies must not.
+    calls :meth:`bind_env` with the simulator env before each episode (in a batch, :meth:`bind_scenes`:
+    each episode's copy gets its own scene). Learned policies must not.
 
     Batched rollouts (several episodes in lockstep, :func:`lapa_bench.rollout.run_batch`) call
     :meth:`reset_batch` and :meth:`act_batch`. The default gives each episode its own shallow copy of
@@ -99,6 +100,9 @@ class Policy:
         """Start B episodes (slot b = episode b of the batch). Returns one entry per slot: None, or the
         exception that slot's reset raised (that episode is recorded as failed, the others go on)."""
         self._slots = [self] if len(instructions) == 1 else [self.spawn() for _ in instructions]
+        if self.privileged and len(instructions) > 1:
+            for p, scene in zip(self._slots, self._scenes):
+                p.bind_env(scene)
         errors = []
         for p, ins, seed, ctx in zip(self._slots, instructions, seeds, contexts):
             try:
@@ -121,6 +125,13 @@ class Policy:
 
     def bind_env(self, env) -> None:
         """Privileged policies only: receive the ``SimplerBridgeEnv`` of the coming episode."""
+
+    def bind_scenes(self, scenes: list) -> None:
+        """Privileged policies only: the scenes of the coming batch (one: :meth:`bind_env`; several: each
+        episode's copy is bound to its scene in :meth:`reset_batch`)."""
+        self._scenes = list(scenes)
+        if len(self._scenes) == 1:
+            self.bind_env(self._scenes[0])
 
     # -- checkpoints ---------------------------------------------------------------------
     def save_pretrained(self, directory) -> Path:

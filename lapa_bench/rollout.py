@@ -50,6 +50,9 @@ class EnvList:
         out = [env.step(a) for env, a in zip(self.envs, np.asarray(actions, dtype=np.float32))]
         return [o[0] for o in out], [o[4] for o in out]
 
+    def scene(self, b: int):
+        return self.envs[b]
+
     def close(self):
         for env in self.envs:
             env.close()
@@ -90,11 +93,8 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
         raise ValueError(f"run_batch: {n} episodes for an env with {env.num_envs} scenes")
     t0 = time.perf_counter()
     seed_everything(items[0][1], items[0][0])
-    if policy.privileged:
-        if n != 1:
-            raise ValueError(f"{policy.name or type(policy).__name__} is privileged (it reads the simulator): it "
-                             "runs one env at a time (num_envs 1)")
-        policy.bind_env(getattr(env, "envs", [env])[0])
+    if policy.privileged:  # each episode's policy reads its own scene
+        policy.bind_scenes([env.scene(b) for b in range(n)])
     obs = env.reset_batch([s for _, s in items], [e for e, _ in items])
     out = [_new_record() for _ in items]
     grab = [frames is not None and frames[b] is not None for b in range(n)]

@@ -225,8 +225,12 @@ class SimplerBridgeEnv(gym.Env):
         p = xyz.cpu().numpy()[pos_ids]  # (24, n_objects, 3)
         return {name: p[:, i, :2] for i, name in enumerate(u.obj_names)}
 
-    def privileged_state(self) -> dict:
-        """Simulator ground truth for privileged policies (the ``scripted`` oracle), base frame.
+    def scene(self, i: int):
+        """Scene ``i`` as a privileged policy sees it (``privileged_state()``, ``task``, ``instruction``)."""
+        return self if self.num_envs == 1 else _SceneView(self, i)
+
+    def privileged_state(self, i: int = 0) -> dict:
+        """Simulator ground truth of scene ``i`` for privileged policies (the ``scripted`` oracle), base frame.
 
         Returns positions (m) and quaternions (wxyz) of the source and target objects, the
         end-effector's measured and target pose, the finger positions, and the objects' bounding
@@ -237,7 +241,7 @@ class SimplerBridgeEnv(gym.Env):
         arm = u.agent.controller.controllers["arm"]
 
         def pq(pose):
-            return pose.p[0].cpu().numpy().astype(np.float64), pose.q[0].cpu().numpy().astype(np.float64)
+            return pose.p[i].cpu().numpy().astype(np.float64), pose.q[i].cpu().numpy().astype(np.float64)
 
         out = {}
         for role, name in (("source", self.task.source_object), ("target", self.task.target_object)):
@@ -249,6 +253,17 @@ class SimplerBridgeEnv(gym.Env):
         out["ee_target"] = dict(zip("pq", pq(arm._target_pose)))
         out["fingers"] = [pq(to_base * link.pose)[0] for link in (u.agent.finger1_link, u.agent.finger2_link)]
         return out
+
+
+class _SceneView:
+    """One scene of a batched env, for a privileged policy bound to it."""
+
+    def __init__(self, env: SimplerBridgeEnv, i: int):
+        self.env, self.i = env, i
+        self.task, self.instruction = env.task, env.instruction
+
+    def privileged_state(self) -> dict:
+        return self.env.privileged_state(self.i)
 
 
 def make_env(task, image_size=None, num_envs: int = 1, backend: str = "auto"):

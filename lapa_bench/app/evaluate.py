@@ -188,9 +188,6 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
         items = items[i::n]
     if policy is None:
         policy = make_policy(cfg.policy, checkpoint=cfg.checkpoint, device=cfg.device, **cfg.policy_config)
-    if policy.privileged and cfg.num_envs > 1:
-        raise ValueError(f"{cfg.policy} is privileged (it reads the simulator's state): it runs one env at a time; "
-                         "use --num-envs 1")
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(cfg, out, policy)
     run_id = cfg.run_id()

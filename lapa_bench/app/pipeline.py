@@ -57,7 +57,7 @@ class EvalSpec:
     # the closed-loop learning check: each trained policy from the layouts of its first N training
     # demonstrations per task (`data replay-check --policy`), before the evaluation (0: skip)
     train_layouts: int = 0
-    # the simulator of the evaluation (lapa-bench eval --backend / --num-envs); privileged bounds run one env
+    # the simulator of the evaluation (lapa-bench eval --backend / --num-envs)
     backend: str = "auto"
     num_envs: int = 1
 
@@ -244,7 +244,6 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
     """Run the stages of ``cfg`` in order, up to and including the group ``until``."""
     from lapa_bench import assets
     from lapa_bench.app.evaluate import EvalConfig
-    from lapa_bench.policy import get_policy_class
     from lapa_bench.app.report import build_report
     from lapa_bench.training import checkpoint
     from lapa_bench.training.registry import Inputs, get_method
@@ -308,7 +307,7 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
         runs.append(run_dir)
         todo.append((key, EvalConfig(policy=name, checkpoint=ck, out=str(run_dir), tasks=ev.tasks, episodes=n,
                                      seeds=seeds, label=row, tags=tags, device=cfg.device, backend=ev.backend,
-                                     num_envs=1 if get_policy_class(name).privileged else ev.num_envs)))
+                                     num_envs=ev.num_envs)))
     st.run("eval (" + ", ".join(t[0] for t in todo) + ")",
            lambda: (assets.check_assets(), _evaluate_all(todo, cfg.workers, cfg.plugins)), accumulate=True)
     if until == "eval":
