@@ -50,6 +50,12 @@ class EnvList:
         out = [env.step(a) for env, a in zip(self.envs, np.asarray(actions, dtype=np.float32))]
         return [o[0] for o in out], [o[4] for o in out]
 
+    def set_layouts(self, layouts: list) -> list[int]:
+        """One custom layout per env (data collection); returns the episode ids that select them."""
+        for env, (xyz, quat) in zip(self.envs, layouts):
+            env.set_layout(xyz, quat)
+        return [0] * self.num_envs
+
     def scene(self, b: int):
         return self.envs[b]
 

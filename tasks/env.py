@@ -211,6 +211,19 @@ class SimplerBridgeEnv(gym.Env):
         u.xyz_configs = torch.as_tensor(np.asarray(xyz), dtype=torch.float32)[None]
         u.quat_configs = torch.as_tensor(np.asarray(quat), dtype=torch.float32)[None]
 
+    def set_layouts(self, layouts: list) -> list[int]:
+        """Custom layouts ``[(xyz, quat), ...]`` for the next ``reset_batch``, one per scene; returns the
+        episode ids that select them (scene b: position b and orientation b of the stored configs)."""
+        import torch
+
+        if len(layouts) != self.num_envs:
+            raise ValueError(f"set_layouts needs {self.num_envs} layouts, got {len(layouts)}")
+        u = self._env.unwrapped
+        u.xyz_configs = torch.as_tensor(np.stack([x for x, _ in layouts]), dtype=torch.float32)
+        u.quat_configs = torch.as_tensor(np.stack([q for _, q in layouts]), dtype=torch.float32)
+        n = self.num_envs
+        return [b * n + b for b in range(n)]  # SIMPLER: position id // n_quats, orientation id % n_quats
+
     def restore_layouts(self) -> None:
         u = self._env.unwrapped
         u.xyz_configs, u.quat_configs = self._eval_layouts

@@ -89,11 +89,14 @@ def test_collect_then_replay(collected, carrot_env):
     assert len(open_datasets(tmp_path / "demos")[0]) == 1
 
 
-def test_parallel_collection_writes_the_serial_dataset(collected, tmp_path):
-    """--workers 2 plays a task's attempts in two processes; the dataset is the serial one (attempt order)."""
+@pytest.mark.parametrize("workers, num_envs", [(2, 1), (1, 2)])
+def test_parallel_collection_writes_the_serial_dataset(collected, tmp_path, workers, num_envs):
+    """--workers 2 plays a task's attempts in two processes, --num-envs 2 two at a time in lockstep (the
+    oracle batched); either way the dataset is the serial one (attempt order)."""
     cfg, serial_dir = collected
-    par = CollectConfig(**{**cfg.__dict__, "out": str(tmp_path / "par"), "episodes": 2})
-    collect(par, workers=2)
+    par = CollectConfig(**{**cfg.__dict__, "out": str(tmp_path / "par"), "episodes": 2, "num_envs": num_envs,
+                           "backend": "cpu"})
+    collect(par, workers=workers)
     (serial,), (ds,) = open_datasets(serial_dir / "demos"), open_datasets(tmp_path / "par")
     assert len(ds) == 2 and [e["attempt"] for e in ds.episodes] == sorted(e["attempt"] for e in ds.episodes)
     a, b = serial.episode(0), ds.episode(0)

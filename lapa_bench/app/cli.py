@@ -115,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=S, help=f"base seed of the layouts and noise (default {_d(CollectConfig, 'seed')})")
     c.add_argument("--noise", type=float, default=S,
                    help=f"oracle translation noise std, m (default {_d(CollectConfig, 'noise')})")
+    c.add_argument("--num-envs", type=int, default=S, metavar="N",
+                   help="bridge: attempts played in lockstep in one process (a GPU box: one ManiSkill env with N "
+                   "scenes; the dataset is the same for any N); default 1")
+    c.add_argument("--backend", choices=["auto", "cpu", "gpu"], default=S,
+                   help="bridge with --num-envs > 1: the simulator (default auto: GPU when CUDA is present)")
     c.add_argument("--workers", type=int, default=1, help="parallel processes (default 1): bridge: each task's attempts are played by N processes "
                    "(every core for any number of tasks; the dataset is the same for any N); panda: N tasks at a time")
     c.add_argument("--no-progress", action="store_true")
@@ -219,11 +224,16 @@ def cmd_collect(args) -> int:
     common = dict(tasks=args.tasks, episodes=args.episodes, out=args.out, progress=not args.no_progress,
                   **_given(args, ("image_size", "seed")))
     if args.source == "panda":
+        given = [f for f in ("keep_failures", "noise", "num_envs", "backend") if hasattr(args, f)]
+        if given:
+            raise ValueError(f"--source panda does not take {', '.join('--' + f.replace('_', '-') for f in given)} "
+                             "(bridge demonstrations only)")
         from lapa_bench.app.panda_videos import PandaConfig, collect_panda
 
         collect_panda(PandaConfig(**common), workers=args.workers)
         return 0
-    collect(CollectConfig(**common, **_given(args, ("keep_failures", "noise"))), workers=args.workers)
+    collect(CollectConfig(**common, **_given(args, ("keep_failures", "noise", "num_envs", "backend"))),
+            workers=args.workers)
     return 0
 
 

@@ -39,6 +39,14 @@ class CollectConfig(CollectionConfig):
     keep_failures: bool = False
     noise: float = 0.002  # m, std of the oracle's translation noise
     max_attempts_factor: int = 3  # give up on a task after episodes * factor attempts
+    # attempts played in lockstep in one process (the GPU path: one ManiSkill env with num_envs scenes;
+    # on the CPU, num_envs single-scene envs); the dataset is the same for any value
+    num_envs: int = 1
+    backend: str = "auto"
+
+    def __post_init__(self):
+        if self.num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
 
 
 def _yaw_quat(yaw: float) -> np.ndarray:
@@ -91,44 +99,53 @@ def check_disjoint(env, layout: dict, min_dist: float = MIN_EVAL_DISTANCE) -> di
 
 
 class _Attempts:
-    """One task's env and oracle; :meth:`run` plays one attempt (a pure function of the config, the task
-    and the attempt number, so attempts may run in any process and are written in attempt order)."""
+    """One task's env(s) and oracle; :meth:`run` plays attempts (each a pure function of the config, the
+    task and the attempt number, so attempts may run in any process or batch and are written in attempt
+    order). ``num_envs`` attempts at a time in lockstep (``cfg.backend``), or one on the CPU."""
 
-    def __init__(self, cfg: CollectConfig, task_name: str):
+    def __init__(self, cfg: CollectConfig, task_name: str, num_envs: int = 1):
         from lapa_bench.policy import make_policy
         from tasks import TASKS, get_task, make_env
 
         self.cfg, self.task = cfg, get_task(task_name)
         self.ti = list(TASKS).index(self.task.name)
         self.policy = make_policy("scripted", noise=cfg.noise)
-        self.env = make_env(self.task, image_size=cfg.image_size, backend="cpu")
-        self.names = list(self.env.unwrapped_env.obj_names)
+        self.env = make_env(self.task, image_size=cfg.image_size, num_envs=num_envs,
+                            backend=cfg.backend if num_envs > 1 else "cpu")
+        self.first = getattr(self.env, "envs", [self.env])[0]  # evaluation layouts, object names
+        self.names = list(self.first.unwrapped_env.obj_names)
 
-    def run(self, attempt: int) -> tuple[bool, dict | None]:
-        """-> (success, the episode to write or None)."""
-        from lapa_bench.rollout import run_episode
+    def run(self, attempts: list[int]) -> list[tuple[bool, dict | None]]:
+        """-> per attempt (success, the episode to write or None)."""
+        from lapa_bench.rollout import run_batch
 
         cfg, task = self.cfg, self.task
-        seed = cfg.seed * 1_000_003 + self.ti * 10_007 + attempt
-        xyz, quat, check = sample_layout(self.env, np.random.default_rng([cfg.seed, self.ti, attempt]))
-        self.env.set_layout(xyz, quat)
-        frames, states, actions = [], [], []
+        env = self.env
+        if len(attempts) != env.num_envs:
+            raise ValueError(f"{len(attempts)} attempts for {env.num_envs} scenes")
+        seeds = [cfg.seed * 1_000_003 + self.ti * 10_007 + a for a in attempts]
+        layouts = [sample_layout(self.first, np.random.default_rng([cfg.seed, self.ti, a])) for a in attempts]
+        ids = env.set_layouts([(xyz, quat) for xyz, quat, _ in layouts])
+        steps = [([], [], []) for _ in attempts]
 
-        def rec(obs, action):
-            frames.append(obs["image"])
-            states.append(obs["state"])
-            actions.append(action)
+        def rec(b, obs, action):
+            for store, x in zip(steps[b], (obs["image"], obs["state"], action)):
+                store.append(x)
 
-        res = run_episode(self.env, self.policy, 0, seed, on_step=rec)
-        ok = bool(res["success_at_end"] and res["error"] is None)
-        if not (ok or cfg.keep_failures):
-            return ok, None
-        meta = {"task": task.env_id, "task_name": task.name, "success": ok,
-                "success_once": bool(res["success_once"]), "seed": int(seed), "attempt": attempt,
-                "layout": {n: {"xyz": xyz[i].tolist(), "quat": quat[i].tolist()} for i, n in enumerate(self.names)},
-                "disjointness": check}
-        return ok, dict(frames=np.stack(frames), task=task.instruction, states=np.stack(states),
-                        actions=np.stack(actions), meta=meta)
+        results = run_batch(env, self.policy, list(zip(ids, seeds)), on_step=rec)
+        out = []
+        for a, seed, (xyz, quat, check), (frames, states, actions), res in zip(attempts, seeds, layouts, steps, results):
+            ok = bool(res["success_at_end"] and res["error"] is None)
+            if not (ok or cfg.keep_failures):
+                out.append((ok, None))
+                continue
+            meta = {"task": task.env_id, "task_name": task.name, "success": ok,
+                    "success_once": bool(res["success_once"]), "seed": int(seed), "attempt": a,
+                    "layout": {n: {"xyz": xyz[i].tolist(), "quat": quat[i].tolist()} for i, n in enumerate(self.names)},
+                    "disjointness": check}
+            out.append((ok, dict(frames=np.stack(frames), task=task.instruction, states=np.stack(states),
+                                 actions=np.stack(actions), meta=meta)))
+        return out
 
     def close(self):
         self.env.close()
@@ -143,22 +160,26 @@ def _worker_init(cfg, task_name):
 
 
 def _worker_run(attempt: int):
-    return _WORKER.run(attempt)
+    return _WORKER.run([attempt])[0]
 
 
 def _attempt_results(cfg: CollectConfig, task_name: str, first: int, workers: int):
     """Yield ``(attempt, (success, episode))`` for attempts first, first + 1, ... in order, computed by
-    ``workers`` processes (``workers`` attempts ahead at most) or in this process."""
+    ``workers`` processes (``workers`` attempts ahead at most) or in this process, ``cfg.num_envs`` at a
+    time."""
     if workers <= 1:
-        att = _Attempts(cfg, task_name)
+        n = cfg.num_envs
+        att = _Attempts(cfg, task_name, n)
         try:
             a = first
             while True:
-                yield a, att.run(a)
-                a += 1
+                yield from zip(range(a, a + n), att.run(list(range(a, a + n))))
+                a += n
         finally:
             att.close()
         return
+    if cfg.num_envs > 1:
+        raise ValueError("collect: use --workers (CPU processes) or --num-envs (scenes in lockstep), not both")
     import multiprocessing as mp
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
