@@ -93,6 +93,39 @@ def test_conv_stem_tower_and_the_image_size_flowing_one_way(tmp_path):
         LAPAModel(micro(image_size=32, vision={"model_type": "conv", "width": 8, "depth": 3, "position": "rope"}))
 
 
+def test_query_readout_is_a_direct_path_from_the_image_to_the_head(tmp_path):
+    """``query_readout`` (preset small): the image features and the state reach every query token without
+    attention; its shared part survives ``replace_head``, its per-query part is new with the head."""
+    from policies.lapa.configuration_lapa import lapa_small
+
+    assert lapa_small().query_readout > 0
+    conv = {"model_type": "conv", "width": 8, "depth": 3}
+    torch.manual_seed(0)
+    kw = dict(image_size=32, vision=conv, action_head="l1", chunk=2, proprio=True)
+    with_qr, without = LAPAModel(micro(**kw, query_readout=16)).eval(), LAPAModel(micro(**kw)).eval()
+    px, tok = batch(with_qr)
+    state = torch.zeros(4, 7)
+    for m in (with_qr, without):  # cut every attention output: no token can read another one
+        for layer in m.language.layers:
+            torch.nn.init.zeros_(layer.self_attn.o_proj.weight)
+    with torch.no_grad():
+        def spread(m):  # how much the queries' outputs differ between the 4 images
+            return m(px, **tok, state=state).std(0).max().item()
+        assert spread(without) < 1e-6 < 1e-3 < spread(with_qr)
+    # latent pretraining -> action finetuning: the shared readout is kept, the per-query vectors are new
+    lat = LAPAModel(micro(**{**kw, "action_head": "bins", "proprio": False}, head="latent", query_readout=16))
+    trunk = lat.readout[0].weight.detach().clone()
+    assert lat.query_proj.out_features == lat.config.num_queries * 32 == 8 * 32
+    lat.replace_head("action")
+    assert torch.equal(lat.readout[0].weight, trunk) and lat.query_proj.out_features == 14 * 32
+    with_qr.save_pretrained(tmp_path / "ck", policy_name="scratch")
+    again = LAPAModel.from_pretrained(tmp_path / "ck").eval()
+    with torch.no_grad():
+        assert torch.equal(again(px, **tok, state=state), with_qr(px, **tok, state=state))
+    with pytest.raises(ValueError, match="query_readout"):
+        micro(query_readout=-1)
+
+
 def test_action_bins_round_trip():
     rng = np.random.default_rng(0)
     a = rng.normal(0, 0.01, size=(2000, 7))

@@ -64,6 +64,11 @@ class LAPAConfig:
     # so that training and rollout see the same pixels (lapa_bench.data.preprocess); set by training
     source_size: tuple | None = None
     crop: tuple | None = None  # fixed workspace crop (top, left, height, width), fractions of the frame
+    # a direct path from the image to the head (0: off): the flattened vision features (and the
+    # normalized state, with ``proprio``) -> ``query_readout`` units -> one vector per query token, added
+    # to its embedding; attention then refines it. Without it the image reaches the queries only through
+    # attention, which a transformer trained from scratch learns slowly (results/learning/probe)
+    query_readout: int = 0
 
     def __post_init__(self):
         if self.head not in ("latent", "action"):
@@ -72,6 +77,8 @@ class LAPAConfig:
             raise ValueError("action_bins and codebook_size must be >= 2")
         if self.action_head not in ("bins", "l1"):
             raise ValueError(f"action_head must be 'bins' or 'l1', got {self.action_head!r}")
+        if self.query_readout < 0:
+            raise ValueError(f"query_readout must be >= 0 (0: off), got {self.query_readout}")
         if not 1 <= self.execute <= self.chunk:
             raise ValueError(f"execute must be in [1, chunk={self.chunk}], got {self.execute}")
         self.image_mean, self.image_std = tuple(self.image_mean), tuple(self.image_std)
@@ -136,12 +143,13 @@ def _conv(image, width=32, depth=4):
 
 
 def lapa_small() -> LAPAConfig:
-    """The small-data recipe at 128 px: a convolutional stem (4 stride-2 convs -> 8 x 8 image tokens),
-    a 4-layer width-128 LM, proprio token, chunks of 4 continuous actions (L1, binary gripper), +-8 px
+    """The small-data recipe at 128 px: a convolutional stem (4 stride-2 convs of width 16, `bc`'s CNN ->
+    8 x 8 image tokens), a 4-layer width-128 LM, proprio token, a query readout (the image and state
+    reach every query token directly), chunks of 4 continuous actions (L1, binary gripper), +-8 px
     random shifts. (``vision: {model_type: clip_vision_model, ...}`` puts a ViT in the stem's place.)"""
-    return LAPAConfig(image_size=128, vision=_conv(128), text=_llama(128, 4, 4, 384),
+    return LAPAConfig(image_size=128, vision=_conv(128, width=16), text=_llama(128, 4, 4, 384),
                       prompt="{instruction}", max_prompt_tokens=48, action_bins=64, action_head="l1", chunk=4,
-                      execute=1, proprio=True, random_shift=8)
+                      execute=1, proprio=True, random_shift=8, query_readout=256)
 
 
 PRESETS = {"full": lapa_full, "tiny": lapa_tiny, "small": lapa_small}

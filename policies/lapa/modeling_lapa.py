@@ -197,6 +197,13 @@ class LAPAModel(nn.Module):
         self.register_buffer("action_edges", torch.zeros(config.action_dim, config.action_bins + 1))
         self.register_buffer("action_centers", torch.zeros(config.action_dim, config.action_bins))
         self.state_proj = nn.Linear(config.action_dim, ld) if config.proprio else None  # the proprio token
+        self.readout = None  # the query readout's shared part (its per-query part belongs to the head)
+        if config.query_readout:
+            with torch.no_grad():  # how many feature vectors the tower gives for one image
+                s = config.image_size
+                n_feats = vision(pixel_values=torch.zeros(1, 3, s, s)).last_hidden_state[0].numel()
+            n_in = n_feats + (config.action_dim if config.proprio else 0)
+            self.readout = nn.Sequential(nn.Linear(n_in, config.query_readout), nn.SiLU())
         self._new_head()
         self.freeze_vision = (config.vision_backbone is not None) if config.freeze_vision is None \
             else bool(config.freeze_vision)
@@ -206,6 +213,9 @@ class LAPAModel(nn.Module):
         ld = self.language.config.hidden_size
         self.queries = nn.Parameter(torch.randn(self.config.num_queries, ld) * 0.02)
         self.head = nn.Linear(ld, self.config.num_classes)
+        # the query readout's per-query vectors: new with each head (K differs between latent and action heads)
+        self.query_proj = nn.Linear(self.config.query_readout, self.config.num_queries * ld) \
+            if self.config.query_readout else None
         if self.config.normalized and not hasattr(self, "action_mean"):  # filled by `set_normalizer`
             for name in ("action_mean", "state_mean"):
                 self.register_buffer(name, torch.zeros(self.config.action_dim))
@@ -257,12 +267,16 @@ class LAPAModel(nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_vision):
             feats = self.vision(pixel_values=x).last_hidden_state
         img = self.projector(feats)
+        z = None
         if self.state_proj is not None:  # [image tokens][state token][prompt][queries]
             z = torch.zeros(b, self.config.action_dim, device=img.device) if state is None \
                 else (state.to(img.device).float() - self.state_mean) / self.state_std
             img = torch.cat([img, self.state_proj(z).unsqueeze(1).to(img.dtype)], 1)
         txt = self.language.get_input_embeddings()(input_ids)
         q = self.queries.unsqueeze(0).expand(b, -1, -1).to(img.dtype)
+        if self.readout is not None:  # the direct path: image (+ state) -> every query's embedding
+            r = feats.flatten(1) if z is None else torch.cat([feats.flatten(1), z.to(feats.dtype)], 1)
+            q = q + self.query_proj(self.readout(r)).view(b, q.shape[1], -1).to(img.dtype)
         embeds = torch.cat([img, txt.to(img.dtype), q], 1)
         ones = torch.ones(b, img.shape[1], dtype=attention_mask.dtype, device=attention_mask.device)
         qmask = torch.ones(b, q.shape[1], dtype=attention_mask.dtype, device=attention_mask.device)

@@ -6,7 +6,7 @@ train on fresh random batches of 32; the held-out MAE of (dx, dy) on 256 images 
 steps beside the mean predictor's. Used to find why `scratch` did not read the image in
 results/learning (README there).
 
-    OMP_NUM_THREADS=1 python results/learning/probe/localize.py bc|vla|vla_ro|vla_sincos [LR]   (INIT=0.08 for the LM init)
+    OMP_NUM_THREADS=1 python results/learning/probe/localize.py bc|vla|vla_ro|vla_sincos|vla_qr [LR]   (INIT=0.08 for the LM init)
 """
 import sys, time
 import numpy as np, torch
@@ -35,7 +35,8 @@ if which == "bc":
 else:
     vis = {"model_type": "conv", "width": 16, "depth": 3, "readout": which == "vla_ro",
            "position": "sincos" if which == "vla_sincos" else "learned"}
-    m = LAPAModel(LAPAConfig(image_size=S, vision=vis, text=dict(model_type="llama", vocab_size=259, hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256, initializer_range=float(__import__("os").environ.get("INIT", "0.02"))), prompt="{instruction}", max_prompt_tokens=16, action_head="l1", chunk=1, proprio=True))
+    m = LAPAModel(LAPAConfig(image_size=S, vision=vis, text=dict(model_type="llama", vocab_size=259, hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256, initializer_range=float(__import__("os").environ.get("INIT", "0.02"))), prompt="{instruction}", max_prompt_tokens=16, action_head="l1", chunk=1, proprio=True,
+                             query_readout=256 if which == "vla_qr" else 0))
 norm(m)
 
 
@@ -64,7 +65,7 @@ from lapa_bench.training import TrainConfig, train_model  # noqa: E402
 
 val = batch(256, np.random.default_rng(1))
 # the probe's measured settings: constant lr, no warm-up, no clipping, AdamW's usual weight decay
-cfg = TrainConfig(steps=600, batch_size=32, lr=lr, weight_decay=0.01, schedule="constant", warmup_steps=0,
+cfg = TrainConfig(steps=int(__import__("os").environ.get("STEPS", "600")), batch_size=32, lr=lr, weight_decay=0.01, schedule="constant", warmup_steps=0,
                   grad_clip=None, eval_every=100, log_every=100, save_every=10_000, progress=False)
 t0 = time.time()
 with tempfile.TemporaryDirectory() as out:
