@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     r = sub.add_parser("report", help="success-rate table + plot from run folders",
-                       description="Build the comparison table (pandas) with Wilson 95%% intervals, print it, "
+                       description="Build the comparison table (pandas) with Wilson 95% intervals, print it, "
                        "and write table.md, table.csv and plot.png to --out.")
     r.add_argument("runs", nargs="+", help="run folders written by `lapa-bench eval`")
     r.add_argument("--out", default=None, help="folder for table.md, table.csv, plot.png")

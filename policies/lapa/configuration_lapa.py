@@ -19,8 +19,11 @@ Heads (parallel decoding, one forward pass per step, as in OpenVLA-OFT):
 
 Small-data options (OpenVLA-OFT, DrQ), recorded in the checkpoint: ``proprio`` (the 7-D state as one
 input token; the paper's model has none), ``random_shift`` (pixels of DrQ augmentation while
-training), ``crop`` (a fixed workspace crop), and ``blind`` (the image-blind twin of the learning
-check: the image is zeroed).
+training), ``crop`` (a fixed workspace crop), ``query_readout`` (a linear readout of the whole image
+feature map and the state added to every query token's embedding: a direct path from the image to
+the head beside attention; a transformer trained from scratch routes the image to the queries many
+times slower, results/learning/probe), and ``blind`` (the image-blind twin of the learning check: the
+image is zeroed).
 
 By default both towers are *built from the configs below with random weights* (nothing is
 downloaded). ``vision_backbone`` / ``language_backbone`` name a local folder or hub id to load
