@@ -406,8 +406,8 @@ def test_keep_best_selects_the_step_with_the_lowest_held_out_error(tmp_path):
         def collate(self, idx):
             return {"x": torch.ones(len(idx))}
 
-    def evaluate(m, dev):
-        return {"action_error": abs(m.w.item() - 3.0)}
+    def evaluate(m, dev):  # the curve keeps numbers and flat dicts of numbers (per-dimension errors)
+        return {"action_error": abs(m.w.item() - 3.0), "action_mae": {"dx": 0.5}, "note": "text"}
 
     opt = dict(steps=6, batch_size=2, warmup_steps=0, schedule="constant", grad_clip=None, progress=False)
     with pytest.raises(ValueError, match="eval_every"):
@@ -416,8 +416,9 @@ def test_keep_best_selects_the_step_with_the_lowest_held_out_error(tmp_path):
     best = train_model(Drift(), Ones(), TrainConfig(lr=1.0, eval_every=1, keep="best", **opt), tmp_path / "best",
                        device="cpu", evaluate=evaluate)
     # under Adam with lr 1 and a constant gradient, w grows by 1 per step
-    steps = [json.loads(x)["step"] for x in (tmp_path / "best" / "val_log.jsonl").read_text().splitlines()]
-    assert steps == [1, 2, 3, 4, 5, 6]
+    curve = [json.loads(x) for x in (tmp_path / "best" / "val_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in curve] == [1, 2, 3, 4, 5, 6]
+    assert curve[0]["action_mae"] == {"dx": 0.5} and "note" not in curve[0]
     chosen = json.loads((tmp_path / "best" / "eval.json").read_text())["selected"]
     assert chosen["step"] == 3 and chosen["metric"] == "action_error"
     assert abs(best.w.item() - 3.0) < 0.1

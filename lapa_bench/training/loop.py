@@ -142,6 +142,13 @@ def _scalar(v) -> float:
     return float(v.detach()) if hasattr(v, "detach") else float(v)
 
 
+def _numeric(v) -> bool:
+    """A number, or a flat dict of numbers (e.g. the per-dimension errors): what the held-out curve keeps."""
+    if isinstance(v, dict):
+        return bool(v) and all(isinstance(x, (int, float)) for x in v.values())
+    return isinstance(v, (int, float))
+
+
 def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", name: str = "train",
                 evaluate=None, state: dict | None = None):
     """Train ``model`` on ``data`` (see the module docstring) into ``out``; returns the model.
@@ -217,7 +224,7 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
         """This step's held-out metrics into OUT/val_log.jsonl; with keep=best, OUT/best keeps the best weights."""
         value = m.get(cfg.best_metric)
         with open(out / "val_log.jsonl", "a") as f:
-            f.write(json.dumps({"step": step, **{k: v for k, v in m.items() if isinstance(v, (int, float))}}) + "\n")
+            f.write(json.dumps({"step": step, **{k: v for k, v in m.items() if _numeric(v)}}) + "\n")
         if cfg.keep == "best":
             if value is None:
                 raise ValueError(f"[{name}] train.keep best: the held-out metrics have no {cfg.best_metric!r} "
