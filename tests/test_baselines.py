@@ -140,3 +140,12 @@ def test_bc_learns_what_the_image_says_and_its_check_says_so(tmp_path):
     a = p.act(obs)
     assert a.shape == (2, 7) and set(np.unique(a[:, 6])) <= {-1.0, 1.0}
     assert json.loads((tmp_path / "bc" / "config.json").read_text())["config"]["source_size"] == [32, 32]
+    # the held-out episodes are recorded, so that the training-layout check can tell them apart
+    from lapa_bench.app.replay import held_out_episodes
+    from lapa_bench.data import LeRobotDataset, episode_key
+    from lapa_bench.data.torch_datasets import split_episodes
+
+    src = LeRobotDataset(ds)
+    _, val = split_episodes(len(src), 0.25, 0)
+    assert held_out_episodes(tmp_path / "bc") == {episode_key(src, i) for i in val} and val
+    assert held_out_episodes(tmp_path / "nowhere") is None

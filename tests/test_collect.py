@@ -83,6 +83,7 @@ def test_collect_then_replay(collected, carrot_env):
         pol._REGISTRY.pop("_shape_probe", None)
     (r,) = res["episodes"]
     assert res["policy"] == "_shape_probe" and r["error"] is None and not r["replay_success"] and not r["grasped"]
+    assert r["held_out"] is None  # no checkpoint: no record of which layouts a run held out
     assert seen and set(seen) == {(480, 640, 3)}
     # resume: asking for the same number again does nothing
     collect(cfg)

@@ -10,13 +10,28 @@ from lapa_bench.data.lerobot import LeRobotDataset, open_datasets
 from lapa_bench.io import write_json_atomic
 
 
+def held_out_episodes(checkpoint) -> set[str] | None:
+    """The episode keys a training run held out for its learning check (``last/trainer_state.json``), or
+    None when the checkpoint does not record them (runs made before they were recorded)."""
+    import json
+
+    path = Path(checkpoint) / "last" / "trainer_state.json" if checkpoint else None
+    if path is None or not path.is_file():
+        return None
+    keys = json.loads(path.read_text()).get("held_out_episodes")
+    return None if keys is None else set(keys)
+
+
 def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = True,
                  policy: str | None = None, checkpoint: str | None = None) -> list[dict]:
     """Replay the episodes of one dataset (one task per dataset, as `collect` writes them).
 
     With ``policy`` (and ``checkpoint``), that policy acts closed loop from each recorded layout
-    instead of the recorded actions, on the evaluation's native camera image.
+    instead of the recorded actions, on the evaluation's native camera image; each result then says
+    whether the run trained on that episode or held it out (``held_out``; None when not recorded).
     """
+    from lapa_bench.data import episode_key
+
     from tqdm.auto import tqdm
 
     from lapa_bench.rollout import run_episode
@@ -29,6 +44,7 @@ def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = Tr
     what = policy or "replay"
     bar = tqdm(idxs, desc=f"{what} {Path(root).name}", position=position, disable=not progress, dynamic_ncols=True)
     agent = make_policy(policy, checkpoint=checkpoint) if policy else None
+    held = held_out_episodes(checkpoint) if policy else None
     try:
         for i in bar:
             e = ds.episodes[i]
@@ -42,7 +58,8 @@ def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = Tr
             r = run_episode(env, actor, 0, e["seed"])
             results.append({"dataset": Path(root).name, "episode_index": e["episode_index"], "task": e["task"],
                             "recorded_success": e["success"], "replay_success": r["success_at_end"],
-                            "success_once": r["success_once"], "grasped": r["grasped"], "error": r["error"]})
+                            "success_once": r["success_once"], "grasped": r["grasped"], "error": r["error"],
+                            "held_out": None if held is None else episode_key(ds, i) in held})
     finally:
         for env in envs.values():
             env.close()
@@ -81,6 +98,11 @@ def replay_check(root, max_episodes=None, out=None, progress: bool = True, worke
     if policy:
         for key in ("success_once", "grasped"):
             print(f"[replay-check] {key}: {sum(r[key] for r in rec)}/{len(rec)}")
+        trained = [r for r in rec if r["held_out"] is False]
+        if len(trained) < len(rec) and any(r["held_out"] is not None for r in rec):  # some were held out
+            print(f"[replay-check] of which the {len(trained)} layouts it trained on (the rest were held out for "
+                  f"its learning check): success_once {sum(r['success_once'] for r in trained)}/{len(trained)}, "
+                  f"grasped {sum(r['grasped'] for r in trained)}/{len(trained)}")
         errors = [r["error"] for r in results if r["error"]]
         if errors:
             print(f"[replay-check] {len(errors)} episodes failed with an error, first: {errors[0]}")

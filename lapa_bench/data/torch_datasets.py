@@ -165,6 +165,15 @@ def action_chunks(actions: np.ndarray, k: int) -> np.ndarray:
     return a[idx]
 
 
+def episode_keys(sources, episodes) -> list[str]:
+    """The :func:`~lapa_bench.data.lerobot.episode_key` of global episode indices (numbered over the
+    concatenated ``sources``, as :func:`split_episodes` numbers them): which layouts a run held out."""
+    from lapa_bench.data.lerobot import episode_key
+
+    eps = [(s, i) for s in sources for i in range(len(s))]
+    return [episode_key(*eps[e]) for e in episodes]
+
+
 def chunk_samples(sources, episodes, chunk: int, preprocess, targets=None, state: bool = True,
                   actions: list | None = None) -> StepSamples:
     """(image_t, instruction, state_t, actions t..t+chunk-1) samples of labelled sources: the data of every

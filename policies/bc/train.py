@@ -30,7 +30,7 @@ def train(cfg: BCTrainConfig, inputs: Inputs, out, device: str = "auto") -> Path
     """BC: a small CNN + proprio + instruction predicting action chunks (the reference any VLA must reach)."""
     from lapa_bench.data import stored_image_size
     from lapa_bench.data.normalize import Normalizer
-    from lapa_bench.data.torch_datasets import chunk_samples, split_episodes
+    from lapa_bench.data.torch_datasets import chunk_samples, episode_keys, split_episodes
     from lapa_bench.training.checks import action_errors, predict_batch, train_with_learning_check
     from policies.bc.modeling_bc import BCModel
 
@@ -53,5 +53,5 @@ def train(cfg: BCTrainConfig, inputs: Inputs, out, device: str = "auto") -> Path
 
     train_with_learning_check(lambda: build(False), lambda: build(True), lambda m: (train_ds, val_ds), cfg.train,
                               out, errors=errors, device=device, name="bc train", fraction=cfg.blind_twin_fraction,
-                              state={"data": inputs.data})
+                              state={"data": inputs.data, "held_out_episodes": episode_keys(sources, va)})
     return Path(out)

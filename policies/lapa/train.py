@@ -200,7 +200,7 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
     held-out action error of the model, of the mean action and of an image-blind twin."""
     from lapa_bench.data import stored_image_size
     from lapa_bench.data.normalize import Normalizer
-    from lapa_bench.data.torch_datasets import chunk_samples, split_episodes
+    from lapa_bench.data.torch_datasets import chunk_samples, episode_keys, split_episodes
     from lapa_bench.training.checks import action_errors, predict_batch, train_with_learning_check
     from policies.lapa.action_bins import encode, fit_bins
 
@@ -211,6 +211,8 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
     except KeyError:  # datasets without proprioceptive states
         norm = Normalizer.from_datasets(stats_from, ("action",))
     train_eps, val_eps = split_episodes(sum(len(s) for s in sources), train_cfg.val_fraction, train_cfg.seed)
+    # recorded in last/trainer_state.json: the training-layout check (data replay-check --policy) tells them apart
+    state = {**(state or {}), "held_out_episodes": episode_keys(sources, val_eps)}
     labelled_actions = [s.episode(i, with_frames=False)["action"] for s in stats_from for i in range(len(s))]
     source_size = stored_image_size(sources)
 
