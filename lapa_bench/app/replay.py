@@ -30,10 +30,9 @@ def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = Tr
     instead of the recorded actions, on the evaluation's native camera image; each result then says
     whether the run trained on that episode or held it out (``held_out``; None when not recorded).
     """
-    from lapa_bench.data import episode_key
-
     from tqdm.auto import tqdm
 
+    from lapa_bench.data import episode_key
     from lapa_bench.rollout import run_episode
     from lapa_bench.policy import make_policy
     from tasks import get_task, make_env

@@ -9,16 +9,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from lapa_bench.data import open_datasets  # noqa: E402
-from lapa_bench.data.torch_datasets import split_episodes  # noqa: E402
+from lapa_bench.data import episode_key, open_datasets  # noqa: E402
+from lapa_bench.data.torch_datasets import episode_keys, split_episodes  # noqa: E402
 
 res, data = json.loads(Path(sys.argv[1]).read_text()), sys.argv[2]
 frac, seed = (float(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (0.1, 0)
 sources = open_datasets(data)
-offset = {s.root.name: sum(len(t) for t in sources[:k]) for k, s in enumerate(sources)}
 _, val = split_episodes(sum(len(s) for s in sources), frac, seed)
-held = set(val)
+held = set(episode_keys(sources, val))  # the keys training records since held-out episodes are recorded
+key = {(s.root.name, ep["episode_index"]): episode_key(s, i) for s in sources for i, ep in enumerate(s.episodes)}
 eps = res["episodes"]
-trained = [e for e in eps if offset[e["dataset"]] + e["episode_index"] not in held]
+trained = [e for e in eps if key[e["dataset"], e["episode_index"]] not in held]
 print(f"{len(eps)} layouts, {len(eps) - len(trained)} of them held out; on the {len(trained)} trained on: "
       f"success_once {sum(e['success_once'] for e in trained)}, grasped {sum(e['grasped'] for e in trained)}")
