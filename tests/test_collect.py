@@ -1,5 +1,6 @@
 """Scripted demonstration collection on the real simulator: format, disjointness, faithful replay, and
 LeRobot's own loader on what was collected."""
+import dataclasses
 import os
 import subprocess
 from pathlib import Path
@@ -69,22 +70,34 @@ def test_collect_then_replay(collected, carrot_env):
     seen = []
     from lapa_bench.policy import Policy, register_policy
 
+    @dataclasses.dataclass
+    class ProbeConfig:
+        execute: int = 1
+
     @register_policy("_shape_probe")
     class ShapeProbe(Policy):
+        config_class = ProbeConfig
+
         def act(self, obs):
-            seen.append(obs["image"].shape)
+            seen.append((obs["image"].shape, self.config.execute))
             return np.zeros(7, dtype=np.float32)
 
     import lapa_bench.policy as pol
+    from lapa_bench.app.cli import main
 
     try:
-        res = replay_check(tmp_path / "demos", progress=False, policy="_shape_probe")
+        res = replay_check(tmp_path / "demos", progress=False, policy="_shape_probe", policy_config={"execute": 3})
+        # a config override is typed before anything runs: an unknown key is an error naming the valid ones
+        assert main(["data", "replay-check", str(tmp_path / "demos"), "--policy", "_shape_probe", "--policy.nope", "1"]) == 2
     finally:
         pol._REGISTRY.pop("_shape_probe", None)
+    with pytest.raises(SystemExit, match="needs `data replay-check --policy NAME`"):
+        main(["data", "info", str(tmp_path / "demos"), "--policy.execute", "2"])
     (r,) = res["episodes"]
     assert res["policy"] == "_shape_probe" and r["error"] is None and not r["replay_success"] and not r["grasped"]
+    assert res["policy_config"] == {"execute": 3}
     assert r["held_out"] is None  # no checkpoint: no record of which layouts a run held out
-    assert seen and set(seen) == {(480, 640, 3)}
+    assert seen and set(seen) == {((480, 640, 3), 3)}
     # resume: asking for the same number again does nothing
     collect(cfg)
     assert len(open_datasets(tmp_path / "demos")[0]) == 1

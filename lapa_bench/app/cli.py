@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run this registered policy closed loop from the recorded layouts instead of the "
                          "recorded actions (the training-layout check of a finetuned policy)")
     dr.add_argument("--checkpoint", default=None, help="checkpoint folder for --policy")
+    dr.epilog = ("--policy.KEY VALUE overrides the policy's config as in `eval`, e.g. --policy.execute 4 (a chunk "
+                 "policy executes 4 of its predicted actions before it predicts again)")
 
     rz = dsub.add_parser("resize", help="re-encode datasets at a smaller square size (e.g. for a training machine)")
     rz.add_argument("dataset")
@@ -240,6 +242,10 @@ def cmd_collect(args) -> int:
 def cmd_data(args) -> int:
     from lapa_bench.data import inspect
 
+    if args.extra and not (args.data_command == "replay-check" and getattr(args, "policy", None)):
+        raise SystemExit(f"unrecognized arguments: {' '.join(args.extra)} (--policy.KEY VALUE needs "
+                         "`data replay-check --policy NAME`)")
+
     if args.data_command == "info":
         sheet = args.sheet or Path("runs") / "data_info" / Path(args.dataset).resolve().name / "contact_sheet.png"
         info = inspect.dataset_info(args.dataset, sheet=sheet)
@@ -259,10 +265,17 @@ def cmd_data(args) -> int:
         return 0
     if args.checkpoint and not args.policy:
         raise SystemExit("--checkpoint needs --policy NAME (the policy class the checkpoint belongs to)")
+    overrides = {}
+    if args.extra:  # --policy.KEY VALUE, typed against the policy's config before anything runs
+        from lapa_bench import config
+        from lapa_bench.policy import get_policy_class
+
+        overrides = config.typed_overrides(get_policy_class(args.policy).config_class,
+                                           config.parse_dotted(args.extra, "policy."), "--policy.")
     from lapa_bench.app.replay import replay_check
 
     res = replay_check(args.dataset, max_episodes=args.max_episodes, out=args.out, workers=args.workers,
-                               policy=args.policy, checkpoint=args.checkpoint)
+                       policy=args.policy, checkpoint=args.checkpoint, policy_config=overrides)
     if args.policy:  # a diagnostic: its rate is a figure, not a pass/fail of the recording
         return 0
     return 0 if res["rate"] >= 0.95 else 1
@@ -397,7 +410,7 @@ def cmd_assets(args) -> int:
 COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data,
             "pipeline": cmd_pipeline, "policies": cmd_policies, "methods": cmd_methods, "tasks": cmd_tasks,
             "assets": cmd_assets}
-EXTRA_ARGS = {"eval", "pipeline"}  # take dotted config flags (--policy.KEY / --KEY) parsed late
+EXTRA_ARGS = {"eval", "pipeline", "data"}  # take dotted config flags (--policy.KEY / --KEY) parsed late
 
 
 def main(argv=None) -> int:

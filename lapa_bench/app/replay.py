@@ -23,12 +23,13 @@ def held_out_episodes(checkpoint) -> set[str] | None:
 
 
 def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = True,
-                 policy: str | None = None, checkpoint: str | None = None) -> list[dict]:
+                 policy: str | None = None, checkpoint: str | None = None, policy_config: dict | None = None) -> list[dict]:
     """Replay the episodes of one dataset (one task per dataset, as `collect` writes them).
 
     With ``policy`` (and ``checkpoint``), that policy acts closed loop from each recorded layout
     instead of the recorded actions, on the evaluation's native camera image; each result then says
     whether the run trained on that episode or held it out (``held_out``; None when not recorded).
+    ``policy_config``: overrides of the policy's config (e.g. ``{"execute": 4}``), as ``eval --policy.KEY``.
     """
     from tqdm.auto import tqdm
 
@@ -42,7 +43,7 @@ def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = Tr
     idxs = list(range(len(ds)))[:max_episodes]
     what = policy or "replay"
     bar = tqdm(idxs, desc=f"{what} {Path(root).name}", position=position, disable=not progress, dynamic_ncols=True)
-    agent = make_policy(policy, checkpoint=checkpoint) if policy else None
+    agent = make_policy(policy, checkpoint=checkpoint, **(policy_config or {})) if policy else None
     held = held_out_episodes(checkpoint) if policy else None
     try:
         for i in bar:
@@ -66,16 +67,17 @@ def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = Tr
 
 
 def replay_check(root, max_episodes=None, out=None, progress: bool = True, workers: int = 1,
-                 policy: str | None = None, checkpoint: str | None = None) -> dict:
+                 policy: str | None = None, checkpoint: str | None = None, policy_config: dict | None = None) -> dict:
     """Replay each episode's recorded actions open loop from its recorded layout and seed.
 
     A faithful recording reproduces the recorded success. ``max_episodes`` limits each dataset.
     ``policy``/``checkpoint``: run that policy closed loop from the recorded layouts instead (the
-    *training-layout* check: can a policy finetuned on these demonstrations redo them?).
+    *training-layout* check: can a policy finetuned on these demonstrations redo them?), with
+    ``policy_config`` overriding its config (e.g. ``{"execute": 4}``: the rollout setting of a chunk policy).
     """
     parts = [ds.root for ds in open_datasets(root)]
     if workers <= 1 or len(parts) == 1:
-        results = [r for p in parts for r in _replay_part(p, max_episodes, 0, progress, policy, checkpoint)]
+        results = [r for p in parts for r in _replay_part(p, max_episodes, 0, progress, policy, checkpoint, policy_config)]
     else:
         import multiprocessing as mp
         import os
@@ -86,7 +88,7 @@ def replay_check(root, max_episodes=None, out=None, progress: bool = True, worke
         threads = max(1, (os.cpu_count() or 1) // workers)  # as the pipeline's eval workers
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                  initializer=set_torch_threads, initargs=(threads,)) as ex:
-            futs = [ex.submit(_replay_part, p, max_episodes, i % workers, progress, policy, checkpoint)
+            futs = [ex.submit(_replay_part, p, max_episodes, i % workers, progress, policy, checkpoint, policy_config)
                     for i, p in enumerate(parts)]
             results = [r for f in futs for r in f.result()]
     rec = [r for r in results if r["recorded_success"]]
@@ -105,7 +107,8 @@ def replay_check(root, max_episodes=None, out=None, progress: bool = True, worke
         errors = [r["error"] for r in results if r["error"]]
         if errors:
             print(f"[replay-check] {len(errors)} episodes failed with an error, first: {errors[0]}")
-    summary = {"rate": rate, "n": len(rec), "policy": policy, "checkpoint": checkpoint, "episodes": results}
+    summary = {"rate": rate, "n": len(rec), "policy": policy, "checkpoint": checkpoint,
+               "policy_config": policy_config or {}, "episodes": results}
     if out:
         write_json_atomic(out, summary)
     return summary
