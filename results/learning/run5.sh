@@ -26,3 +26,12 @@ for s in 1/2 2/2; do
 done
 wait
 bash results/learning/gather.sh scratch_100 scratch_100_x4
+# the same setting on the fourth round's weaker checkpoint (25/task, 5000 steps)
+$B data replay-check data/learning/demos25 --policy scratch --checkpoint runs/learning/scratchqr_25 --max-episodes 10 \
+    --out runs/learning/scratchqr_25/train_layouts_execute4.json --workers 2 --policy.execute 4
+for s in 1/2 2/2; do
+  $B eval --policy scratch --checkpoint runs/learning/scratchqr_25 --policy.execute 4 --tasks all --episodes 24 --seeds 0 \
+      --label scratchqr_25_x4 --out runs/learning/eval/scratchqr_25_x4 --no-progress --shard $s &
+done
+wait
+bash results/learning/gather.sh scratchqr_25_x4
