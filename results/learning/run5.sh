@@ -35,3 +35,10 @@ for s in 1/2 2/2; do
 done
 wait
 bash results/learning/gather.sh scratchqr_25_x4
+# executing 2 of each chunk of 4, training layouts only, both checkpoints
+for r in scratch_100:demos scratchqr_25:demos25; do
+  run=${r%%:*} d=${r#*:}
+  $B data replay-check data/learning/$d --policy scratch --checkpoint runs/learning/$run --max-episodes 10 \
+      --out runs/learning/$run/train_layouts_execute2.json --workers 2 --policy.execute 2 &
+done
+wait
