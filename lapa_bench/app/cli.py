@@ -175,14 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _policy_overrides(policy: str, extra: list[str]) -> dict:
+    """``--policy.KEY VALUE`` flags, typed against the policy's config dataclass before anything runs."""
+    from lapa_bench import config
+    from lapa_bench.policy import get_policy_class
+
+    cls = get_policy_class(policy)
+    return config.typed_overrides(cls.config_class, config.parse_dotted(extra, "policy."), "--policy.")
+
+
 def cmd_eval(args) -> int:
     from lapa_bench import config
     from lapa_bench.app.evaluate import EvalConfig, evaluate, parse_shard
-    from lapa_bench.policy import get_policy_class, make_policy
+    from lapa_bench.policy import make_policy
 
-    # --policy.KEY VALUE: typed against the policy's config dataclass before anything runs
-    cls = get_policy_class(args.policy)
-    overrides = config.typed_overrides(cls.config_class, config.parse_dotted(args.extra, "policy."), "--policy.")
+    overrides = _policy_overrides(args.policy, args.extra)
     policy = make_policy(args.policy, checkpoint=args.checkpoint, device=args.device, **overrides)
     if args.print_config:
         print(config.dump_yaml(policy.config))
@@ -265,13 +272,7 @@ def cmd_data(args) -> int:
         return 0
     if args.checkpoint and not args.policy:
         raise SystemExit("--checkpoint needs --policy NAME (the policy class the checkpoint belongs to)")
-    overrides = {}
-    if args.extra:  # --policy.KEY VALUE, typed against the policy's config before anything runs
-        from lapa_bench import config
-        from lapa_bench.policy import get_policy_class
-
-        overrides = config.typed_overrides(get_policy_class(args.policy).config_class,
-                                           config.parse_dotted(args.extra, "policy."), "--policy.")
+    overrides = _policy_overrides(args.policy, args.extra) if args.extra else {}
     from lapa_bench.app.replay import replay_check
 
     res = replay_check(args.dataset, max_episodes=args.max_episodes, out=args.out, workers=args.workers,
