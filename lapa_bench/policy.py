@@ -160,12 +160,34 @@ class Policy:
         """Load weights/statistics written by :meth:`save_pretrained` (none by default)."""
 
 
+def check_chunk_rollout(chunk: int, execute: int, ensemble: float) -> None:
+    """The rollout settings of a chunk policy (``execute``, ``ensemble``; :class:`ModelPolicy`), checked
+    where a config is built."""
+    if not 1 <= execute <= chunk:
+        raise ValueError(f"execute must be in [1, chunk={chunk}], got {execute}")
+    if ensemble and execute != 1:
+        raise ValueError(f"ensemble={ensemble} (temporal ensembling) predicts at every step: it needs execute 1, "
+                         f"got execute {execute}")
+
+
 class ModelPolicy(Policy):
     """A policy around one trained model (``bc``, ``lapa``, ``scratch``, ``vpt``): the model has
     ``predict(images, instructions, states) -> (B, chunk, 7)`` in env units, ``save_pretrained(dir,
-    policy_name=...)`` and ``from_pretrained(dir)``; its config has ``execute``. The policy returns the
-    first ``execute`` actions of each predicted chunk, clipped to the action bounds. Subclasses set
-    ``config_class`` and :meth:`model_class`; they may check a loaded model in :meth:`_check`."""
+    policy_name=...)`` and ``from_pretrained(dir)``; its config has the rollout settings
+    ``ROLLOUT_KEYS``, which a user may override on a trained checkpoint (``--policy.execute 4``):
+
+    * ``execute``: the policy returns the first ``execute`` actions of each predicted chunk (the harness
+      queues them), then predicts again;
+    * ``ensemble`` (0: off): ACT's temporal ensembling (Zhao et al., 2023). The policy predicts a chunk
+      at every step and executes, for this step, the weighted mean of the actions every still-overlapping
+      chunk predicted for it: weights ``exp(-ensemble * i)``, ``i = 0`` the oldest prediction (ACT: 0.01;
+      over a chunk of 4 that is about a plain mean; a negative value favours the newest). The binary
+      gripper is the sign of the weighted mean (the newest prediction on a tie).
+
+    Actions are clipped to the action bounds. Subclasses set ``config_class`` and :meth:`model_class`;
+    they may check a loaded model in :meth:`_check`."""
+
+    ROLLOUT_KEYS: ClassVar[tuple] = ("execute", "ensemble")
 
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
@@ -195,31 +217,59 @@ class ModelPolicy(Policy):
 
     def _load_weights(self, directory: Path) -> None:
         model = self.model_class().from_pretrained(directory)
-        model.config.execute = self.config.execute  # the one rollout setting a user may change
+        for k in self.ROLLOUT_KEYS:  # the rollout settings a user may change on a trained checkpoint
+            setattr(model.config, k, getattr(self.config, k))
+        model.config.__post_init__()  # checks them together with the checkpoint's chunk
         self._check(model, directory)
         self._place(model)
 
     def _states(self, observations: list[dict]):
         return np.stack([o["state"] for o in observations])
 
-    def act(self, obs: dict) -> np.ndarray:
-        """An action chunk: the first ``execute`` of the ``chunk`` actions the model predicts."""
-        return self._predict([obs])[0]
+    def reset(self, instruction: str, seed: int | None = None, context: dict | None = None) -> None:
+        self._history = [[]]
 
-    def _predict(self, observations: list[dict]) -> list[np.ndarray]:
-        model = self._ensure()
-        chunks = model.predict(np.stack([o["image"] for o in observations]), [o["instruction"] for o in observations],
-                               self._states(observations))
-        return [np.clip(c[: self.config.execute], specs.ACTION_LOW, specs.ACTION_HIGH).astype(np.float32)
-                for c in chunks]
+    def act(self, obs: dict) -> np.ndarray:
+        """An action chunk: the first ``execute`` of the ``chunk`` actions the model predicts (or, with
+        ``ensemble``, this step's temporally ensembled action)."""
+        return self.act_batch([obs], [0])[0]
 
     def reset_batch(self, instructions, seeds, contexts) -> list:
-        """Stateless between steps (the harness queues the chunk): nothing per episode."""
+        """Per episode, only the chunks predicted so far (``ensemble``; otherwise nothing is kept)."""
+        self._history = [[] for _ in instructions]
         return [None] * len(instructions)
 
     def act_batch(self, observations: list[dict], slots: list[int]) -> list:
         """One forward pass for every episode of the batch (raises for all of them if it fails)."""
-        return self._predict(observations)
+        chunks = self._predict(observations)
+        if self.config.ensemble:
+            chunks = [self._ensembled(c, b) for c, b in zip(chunks, slots)]
+        else:
+            chunks = [c[: self.config.execute] for c in chunks]
+        return [np.clip(c, specs.ACTION_LOW, specs.ACTION_HIGH).astype(np.float32) for c in chunks]
+
+    def _predict(self, observations: list[dict]) -> np.ndarray:
+        """The model's chunks ``(B, chunk, 7)`` for B observations: one forward pass."""
+        model = self._ensure()
+        return model.predict(np.stack([o["image"] for o in observations]), [o["instruction"] for o in observations],
+                             self._states(observations))
+
+    def _ensembled(self, chunk: np.ndarray, slot: int) -> np.ndarray:
+        """This step's action ``(1, 7)`` from the chunk just predicted and the earlier ones that overlap it."""
+        if not hasattr(self, "_history"):  # act without reset: a fresh episode
+            self._history = []
+        while len(self._history) <= slot:
+            self._history.append([])
+        hist = self._history[slot]
+        hist.append(chunk)
+        del hist[: -len(chunk)]  # chunks issued more than chunk-1 steps ago predict nothing for now
+        n = len(hist)
+        preds = np.stack([h[n - 1 - i] for i, h in enumerate(hist)])  # oldest first; hist[i] is n-1-i steps old
+        w = np.exp(-self.config.ensemble * np.arange(n))
+        action = (w[:, None] * preds).sum(0) / w.sum()
+        g = action[-1]
+        action[-1] = np.sign(g) if g != 0 else preds[-1, -1]
+        return action[None]
 
     def save_pretrained(self, directory) -> Path:
         return self._ensure().save_pretrained(directory, policy_name=self.name)

@@ -166,11 +166,12 @@ def test_batched_errors_end_only_their_episode():
         [run_episode(EpisodeFakeEnv(), FailsOnLayout(), e, s) for e, s in items])
 
 
-@pytest.mark.parametrize("name, config, forward", [
-    ("bc", dict(image_size=32, width=8, depth=2, hidden=32, chunk=4, execute=2), "_predict"),
-    ("unipi", dict(image_size=16, plan_frames=3, replan_every=2, width=32, text_dim=16, sample_steps=2), "_plan"),
+@pytest.mark.parametrize("name, config, forward, passes", [
+    ("bc", dict(image_size=32, width=8, depth=2, hidden=32, chunk=4, execute=2), "_predict", 5),
+    ("bc", dict(image_size=32, width=8, depth=2, hidden=32, chunk=4, ensemble=0.01), "_predict", 10),
+    ("unipi", dict(image_size=16, plan_frames=3, replan_every=2, width=32, text_dim=16, sample_steps=2), "_plan", 5),
 ])
-def test_a_batched_learned_policy_matches_its_looped_self(name, config, forward):
+def test_a_batched_learned_policy_matches_its_looped_self(name, config, forward, passes):
     """One forward pass for all episodes (act_batch) == the policy episode by episode (UniPi: each
     episode's noise from its own seed, as alone)."""
     from lapa_bench.policy import make_policy
@@ -191,7 +192,46 @@ def test_a_batched_learned_policy_matches_its_looped_self(name, config, forward)
     assert _records_without_time(batched) == _records_without_time(looped)
     for e, _ in items:
         np.testing.assert_allclose(np.array(batched_actions[e]), np.array(actions[e]), rtol=1e-4, atol=1e-6)
-    assert calls == [3] * 5  # 10 steps, chunks executing 2: 5 forward passes, each for all 3 episodes
+    # 10 steps, chunks executing 2: 5 forward passes, each for all 3 episodes (ensembling: one per step)
+    assert calls == [3] * passes
+
+
+def test_temporal_ensembling_averages_the_overlapping_chunks():
+    """ensemble=m: at step t the action is the exp(-m i)-weighted mean (i = 0 the oldest) of what the chunks
+    of steps t-3..t predicted for t; the gripper is the sign of the mean; episodes keep their own history."""
+    from lapa_bench.policy import make_policy
+
+    policy = make_policy("bc", image_size=32, width=8, depth=2, hidden=32, chunk=4, ensemble=0.5)
+    step = {0: 0, 1: 0}
+
+    def predict(observations):  # the chunk issued at step t predicts dx = 10 t + k for step t + k
+        out = []
+        for o in observations:
+            b = int(o["state"][0])
+            t = step[b]
+            step[b] += 1
+            c = np.zeros((4, 7), np.float32)
+            c[:, 0] = [(10 * t + k) * 1e-3 for k in range(4)]
+            c[:, 6] = [1, -1, -1, 1] if t == 0 else 1
+            out.append(c)
+        return np.stack(out)
+
+    policy._predict = predict
+    policy.reset_batch(["a", "b"], [0, 0], [{}, {}])
+    obs = [{"image": np.zeros((32, 32, 3), np.uint8), "instruction": "a", "state": np.full(7, b, np.float32)}
+           for b in (0, 1)]
+    got = [policy.act_batch(obs, [0, 1]) for _ in range(5)]
+    assert all(a.shape == (1, 7) for g in got for a in g)
+    for t in range(5):
+        ages = range(min(t, 3), -1, -1)  # oldest first: the chunk issued at step t - age, at index age
+        preds = np.array([10 * (t - age) + age for age in ages]) * 1e-3
+        w = np.exp(-0.5 * np.arange(len(preds)))
+        np.testing.assert_allclose(got[t][0][0, 0], (w * preds).sum() / w.sum(), rtol=1e-5)
+        np.testing.assert_allclose(got[t][1][0, 0], got[t][0][0, 0])  # slot 1 ran the same steps, apart
+    # the gripper at step 1: chunk 0 said -1 (weight 1), chunk 1 said +1 (weight e^-0.5): closed wins
+    assert got[1][0][0, 6] == -1.0 and got[4][0][0, 6] == 1.0
+    with pytest.raises(Exception, match="needs execute 1"):
+        make_policy("bc", chunk=4, execute=2, ensemble=0.01)
 
 
 def test_batches_keep_tasks_apart():

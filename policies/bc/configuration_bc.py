@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from lapa_bench.policy import check_chunk_rollout
+
 
 @dataclass
 class BCConfig:
@@ -15,14 +17,14 @@ class BCConfig:
     proprio: bool = True  # the 7-D end-effector state as an input
     chunk: int = 4  # actions predicted per step (t .. t+chunk-1)
     execute: int = 1  # of which the first `execute` are executed before predicting again
+    ensemble: float = 0.0  # ACT's temporal ensembling at rollout (0: off; lapa_bench.policy.ModelPolicy)
     random_shift: int = 8  # DrQ augmentation while training: +-pixels at the model's resolution
     blind: bool = False  # the image-blind twin of the learning check: the image is zeroed
     source_size: tuple | None = None  # stored size of the training frames (set by training)
     crop: tuple | None = None  # fixed workspace crop (top, left, height, width), fractions
 
     def __post_init__(self):
-        if not 1 <= self.execute <= self.chunk:
-            raise ValueError(f"execute must be in [1, chunk={self.chunk}], got {self.execute}")
+        check_chunk_rollout(self.chunk, self.execute, self.ensemble)
         self.source_size = tuple(self.source_size) if self.source_size else None
         self.crop = tuple(self.crop) if self.crop else None
 

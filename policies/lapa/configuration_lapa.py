@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from lapa_bench.policy import check_chunk_rollout
+
 PROMPT = "In: What action should the robot take to {instruction}?\nOut:"  # OpenVLA's prompt
 
 
@@ -60,6 +62,7 @@ class LAPAConfig:
     action_head: str = "bins"  # "bins" (discretized, cross-entropy) or "l1" (continuous, normalized)
     chunk: int = 1  # actions predicted per step (t .. t+chunk-1)
     execute: int = 1  # of which the policy executes the first `execute` before predicting again
+    ensemble: float = 0.0  # ACT's temporal ensembling at rollout (0: off; lapa_bench.policy.ModelPolicy)
     proprio: bool = False  # the proprioceptive state as an input token
     random_shift: int = 0  # DrQ augmentation while training: +-pixels at the model's resolution
     blind: bool = False  # the image-blind twin of the learning check (the image is zeroed)
@@ -82,8 +85,7 @@ class LAPAConfig:
             raise ValueError(f"action_head must be 'bins' or 'l1', got {self.action_head!r}")
         if self.query_readout < 0:
             raise ValueError(f"query_readout must be >= 0 (0: off), got {self.query_readout}")
-        if not 1 <= self.execute <= self.chunk:
-            raise ValueError(f"execute must be in [1, chunk={self.chunk}], got {self.execute}")
+        check_chunk_rollout(self.chunk, self.execute, self.ensemble)
         self.image_mean, self.image_std = tuple(self.image_mean), tuple(self.image_std)
         self.source_size = tuple(self.source_size) if self.source_size else None
         self.crop = tuple(self.crop) if self.crop else None

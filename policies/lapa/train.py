@@ -186,7 +186,7 @@ def _new_action_model(cfg: ScratchConfig, init: str | None = None):
         return LAPAModel.build(replace(cfg.model, head="action"))
     model = LAPAModel.from_pretrained(init)
     # the towers, projector, prompt and proprio token come from the checkpoint; the new head's settings apply
-    for k in ("action_bins", "action_head", "chunk", "execute", "random_shift"):
+    for k in ("action_bins", "action_head", "chunk", "execute", "ensemble", "random_shift"):
         setattr(model.config, k, getattr(cfg.model, k))
     model.replace_head("action")
     model.action_edges = model.action_edges.new_zeros(model.config.action_dim, model.config.action_bins + 1)
