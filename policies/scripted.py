@@ -29,6 +29,10 @@ class ScriptedConfig:
     release_steps: int = 3
     tolerance: float = 0.012  # m, distance at which a waypoint counts as reached
     noise: float = 0.0  # std of Gaussian noise added to translations (diverse demonstrations)
+    # std (m) of Gaussian noise added to the *executed* translation only: the action the oracle meant
+    # (recorded_action) stays clean, so a collection records how it recovers from states off its own path
+    # (DART, Laskey et al. 2017: recovery data for behaviour cloning, whose closed-loop errors compound)
+    dart: float = 0.0
 
 
 PHASES = ("approach", "descend", "close", "lift", "carry", "lower", "release", "retreat", "done")
@@ -118,6 +122,19 @@ class ScriptedPolicy(Policy):
         return a
 
     def act(self, obs):
+        """The action to execute; with ``dart``, the clean one is kept for :meth:`recorded_action`."""
+        a = self._act()
+        self.label = a.copy()
+        if self.config.dart:
+            a[:3] += self._rng.normal(0, self.config.dart, 3).astype(np.float32)
+        return a
+
+    def recorded_action(self, slot: int = 0) -> np.ndarray:
+        """The action the oracle meant at its last step (slot: the episode in a batch): the one a
+        collection records; it differs from the executed one only by the ``dart`` noise."""
+        return (self._slots[slot] if hasattr(self, "_slots") else self).label
+
+    def _act(self):
         c = self.config
         st = self._env.privileged_state()
         ee, tgt_pose = st["ee"]["p"], st["ee_target"]["p"]

@@ -1,6 +1,7 @@
 """Scripted demonstration collection on the real simulator: format, disjointness, faithful replay, and
 LeRobot's own loader on what was collected."""
 import dataclasses
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -159,3 +160,36 @@ def test_panda_cross_embodiment_videos_have_no_actions(tmp_path):
     assert ds.info["robot_type"] == "panda" and ds.episodes[0]["success"]
     pairs = FramePairs([ds], horizon=1)
     assert len(pairs) == ds.episodes[0]["length"] - 1 and pairs[0]["x_t"].shape == (3, 64, 64)
+
+
+def test_dart_noise_moves_the_arm_but_not_the_recorded_action(carrot_env):
+    """`dart`: the oracle executes its action plus noise and a collection records the clean one (recovery
+    data); the two differ only in translation, by about the noise's std."""
+    from lapa_bench.policy import make_policy
+    from lapa_bench.rollout import run_episode
+
+    policy = make_policy("scripted", dart=0.005)
+    pairs = []
+    rec = run_episode(carrot_env, policy, 3, 0, on_step=lambda obs, a: pairs.append((a.copy(), policy.recorded_action())))
+    executed, recorded = (np.stack(x) for x in zip(*pairs))
+    diff = executed - recorded
+    assert len(pairs) == rec["steps"] and np.all(diff[:, 3:] == 0)
+    assert 0.003 < diff[:, :3].std() < 0.008, diff[:, :3].std()
+    clean = make_policy("scripted")
+    pairs = []
+    run_episode(carrot_env, clean, 3, 0, on_step=lambda obs, a: pairs.append((a.copy(), clean.recorded_action())))
+    assert all(np.array_equal(a, b) for a, b in pairs)
+
+
+def test_a_collection_resumes_only_with_its_own_oracle_settings(tmp_path):
+    from lapa_bench.app.collect import _check_resume
+
+    meta = tmp_path / "carrot" / "meta"
+    meta.mkdir(parents=True)
+    (meta / "info.json").write_text(json.dumps({"lapa_bench": {"noise": 0.002}}))  # before `dart` existed: 0
+    cfg = CollectConfig(tasks=["carrot"], episodes=1, out=str(tmp_path))
+    _check_resume(tmp_path / "carrot", cfg)
+    with pytest.raises(ValueError, match="--dart 0.0"):
+        _check_resume(tmp_path / "carrot", CollectConfig(tasks=["carrot"], episodes=1, out=str(tmp_path), dart=0.01))
+    with pytest.raises(ValueError, match="--noise 0.002"):
+        _check_resume(tmp_path / "carrot", CollectConfig(tasks=["carrot"], episodes=1, out=str(tmp_path), noise=0.0))

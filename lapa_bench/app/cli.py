@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=S, help=f"base seed of the layouts and noise (default {_d(CollectConfig, 'seed')})")
     c.add_argument("--noise", type=float, default=S,
                    help=f"oracle translation noise std, m (default {_d(CollectConfig, 'noise')})")
+    c.add_argument("--dart", type=float, default=S, metavar="STD",
+                   help="noise std (m) on the executed translation only, the recorded action staying the oracle's: "
+                        "DART recovery data (default 0: off)")
     c.add_argument("--num-envs", type=int, default=S, metavar="N",
                    help="bridge: attempts played in lockstep in one process (a GPU box: one ManiSkill env with N "
                    "scenes; the dataset is the same for any N); default 1")
@@ -233,7 +236,7 @@ def cmd_collect(args) -> int:
     common = dict(tasks=args.tasks, episodes=args.episodes, out=args.out, progress=not args.no_progress,
                   **_given(args, ("image_size", "seed")))
     if args.source == "panda":
-        given = [f for f in ("keep_failures", "noise", "num_envs", "backend") if hasattr(args, f)]
+        given = [f for f in ("keep_failures", "noise", "dart", "num_envs", "backend") if hasattr(args, f)]
         if given:
             raise ValueError(f"--source panda does not take {', '.join('--' + f.replace('_', '-') for f in given)} "
                              "(bridge demonstrations only)")
@@ -241,7 +244,7 @@ def cmd_collect(args) -> int:
 
         collect_panda(PandaConfig(**common), workers=args.workers)
         return 0
-    collect(CollectConfig(**common, **_given(args, ("keep_failures", "noise", "num_envs", "backend"))),
+    collect(CollectConfig(**common, **_given(args, ("keep_failures", "noise", "dart", "num_envs", "backend"))),
             workers=args.workers)
     return 0
 

@@ -10,6 +10,7 @@ layout. Interrupting loses at most the episode in flight; re-running resumes.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ class CollectionConfig:
 class CollectConfig(CollectionConfig):
     keep_failures: bool = False
     noise: float = 0.002  # m, std of the oracle's translation noise
+    # m, std of noise on the executed translation only, the recorded action staying the oracle's clean one
+    # (DART recovery data: policies.scripted.ScriptedConfig.dart); 0: off
+    dart: float = 0.0
     max_attempts_factor: int = 3  # give up on a task after episodes * factor attempts
     # attempts played in lockstep in one process (the GPU path: one ManiSkill env with num_envs scenes;
     # on the CPU, num_envs single-scene envs); the dataset is the same for any value
@@ -109,7 +113,7 @@ class _Attempts:
 
         self.cfg, self.task = cfg, get_task(task_name)
         self.ti = list(TASKS).index(self.task.name)
-        self.policy = make_policy("scripted", noise=cfg.noise)
+        self.policy = make_policy("scripted", noise=cfg.noise, dart=cfg.dart)
         self.env = make_env(self.task, image_size=cfg.image_size, num_envs=num_envs,
                             backend=cfg.backend if num_envs > 1 else "cpu")
         self.first = getattr(self.env, "envs", [self.env])[0]  # evaluation layouts, object names
@@ -128,8 +132,8 @@ class _Attempts:
         ids = env.set_layouts([(xyz, quat) for xyz, quat, _ in layouts])
         steps = [([], [], []) for _ in attempts]
 
-        def rec(b, obs, action):
-            for store, x in zip(steps[b], (obs["image"], obs["state"], action)):
+        def rec(b, obs, action):  # the observation, and the action the oracle meant there (DART: not the executed one)
+            for store, x in zip(steps[b], (obs["image"], obs["state"], self.policy.recorded_action(b))):
                 store.append(x)
 
         results = run_batch(env, self.policy, list(zip(ids, seeds)), on_step=rec)
@@ -199,6 +203,19 @@ def _attempt_results(cfg: CollectConfig, task_name: str, first: int, workers: in
                 fut.cancel()
 
 
+def _check_resume(root: Path, cfg: CollectConfig) -> None:
+    """A collection resumes only with the oracle settings it was started with (one dataset, one oracle)."""
+    info = root / "meta" / "info.json"
+    if not info.is_file():
+        return
+    had = json.loads(info.read_text()).get("lapa_bench", {})
+    for key in ("noise", "dart"):
+        old, new = float(had.get(key, 0.0) or 0.0), float(getattr(cfg, key))
+        if "noise" in had and abs(old - new) > 1e-12:
+            raise ValueError(f"{root} was collected with --{key} {old}; resuming it with --{key} {new} would mix two "
+                             f"oracles in one dataset: pass --{key} {old}, or collect into a new --out")
+
+
 def collect_task(cfg: CollectConfig, task_name: str, position: int = 0, workers: int = 1) -> dict:
     """Collect ``cfg.episodes`` successful demonstrations of one task into ``OUT/<task>/``; ``workers``
     processes play attempts ahead, written in attempt order (the dataset is the same for any count)."""
@@ -209,9 +226,11 @@ def collect_task(cfg: CollectConfig, task_name: str, position: int = 0, workers:
 
     task = get_task(task_name)
     root = Path(cfg.out) / task.name
+    _check_resume(root, cfg)
     writer = LeRobotWriter(root, fps=specs.CONTROL_HZ, image_shape=(*cfg.image_size, 3),
                            state_names=specs.STATE_NAMES, action_names=specs.ACTION_NAMES,
                            extra_info={"kind": "demonstrations", "collector": "scripted", "noise": cfg.noise,
+                                       "dart": cfg.dart,
                                        "assets": assets.asset_source(),
                                        "disjointness": {"threshold_m": MIN_EVAL_DISTANCE, "checked_in_code": True}})
     have = sum(1 for e in writer.episodes if e["success"])
