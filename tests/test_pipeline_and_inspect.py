@@ -31,6 +31,13 @@ def test_pipeline_config_validation(tmp_path):
             PipelineConfig.from_yaml(p)
     for preset in ("configs/quickstart.yaml", "configs/mini.yaml"):
         assert PipelineConfig.from_yaml(preset).name in preset
+    from lapa_bench.app.pipeline import validate
+
+    p.write_text(yaml.safe_dump({"name": "x", "demos": {"dart": 0.005}, "panda": {"dart": 0.005}}))
+    cfg = PipelineConfig.from_yaml(p)
+    assert cfg.demos.dart == 0.005  # DART recovery noise for the Bridge demonstrations (collect --dart)
+    with pytest.raises(ValueError, match="remove panda.dart"):
+        validate(cfg)
 
 
 def test_pipeline_overrides_and_backbones_reach_the_model(tmp_path, monkeypatch):

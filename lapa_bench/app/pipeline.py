@@ -34,6 +34,9 @@ class CorpusSpec:
     episodes: int = 10  # successful episodes per task
     image_size: tuple[int, int] = (128, 128)
     path: str | None = None  # use this existing dataset folder instead of collecting one
+    # Bridge collections: std (m) of DART noise on the executed translation, the oracle's clean action recorded
+    # (collect --dart; recovery data); the Panda videos take none
+    dart: float = 0.0
 
 
 @dataclass
@@ -232,6 +235,9 @@ def validate(cfg: PipelineConfig) -> None:
         bad = [t for t in cfg.panda.tasks if t not in PANDA_TASKS]
         if bad:
             raise ValueError(f"unknown Panda task(s) {bad}; known: {', '.join(PANDA_TASKS)} or 'all'")
+    if cfg.panda.dart:
+        raise ValueError(f"panda: dart {cfg.panda.dart}: the Panda videos come from their own scripted controller, "
+                         "which takes no DART noise; remove panda.dart")
     bad = [b for b in cfg.eval.bounds if b not in available_policies()]
     if bad:
         raise ValueError(f"unknown bound policy {bad}; known: {', '.join(available_policies())}")
@@ -399,7 +405,7 @@ def _collect(spec: CorpusSpec, folder: Path, seed: int, source: str, workers: in
         from lapa_bench.app.collect import CollectConfig, collect
 
         collect(CollectConfig(tasks=spec.tasks, episodes=spec.episodes, out=str(folder),
-                              image_size=tuple(spec.image_size), seed=seed), workers=workers)
+                              image_size=tuple(spec.image_size), seed=seed, dart=spec.dart), workers=workers)
 
 
 def _stop(st: "Stages", out: Path, until: str) -> Path:
