@@ -143,9 +143,11 @@ def test_action_bins_round_trip():
 
 
 @pytest.mark.parametrize("head", ["latent", "action"])
-def test_each_stage_overfits_one_batch(head):
+@pytest.mark.parametrize("cheap", [{}, {"query_tokens": "per_step", "pool_prompt": True}])
+def test_each_stage_overfits_one_batch(head, cheap):
+    """Also with the short token sequence: one query per chunk step, the prompt pooled into one token."""
     torch.manual_seed(0)
-    m = LAPAModel(micro(head=head))
+    m = LAPAModel(micro(head=head, **cheap))
     px, tok = batch(m)
     target = torch.randint(0, m.config.num_classes, (4, m.config.num_queries), generator=torch.Generator().manual_seed(1))
     opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
@@ -253,3 +255,21 @@ def test_cli_pretrain_finetune_resume_and_eval_in_simpler(tmp_path):
                      "--out", str(out), "--no-progress"]) == 0
         (rec,) = read_records(out)
         assert rec["policy"] == name and rec["error"] is None and rec["steps"] == 60
+
+
+def test_the_short_token_sequence_keeps_the_outputs():
+    """query_tokens per_step + pool_prompt: chunk + 1 tokens instead of chunk x 7 + the prompt's, the same
+    (B, K, classes) outputs; each step's 7 outputs come from its one query token."""
+    kw = dict(action_head="l1", chunk=4, proprio=True)
+    full, short = LAPAModel(micro(**kw)).eval(), LAPAModel(micro(**kw, query_tokens="per_step", pool_prompt=True)).eval()
+    assert full.queries.shape[0] == 28 and short.queries.shape[0] == 4 and short.head.out_features == 7
+    px, tok = batch(short)
+    seen = []
+    short.language.register_forward_pre_hook(lambda mod, a, kw: seen.append(kw["inputs_embeds"].shape[1]),
+                                             with_kwargs=True)
+    with torch.no_grad():
+        out = short(px, **tok, state=torch.zeros(4, 7))
+        assert out.shape == full(px, **tok, state=torch.zeros(4, 7)).shape == (4, 28, 1)
+    assert seen == [full.vision(pixel_values=px).last_hidden_state.shape[1] + 1 + 1 + 4]
+    with pytest.raises(ValueError, match="query_tokens"):
+        micro(query_tokens="per_dim")

@@ -75,6 +75,12 @@ class LAPAConfig:
     # to its embedding; attention then refines it. Without it the image reaches the queries only through
     # attention, which a transformer trained from scratch learns slowly (results/learning/probe)
     query_readout: int = 0
+    # cheaper variants of the token sequence (the step cost grows with its length: results/benchmarks):
+    # "per_output": one query token per parallel-decoded output (chunk x 7 actions, as OpenVLA-OFT);
+    # "per_step": one query token per chunk step, whose head reads all of that step's outputs (7 action
+    # dimensions or code_seq_len codes): chunk tokens instead of chunk x 7
+    query_tokens: str = "per_output"
+    pool_prompt: bool = False  # the prompt's token embeddings averaged into one token (a bag of bytes, order-blind)
 
     def __post_init__(self):
         if self.head not in ("latent", "action"):
@@ -83,6 +89,8 @@ class LAPAConfig:
             raise ValueError("action_bins and codebook_size must be >= 2")
         if self.action_head not in ("bins", "l1"):
             raise ValueError(f"action_head must be 'bins' or 'l1', got {self.action_head!r}")
+        if self.query_tokens not in ("per_output", "per_step"):
+            raise ValueError(f"query_tokens must be 'per_output' or 'per_step', got {self.query_tokens!r}")
         if self.query_readout < 0:
             raise ValueError(f"query_readout must be >= 0 (0: off), got {self.query_readout}")
         check_chunk_rollout(self.chunk, self.execute, self.ensemble)
@@ -99,6 +107,17 @@ class LAPAConfig:
     def num_queries(self) -> int:
         """Parallel-decoded outputs: the LAQ codes of ``chunk`` steps (latent head), or ``chunk`` actions."""
         return self.chunk * (self.code_seq_len if self.head == "latent" else self.action_dim)
+
+    @property
+    def outputs_per_query(self) -> int:
+        """Outputs each query token's hidden state is read into (``query_tokens``)."""
+        if self.query_tokens == "per_output":
+            return 1
+        return self.code_seq_len if self.head == "latent" else self.action_dim
+
+    @property
+    def num_query_tokens(self) -> int:
+        return self.num_queries // self.outputs_per_query
 
     @property
     def num_classes(self) -> int:

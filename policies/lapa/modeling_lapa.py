@@ -211,10 +211,11 @@ class LAPAModel(nn.Module):
 
     def _new_head(self):
         ld = self.language.config.hidden_size
-        self.queries = nn.Parameter(torch.randn(self.config.num_queries, ld) * 0.02)
-        self.head = nn.Linear(ld, self.config.num_classes)
+        c = self.config
+        self.queries = nn.Parameter(torch.randn(c.num_query_tokens, ld) * 0.02)
+        self.head = nn.Linear(ld, c.outputs_per_query * c.num_classes)
         # the query readout's per-query vectors: new with each head (K differs between latent and action heads)
-        self.query_proj = nn.Linear(self.config.query_readout, self.config.num_queries * ld) \
+        self.query_proj = nn.Linear(self.config.query_readout, c.num_query_tokens * ld) \
             if self.config.query_readout else None
         if self.config.normalized and not hasattr(self, "action_mean"):  # filled by `set_normalizer`
             for name in ("action_mean", "state_mean"):
@@ -273,6 +274,10 @@ class LAPAModel(nn.Module):
                 else (state.to(img.device).float() - self.state_mean) / self.state_std
             img = torch.cat([img, self.state_proj(z).unsqueeze(1).to(img.dtype)], 1)
         txt = self.language.get_input_embeddings()(input_ids)
+        if self.config.pool_prompt:  # one token: the mean of the prompt's token embeddings
+            w = attention_mask.to(txt.dtype).unsqueeze(-1)
+            txt = ((txt * w).sum(1) / w.sum(1).clamp_min(1)).unsqueeze(1)
+            attention_mask = attention_mask[:, :1].clamp_min(1)
         q = self.queries.unsqueeze(0).expand(b, -1, -1).to(img.dtype)
         if self.readout is not None:  # the direct path: image (+ state) -> every query's embedding
             r = feats.flatten(1) if z is None else torch.cat([feats.flatten(1), z.to(feats.dtype)], 1)
@@ -282,7 +287,7 @@ class LAPAModel(nn.Module):
         qmask = torch.ones(b, q.shape[1], dtype=attention_mask.dtype, device=attention_mask.device)
         mask = torch.cat([ones, attention_mask, qmask], 1)
         h = self.language(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
-        return self.head(h[:, -q.shape[1]:])
+        return self.head(h[:, -q.shape[1]:]).reshape(b, self.config.num_queries, -1)  # (B, K, classes)
 
     def loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         """Training contract: ``batch`` has ``image`` (B, 3, S, S), ``instruction`` (B strings), ``state``
