@@ -31,3 +31,15 @@ simpler scratch_100 scratch_100_x2 --policy.execute 2
 bash results/learning/gather.sh scratch_100_x2
 cp runs/learning/scratch_100/train_layouts_ens.json results/learning/scratch_100/
 wait
+# 4. after the training (runs/learning/after6.sh, at 2f90c9a): renamed (results/learning/scratch_25 is the first
+#    round's), the step-cost benchmark on the quiet CPU, the training-layout checks executing 1 2 4, and SIMPLER
+#    seed 0 at the best of them (gate: >= 8 successes on the trained layouts)
+mv runs/learning/scratch_25 runs/learning/scratch_25s15k
+OMP_NUM_THREADS=2 .venv/bin/python benchmarks/vla_step_cost.py --steps 5 --batch-size 32   # results/benchmarks/vla_step_cost_cpu.txt
+layouts scratch_25s15k demos25 train_layouts.json --policy.execute 1
+layouts scratch_25s15k demos25 train_layouts_execute2.json --policy.execute 2
+layouts scratch_25s15k demos25 train_layouts_execute4.json --policy.execute 4    # 17/37: the best, past the gate
+simpler scratch_25s15k scratch_25s15k_x4 --policy.execute 4
+bash results/learning/gather.sh scratch_25s15k scratch_25s15k_x4
+cp runs/learning/scratch_25s15k/train_layouts_execute*.json results/learning/scratch_25s15k/
+.venv/bin/python results/learning/table.py > results/learning/table.md
