@@ -43,3 +43,6 @@ simpler scratch_25s15k scratch_25s15k_x4 --policy.execute 4
 bash results/learning/gather.sh scratch_25s15k scratch_25s15k_x4
 cp runs/learning/scratch_25s15k/train_layouts_execute*.json results/learning/scratch_25s15k/
 .venv/bin/python results/learning/table.py > results/learning/table.md
+# 5. at the end (7c78578): DART recovery data at 25/task for the next run (data/ is not committed)
+OMP_NUM_THREADS=1 $B collect --tasks all --episodes 25 --dart 0.005 --out data/learning/demos_dart --image-size 128x128 \
+    --workers 2 --seed 0
