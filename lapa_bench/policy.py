@@ -192,6 +192,7 @@ class ModelPolicy(Policy):
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
         self.model = None
+        self._history: list[list] = []  # per episode slot, the chunks predicted so far (``ensemble`` only)
 
     @classmethod
     def model_class(cls):
@@ -256,9 +257,7 @@ class ModelPolicy(Policy):
 
     def _ensembled(self, chunk: np.ndarray, slot: int) -> np.ndarray:
         """This step's action ``(1, 7)`` from the chunk just predicted and the earlier ones that overlap it."""
-        if not hasattr(self, "_history"):  # act without reset: a fresh episode
-            self._history = []
-        while len(self._history) <= slot:
+        while len(self._history) <= slot:  # act without reset: a fresh episode
             self._history.append([])
         hist = self._history[slot]
         hist.append(chunk)

@@ -228,6 +228,9 @@ def cmd_report(args) -> int:
     return 0
 
 
+BRIDGE_COLLECT_FLAGS = ("keep_failures", "noise", "dart", "num_envs", "backend")  # CollectConfig's own; not Panda's
+
+
 def cmd_collect(args) -> int:
     from lapa_bench.app.collect import CollectConfig, collect
 
@@ -236,7 +239,7 @@ def cmd_collect(args) -> int:
     common = dict(tasks=args.tasks, episodes=args.episodes, out=args.out, progress=not args.no_progress,
                   **_given(args, ("image_size", "seed")))
     if args.source == "panda":
-        given = [f for f in ("keep_failures", "noise", "dart", "num_envs", "backend") if hasattr(args, f)]
+        given = [f for f in BRIDGE_COLLECT_FLAGS if hasattr(args, f)]
         if given:
             raise ValueError(f"--source panda does not take {', '.join('--' + f.replace('_', '-') for f in given)} "
                              "(bridge demonstrations only)")
@@ -244,7 +247,7 @@ def cmd_collect(args) -> int:
 
         collect_panda(PandaConfig(**common), workers=args.workers)
         return 0
-    collect(CollectConfig(**common, **_given(args, ("keep_failures", "noise", "dart", "num_envs", "backend"))),
+    collect(CollectConfig(**common, **_given(args, BRIDGE_COLLECT_FLAGS)),
             workers=args.workers)
     return 0
 

@@ -209,9 +209,11 @@ def _check_resume(root: Path, cfg: CollectConfig) -> None:
     if not info.is_file():
         return
     had = json.loads(info.read_text()).get("lapa_bench", {})
-    for key in ("noise", "dart"):
-        old, new = float(had.get(key, 0.0) or 0.0), float(getattr(cfg, key))
-        if "noise" in had and abs(old - new) > 1e-12:
+    if "noise" not in had:  # not written by `collect` (no oracle settings recorded)
+        return
+    for key in ("noise", "dart"):  # `dart` is absent from collections made before it existed: 0
+        old, new = float(had.get(key) or 0.0), float(getattr(cfg, key))
+        if abs(old - new) > 1e-12:
             raise ValueError(f"{root} was collected with --{key} {old}; resuming it with --{key} {new} would mix two "
                              f"oracles in one dataset: pass --{key} {old}, or collect into a new --out")
 

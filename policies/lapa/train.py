@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from lapa_bench.policy import ModelPolicy
 from lapa_bench.training import Inputs, TrainConfig, checkpoint, register_command, register_method, train_model
 from policies.lapa.configuration_lapa import LAPAConfig, lapa_tiny
 from lapa_bench.data import open_sources
@@ -186,7 +187,7 @@ def _new_action_model(cfg: ScratchConfig, init: str | None = None):
         return LAPAModel.build(replace(cfg.model, head="action"))
     model = LAPAModel.from_pretrained(init)
     # the towers, projector, prompt and proprio token come from the checkpoint; the new head's settings apply
-    for k in ("action_bins", "action_head", "chunk", "execute", "ensemble", "random_shift"):
+    for k in ("action_bins", "action_head", "chunk", "random_shift", *ModelPolicy.ROLLOUT_KEYS):
         setattr(model.config, k, getattr(cfg.model, k))
     model.replace_head("action")
     model.action_edges = model.action_edges.new_zeros(model.config.action_dim, model.config.action_bins + 1)
