@@ -17,6 +17,7 @@ from lapa_bench.app.report import load_records, wilson_interval  # noqa: E402
 # (method, demos/task, run folder, rollout, training-layout file, evaluation record folders)
 ROWS = [
     ("bc", 10, "bc_10w16", "execute 1", "bc_10w16/train_layouts.json", ["bc_10w16/eval"]),
+    ("bc, no random shift", 10, "bc_10w16ns", "execute 1", "bc_10w16ns/train_layouts.json", ["bc_10w16ns/eval"]),
     ("bc", 25, "bc_25w16", "execute 1", "bc_25w16/train_layouts.json", ["bc_25w16/eval"]),
     ("bc", 100, "bc_100w16", "execute 1", "bc_100w16/train_layouts.json", ["bc_100w16/eval", "bc_100w16/eval_s12"]),
     ("scratch", 10, "scratch_10s15k", "execute 4", "scratch_10s15k/train_layouts_execute4.json",
@@ -25,6 +26,10 @@ ROWS = [
     ("scratch", 25, "scratch_25s15k", "execute 2", "scratch_25s15k/train_layouts_execute2.json", []),
     ("scratch", 25, "scratch_25s15k", "execute 4", "scratch_25s15k/train_layouts_execute4.json",
      ["scratch_25s15k_x4/eval"]),
+    ("scratch, DART 0.005 demos", 25, "scratch_dart25", "execute 1", "scratch_dart25/train_layouts.json", []),
+    ("scratch, DART 0.005 demos", 25, "scratch_dart25", "execute 2", "scratch_dart25/train_layouts_execute2.json", []),
+    ("scratch, DART 0.005 demos", 25, "scratch_dart25", "execute 4", "scratch_dart25/train_layouts_execute4.json",
+     ["scratch_dart25_x4/eval"]),
     ("scratch", 100, "scratch_100", "execute 1", "scratch_100/train_layouts.json", []),
     ("scratch", 100, "scratch_100", "execute 2", "scratch_100/train_layouts_execute2.json", ["scratch_100_x2/eval"]),
     ("scratch", 100, "scratch_100", "execute 4", "scratch_100/train_layouts_execute4.json",
