@@ -57,3 +57,7 @@ done
 wait
 bash results/learning/gather.sh bc_10w16 bc_10w16ns
 .venv/bin/python results/learning/table.py > results/learning/table.md
+# 4. at the end, for the next run (not trained on yet): DART at 1.5 mm (the learner's error scale), one worker
+#    beside the bc evaluation
+OMP_NUM_THREADS=1 $B collect --tasks all --episodes 25 --dart 0.0015 --out data/learning/demos_dart15 --image-size 128x128 \
+    --workers 1 --seed 0
