@@ -162,6 +162,30 @@ def test_panda_cross_embodiment_videos_have_no_actions(tmp_path):
     assert len(pairs) == ds.episodes[0]["length"] - 1 and pairs[0]["x_t"].shape == (3, 64, 64)
 
 
+def test_yaw_jitter_keeps_objects_near_an_evaluation_orientation(carrot_env):
+    """`yaw_jitter`: each object starts in one of the evaluation orientations turned by at most +-J degrees
+    (positions still disjoint); the default (180) turns them anywhere."""
+    from lapa_bench.geometry import quat_mul
+
+    _, quats = (t.cpu().numpy() for t in carrot_env._eval_layouts)
+
+    def turn(q, ref):  # the yaw (degrees) taking ref to q, both wxyz and upright
+        w, x, y, z = quat_mul(q, ref * np.array([1, -1, -1, -1]))
+        return abs(np.degrees(2 * np.arctan2(z, w)) + 180) % 360 - 180
+
+    rng, far = np.random.default_rng(1), 0.0
+    for _ in range(30):
+        xyz, quat, check = sample_layout(carrot_env, rng, yaw_jitter=10.0)
+        assert check["disjoint"]
+        for i in range(quat.shape[0]):
+            assert min(abs(turn(quat[i], ref[i])) for ref in quats) <= 10.0 + 1e-4
+        xyz, quat, _ = sample_layout(carrot_env, rng)
+        far = max(far, min(abs(turn(quat[0], ref[0])) for ref in quats))
+    assert far > 30.0  # any yaw by default
+    with pytest.raises(ValueError, match="yaw_jitter"):
+        CollectConfig(tasks=["carrot"], episodes=1, out="x", yaw_jitter=200.0)
+
+
 def test_dart_noise_moves_the_arm_but_not_the_recorded_action(carrot_env):
     """`dart`: the oracle executes its action plus noise and a collection records the clean one (recovery
     data); the two differ only in translation, by about the noise's std."""

@@ -38,6 +38,11 @@ def test_pipeline_config_validation(tmp_path):
     assert cfg.demos.dart == 0.005  # DART recovery noise for the Bridge demonstrations (collect --dart)
     with pytest.raises(ValueError, match="remove panda.dart"):
         validate(cfg)
+    p.write_text(yaml.safe_dump({"name": "x", "demos": {"yaw_jitter": 15}, "panda": {"yaw_jitter": 15}}))
+    cfg = PipelineConfig.from_yaml(p)
+    assert cfg.demos.yaw_jitter == 15  # objects start near an evaluation orientation (collect --yaw-jitter)
+    with pytest.raises(ValueError, match="remove panda.yaw_jitter"):
+        validate(cfg)
 
 
 def test_pipeline_overrides_and_backbones_reach_the_model(tmp_path, monkeypatch):

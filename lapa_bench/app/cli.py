@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--dart", type=float, default=S, metavar="STD",
                    help="noise std (m) on the executed translation only, the recorded action staying the oracle's: "
                         "DART recovery data (default 0: off)")
+    c.add_argument("--yaw-jitter", type=float, default=S, metavar="DEG",
+                   help="bridge: each object starts in one of its evaluation orientations turned by a uniform yaw in "
+                        f"+-DEG (positions stay disjoint from evaluation); 180: any yaw (default {_d(CollectConfig, 'yaw_jitter')})")
     c.add_argument("--num-envs", type=int, default=S, metavar="N",
                    help="bridge: attempts played in lockstep in one process (a GPU box: one ManiSkill env with N "
                    "scenes; the dataset is the same for any N); default 1")
@@ -228,7 +231,7 @@ def cmd_report(args) -> int:
     return 0
 
 
-BRIDGE_COLLECT_FLAGS = ("keep_failures", "noise", "dart", "num_envs", "backend")  # CollectConfig's own; not Panda's
+BRIDGE_COLLECT_FLAGS = ("keep_failures", "noise", "dart", "yaw_jitter", "num_envs", "backend")  # CollectConfig's own; not Panda's
 
 
 def cmd_collect(args) -> int:

@@ -42,6 +42,9 @@ class CollectConfig(CollectionConfig):
     # m, std of noise on the executed translation only, the recorded action staying the oracle's clean one
     # (DART recovery data: policies.scripted.ScriptedConfig.dart); 0: off
     dart: float = 0.0
+    # degrees: each movable object starts in one of the task's evaluation orientations turned by a uniform yaw
+    # in +-yaw_jitter (positions stay >= min_eval_distance from every evaluation position); 180: any yaw
+    yaw_jitter: float = 180.0
     max_attempts_factor: int = 3  # give up on a task after episodes * factor attempts
     # attempts played in lockstep in one process (the GPU path: one ManiSkill env with num_envs scenes;
     # on the CPU, num_envs single-scene envs); the dataset is the same for any value
@@ -51,6 +54,8 @@ class CollectConfig(CollectionConfig):
     def __post_init__(self):
         if self.num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
+        if not 0.0 <= self.yaw_jitter <= 180.0:
+            raise ValueError(f"yaw_jitter must be in [0, 180] degrees, got {self.yaw_jitter}")
 
 
 def _yaw_quat(yaw: float) -> np.ndarray:
@@ -58,8 +63,11 @@ def _yaw_quat(yaw: float) -> np.ndarray:
 
 
 def sample_layout(env, rng: np.random.Generator, min_dist: float = MIN_EVAL_DISTANCE,
-                  margin: float = 0.04, tries: int = 1000):
-    """A random layout (xyz, quat per object) disjoint from the evaluation layouts, plus its check."""
+                  margin: float = 0.04, tries: int = 1000, yaw_jitter: float = 180.0):
+    """A random layout (xyz, quat per object) disjoint from the evaluation layouts, plus its check.
+
+    Positions are uniform over the evaluation positions' box (+ ``margin``); orientations are one of the
+    evaluation orientations turned about z by a uniform angle in +-``yaw_jitter`` degrees (180: any yaw)."""
     u = env.unwrapped_env
     eval_xy = env.evaluation_layouts()
     xyz_cfg, quat_cfg = (t.cpu().numpy() for t in env._eval_layouts)
@@ -76,7 +84,7 @@ def sample_layout(env, rng: np.random.Generator, min_dist: float = MIN_EVAL_DIST
             if n in fixed:
                 continue
             xyz[i, :2] = rng.uniform(lo, hi)
-            quat[i] = quat_mul(_yaw_quat(rng.uniform(-np.pi, np.pi)), quat[i])
+            quat[i] = quat_mul(_yaw_quat(np.radians(rng.uniform(-yaw_jitter, yaw_jitter))), quat[i])
         dists = {n: float(np.linalg.norm(eval_xy[n] - xyz[names.index(n), :2], axis=1).min()) for n in movable}
         if min(dists.values()) < min_dist:
             continue
@@ -128,7 +136,8 @@ class _Attempts:
         if len(attempts) != env.num_envs:
             raise ValueError(f"{len(attempts)} attempts for {env.num_envs} scenes")
         seeds = [cfg.seed * 1_000_003 + self.ti * 10_007 + a for a in attempts]
-        layouts = [sample_layout(self.first, np.random.default_rng([cfg.seed, self.ti, a])) for a in attempts]
+        layouts = [sample_layout(self.first, np.random.default_rng([cfg.seed, self.ti, a]), yaw_jitter=cfg.yaw_jitter)
+                   for a in attempts]
         ids = env.set_layouts([(xyz, quat) for xyz, quat, _ in layouts])
         steps = [([], [], []) for _ in attempts]
 
@@ -211,8 +220,10 @@ def _check_resume(root: Path, cfg: CollectConfig) -> None:
     had = json.loads(info.read_text()).get("lapa_bench", {})
     if "noise" not in had:  # not written by `collect` (no oracle settings recorded)
         return
-    for key in ("noise", "dart"):  # `dart` is absent from collections made before it existed: 0
-        old, new = float(had.get(key) or 0.0), float(getattr(cfg, key))
+    before = {"noise": 0.0, "dart": 0.0, "yaw_jitter": 180.0}  # what collections made before a key existed used
+    for key, default in before.items():
+        old = default if had.get(key) is None else float(had[key])
+        new = float(getattr(cfg, key))
         if abs(old - new) > 1e-12:
             raise ValueError(f"{root} was collected with --{key} {old}; resuming it with --{key} {new} would mix two "
                              f"oracles in one dataset: pass --{key} {old}, or collect into a new --out")
@@ -232,7 +243,7 @@ def collect_task(cfg: CollectConfig, task_name: str, position: int = 0, workers:
     writer = LeRobotWriter(root, fps=specs.CONTROL_HZ, image_shape=(*cfg.image_size, 3),
                            state_names=specs.STATE_NAMES, action_names=specs.ACTION_NAMES,
                            extra_info={"kind": "demonstrations", "collector": "scripted", "noise": cfg.noise,
-                                       "dart": cfg.dart,
+                                       "dart": cfg.dart, "yaw_jitter": cfg.yaw_jitter,
                                        "assets": assets.asset_source(),
                                        "disjointness": {"threshold_m": MIN_EVAL_DISTANCE, "checked_in_code": True}})
     have = sum(1 for e in writer.episodes if e["success"])

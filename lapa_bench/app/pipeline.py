@@ -37,6 +37,9 @@ class CorpusSpec:
     # Bridge collections: std (m) of DART noise on the executed translation, the oracle's clean action recorded
     # (collect --dart; recovery data); the Panda videos take none
     dart: float = 0.0
+    # Bridge collections: degrees of yaw around the evaluation orientations each object starts in (collect
+    # --yaw-jitter; 180: any yaw); the Panda videos take none
+    yaw_jitter: float = 180.0
 
 
 @dataclass
@@ -238,6 +241,9 @@ def validate(cfg: PipelineConfig) -> None:
     if cfg.panda.dart:
         raise ValueError(f"panda: dart {cfg.panda.dart}: the Panda videos come from their own scripted controller, "
                          "which takes no DART noise; remove panda.dart")
+    if cfg.panda.yaw_jitter != 180.0:
+        raise ValueError(f"panda: yaw_jitter {cfg.panda.yaw_jitter}: the Panda videos sample their own layouts; "
+                         "remove panda.yaw_jitter")
     bad = [b for b in cfg.eval.bounds if b not in available_policies()]
     if bad:
         raise ValueError(f"unknown bound policy {bad}; known: {', '.join(available_policies())}")
@@ -405,7 +411,8 @@ def _collect(spec: CorpusSpec, folder: Path, seed: int, source: str, workers: in
         from lapa_bench.app.collect import CollectConfig, collect
 
         collect(CollectConfig(tasks=spec.tasks, episodes=spec.episodes, out=str(folder),
-                              image_size=tuple(spec.image_size), seed=seed, dart=spec.dart), workers=workers)
+                              image_size=tuple(spec.image_size), seed=seed, dart=spec.dart,
+                              yaw_jitter=spec.yaw_jitter), workers=workers)
 
 
 def _stop(st: "Stages", out: Path, until: str) -> Path:
