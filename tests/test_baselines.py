@@ -148,4 +148,5 @@ def test_bc_learns_what_the_image_says_and_its_check_says_so(tmp_path):
     src = LeRobotDataset(ds)
     _, val = split_episodes(len(src), 0.25, 0)
     assert held_out_episodes(tmp_path / "bc") == {episode_key(src, i) for i in val} and val
+    assert held_out_episodes(tmp_path / "bc" / "last") == held_out_episodes(tmp_path / "bc")  # the last weights
     assert held_out_episodes(tmp_path / "nowhere") is None

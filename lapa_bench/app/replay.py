@@ -11,12 +11,14 @@ from lapa_bench.io import write_json_atomic
 
 
 def held_out_episodes(checkpoint) -> set[str] | None:
-    """The episode keys a training run held out for its learning check (``last/trainer_state.json``), or
-    None when the checkpoint does not record them (runs made before they were recorded)."""
+    """The episode keys a training run held out for its learning check (``last/trainer_state.json``; for a
+    run's ``last/`` folder itself, its ``trainer_state.json``), or None when the checkpoint does not record
+    them (runs made before they were recorded)."""
     import json
 
-    path = Path(checkpoint) / "last" / "trainer_state.json" if checkpoint else None
-    if path is None or not path.is_file():
+    paths = [Path(checkpoint) / "last" / "trainer_state.json", Path(checkpoint) / "trainer_state.json"] if checkpoint else []
+    path = next((p for p in paths if p.is_file()), None)
+    if path is None:
         return None
     keys = json.loads(path.read_text()).get("held_out_episodes")
     return None if keys is None else set(keys)
