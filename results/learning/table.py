@@ -18,6 +18,9 @@ from lapa_bench.app.report import load_records, wilson_interval  # noqa: E402
 ROWS = [
     ("bc", 10, "bc_10w16", "execute 1", "bc_10w16/train_layouts.json", ["bc_10w16/eval"]),
     ("bc, no random shift", 10, "bc_10w16ns", "execute 1", "bc_10w16ns/train_layouts.json", ["bc_10w16ns/eval"]),
+    ("bc, demos yaw +-15 deg", 10, "bc_y15_10", "execute 1, best (step 2000)", "bc_y15_10/train_layouts.json", []),
+    ("bc, demos yaw +-15 deg", 10, "bc_y15_10", "execute 1, last (step 12000)", "bc_y15_10/train_layouts_last.json",
+     ["bc_y15_10_last/eval"]),
     ("bc", 25, "bc_25w16", "execute 1", "bc_25w16/train_layouts.json", ["bc_25w16/eval"]),
     ("bc", 100, "bc_100w16", "execute 1", "bc_100w16/train_layouts.json", ["bc_100w16/eval", "bc_100w16/eval_s12"]),
     ("scratch", 10, "scratch_10s15k", "execute 4", "scratch_10s15k/train_layouts_execute4.json",

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The eighth round of results/learning (README): demonstrations whose objects start near an evaluation
+# orientation (collect --yaw-jitter, new this round) for bc at 10/task; the best-vs-last checkpoint of bc at
+# 10/task; the short sequence (pool_prompt + query_tokens per_step) for scratch at 25/task; bc ablations.
+# Order as run (2026-12-01; runs/learning/collect8.sh, after8.sh, after8b.sh, after8c.sh ran these in the
+# background). Training alone on the 2 cores (one 2-thread training, or two 1-thread ones); evaluation one thread
+# per process.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
+B=.venv/bin/lapa-bench
+layouts() {  # layouts POLICY CHECKPOINT DATA OUT FLAGS...: the training-layout check (first 10 per task)
+  local policy=$1 ckpt=$2 data=$3 out=$4; shift 4
+  OMP_NUM_THREADS=1 $B data replay-check data/learning/$data --policy $policy --checkpoint $ckpt \
+      --max-episodes 10 --out $out --workers 2 "$@"
+}
+simpler() {  # simpler POLICY CHECKPOINT LABEL FLAGS...: SIMPLER's 4 x 24 layouts, seed 0, in 2 shards
+  local policy=$1 ckpt=$2 label=$3; shift 3
+  for s in 1/2 2/2; do
+    OMP_NUM_THREADS=1 $B eval --policy $policy --checkpoint $ckpt "$@" --tasks all --episodes 24 \
+        --seeds 0 --label $label --out runs/learning/eval/$label --no-progress --shard $s &
+  done
+  wait
+}
+# 0. the data (at 3601040): 25 demonstrations per task, each object in one of its task's evaluation orientations
+#    turned by a uniform yaw in +-15 deg (positions disjoint from evaluation as always; 344 s, 2 workers), and
+#    its first 10 per task
+OMP_NUM_THREADS=1 $B collect --tasks all --episodes 25 --yaw-jitter 15 --out data/learning/demos_yaw15 \
+    --image-size 128x128 --workers 2 --seed 0
+$B data subset data/learning/demos_yaw15 data/learning/demos_yaw15_10 --episodes 10
+# 1. bc_y15_10: bc_10w16's recipe on them (2 threads, alone: 15 min); its kept (best held-out) weights are step
+#    2000's: 3/36 on the training layouts, not evaluated (gate); its last weights (step 12000) checked as well
+OMP_NUM_THREADS=2 $B bc train --data data/learning/demos_yaw15_10 --out runs/learning/bc_y15_10 --model.width 16 \
+    --train.steps 12000 --train.eval_every 2000 --train.keep best --train.save_every 1000 --blind_twin_fraction 0.15 \
+    --train.progress false
+layouts bc runs/learning/bc_y15_10 demos_yaw15_10 runs/learning/bc_y15_10/train_layouts.json
+layouts bc runs/learning/bc_y15_10/last demos_yaw15_10 runs/learning/bc_y15_10/train_layouts_last.json
+# (this check ran at 3601040, before replay-check read the held-out episodes of a last/ folder: marked after)
+.venv/bin/python results/learning/mark_held_out.py runs/learning/bc_y15_10/train_layouts_last.json \
+    data/learning/demos_yaw15_10 runs/learning/bc_y15_10/last
+simpler bc runs/learning/bc_y15_10/last bc_y15_10_last
+bash results/learning/gather.sh bc_y15_10 bc_y15_10_last
+cp runs/learning/bc_y15_10/train_layouts_last.json results/learning/bc_y15_10/
