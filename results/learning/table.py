@@ -17,6 +17,7 @@ from lapa_bench.app.report import load_records, wilson_interval  # noqa: E402
 # (method, demos/task, run folder, rollout, training-layout file, evaluation record folders)
 ROWS = [
     ("bc", 10, "bc_10w16", "execute 1", "bc_10w16/train_layouts.json", ["bc_10w16/eval"]),
+    ("bc", 10, "bc_10w16", "execute 1, last (step 12000)", "bc_10w16/train_layouts_last.json", ["bc_10w16_last/eval"]),
     ("bc, no random shift", 10, "bc_10w16ns", "execute 1", "bc_10w16ns/train_layouts.json", ["bc_10w16ns/eval"]),
     ("bc, demos yaw +-15 deg", 10, "bc_y15_10", "execute 1, best (step 2000)", "bc_y15_10/train_layouts.json", []),
     ("bc, demos yaw +-15 deg", 10, "bc_y15_10", "execute 1, last (step 12000)", "bc_y15_10/train_layouts_last.json",
@@ -29,6 +30,9 @@ ROWS = [
     ("scratch", 25, "scratch_25s15k", "execute 2", "scratch_25s15k/train_layouts_execute2.json", []),
     ("scratch", 25, "scratch_25s15k", "execute 4", "scratch_25s15k/train_layouts_execute4.json",
      ["scratch_25s15k_x4/eval"]),
+    ("scratch, short sequence", 25, "scratchshort_25", "execute 1", "scratchshort_25/train_layouts.json", []),
+    ("scratch, short sequence", 25, "scratchshort_25", "execute 4", "scratchshort_25/train_layouts_execute4.json",
+     ["scratchshort_25_x4/eval"]),
     ("scratch, DART 0.005 demos", 25, "scratch_dart25", "execute 1", "scratch_dart25/train_layouts.json", []),
     ("scratch, DART 0.005 demos", 25, "scratch_dart25", "execute 2", "scratch_dart25/train_layouts_execute2.json", []),
     ("scratch, DART 0.005 demos", 25, "scratch_dart25", "execute 4", "scratch_dart25/train_layouts_execute4.json",
