@@ -41,3 +41,19 @@ layouts bc runs/learning/bc_y15_10/last demos_yaw15_10 runs/learning/bc_y15_10/t
 simpler bc runs/learning/bc_y15_10/last bc_y15_10_last
 bash results/learning/gather.sh bc_y15_10 bc_y15_10_last
 cp runs/learning/bc_y15_10/train_layouts_last.json results/learning/bc_y15_10/
+# 2. scratchshort_25: scratch_25s15k's recipe (the sixth round's, on data/learning/demos25) with the short sequence
+#    (2 threads, alone: 51 min), its checks executing 4 and 1, SIMPLER seed 0 executing 4 (past the gate of 8)
+OMP_NUM_THREADS=2 $B scratch train --data data/learning/demos25 --out runs/learning/scratchshort_25 --model.preset small \
+    --model.pool_prompt true --model.query_tokens per_step \
+    --finetune.steps 15000 --finetune.warmup_steps 100 --finetune.eval_every 1500 --finetune.keep best \
+    --finetune.save_every 500 --blind_twin_fraction 0.1 --finetune.progress false
+layouts scratch runs/learning/scratchshort_25 demos25 runs/learning/scratchshort_25/train_layouts_execute4.json --policy.execute 4
+layouts scratch runs/learning/scratchshort_25 demos25 runs/learning/scratchshort_25/train_layouts.json --policy.execute 1
+simpler scratch runs/learning/scratchshort_25 scratchshort_25_x4 --policy.execute 4
+bash results/learning/gather.sh scratchshort_25 scratchshort_25_x4
+cp runs/learning/scratchshort_25/train_layouts_execute4.json results/learning/scratchshort_25/
+# 3. bc_10w16's last weights (step 12000; its kept ones are step 8000's), at 797e591
+layouts bc runs/learning/bc_10w16/last demos10 runs/learning/bc_10w16/train_layouts_last.json
+simpler bc runs/learning/bc_10w16/last bc_10w16_last
+bash results/learning/gather.sh bc_10w16_last
+cp runs/learning/bc_10w16/train_layouts_last.json results/learning/bc_10w16/
