@@ -57,3 +57,18 @@ layouts bc runs/learning/bc_10w16/last demos10 runs/learning/bc_10w16/train_layo
 simpler bc runs/learning/bc_10w16/last bc_10w16_last
 bash results/learning/gather.sh bc_10w16_last
 cp runs/learning/bc_10w16/train_layouts_last.json results/learning/bc_10w16/
+# 4. bc ablations at 10/task (bc_10w16's recipe, two 1-thread trainings side by side, 35 min with the CI beside
+#    them for 22 min), at 4200a1f: no proprio token, chunks of 1; each checked with its kept and its last weights
+for run in bc_10w16np bc_10w16c1; do
+  flags=(--model.proprio false); [ $run = bc_10w16c1 ] && flags=(--model.chunk 1)
+  OMP_NUM_THREADS=1 $B bc train --data data/learning/demos10 --out runs/learning/$run --model.width 16 "${flags[@]}" \
+      --train.steps 12000 --train.eval_every 2000 --train.keep best --train.save_every 1000 --blind_twin_fraction 0.15 \
+      --train.progress false &
+done
+wait
+for run in bc_10w16np bc_10w16c1; do
+  layouts bc runs/learning/$run demos10 runs/learning/$run/train_layouts.json
+  layouts bc runs/learning/$run/last demos10 runs/learning/$run/train_layouts_last.json
+done
+bash results/learning/gather.sh bc_10w16np bc_10w16c1
+for run in bc_10w16np bc_10w16c1; do cp runs/learning/$run/train_layouts_last.json results/learning/$run/; done
