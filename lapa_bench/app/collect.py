@@ -63,7 +63,7 @@ def _yaw_quat(yaw: float) -> np.ndarray:
 
 
 def sample_layout(env, rng: np.random.Generator, min_dist: float = MIN_EVAL_DISTANCE,
-                  margin: float = 0.04, tries: int = 1000, yaw_jitter: float = 180.0):
+                  margin: float = 0.04, tries: int = 1000, yaw_jitter: float = CollectConfig.yaw_jitter):
     """A random layout (xyz, quat per object) disjoint from the evaluation layouts, plus its check.
 
     Positions are uniform over the evaluation positions' box (+ ``margin``); orientations are one of the

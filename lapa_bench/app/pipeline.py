@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from lapa_bench import config as C
+from lapa_bench.app.collect import CollectConfig
 
 
 @dataclass
@@ -34,12 +35,11 @@ class CorpusSpec:
     episodes: int = 10  # successful episodes per task
     image_size: tuple[int, int] = (128, 128)
     path: str | None = None  # use this existing dataset folder instead of collecting one
-    # Bridge collections: std (m) of DART noise on the executed translation, the oracle's clean action recorded
-    # (collect --dart; recovery data); the Panda videos take none
-    dart: float = 0.0
-    # Bridge collections: degrees of yaw around the evaluation orientations each object starts in (collect
-    # --yaw-jitter; 180: any yaw); the Panda videos take none
-    yaw_jitter: float = 180.0
+    # Bridge collections (defaults: collect's, CollectConfig): std (m) of DART noise on the executed translation,
+    # the oracle's clean action recorded (collect --dart; recovery data); the degrees of yaw around the
+    # evaluation orientations each object starts in (collect --yaw-jitter; 180: any yaw). The Panda videos take neither
+    dart: float = CollectConfig.dart
+    yaw_jitter: float = CollectConfig.yaw_jitter
 
 
 @dataclass
@@ -238,10 +238,10 @@ def validate(cfg: PipelineConfig) -> None:
         bad = [t for t in cfg.panda.tasks if t not in PANDA_TASKS]
         if bad:
             raise ValueError(f"unknown Panda task(s) {bad}; known: {', '.join(PANDA_TASKS)} or 'all'")
-    if cfg.panda.dart:
+    if cfg.panda.dart != CollectConfig.dart:
         raise ValueError(f"panda: dart {cfg.panda.dart}: the Panda videos come from their own scripted controller, "
                          "which takes no DART noise; remove panda.dart")
-    if cfg.panda.yaw_jitter != 180.0:
+    if cfg.panda.yaw_jitter != CollectConfig.yaw_jitter:
         raise ValueError(f"panda: yaw_jitter {cfg.panda.yaw_jitter}: the Panda videos sample their own layouts; "
                          "remove panda.yaw_jitter")
     bad = [b for b in cfg.eval.bounds if b not in available_policies()]
@@ -408,7 +408,7 @@ def _collect(spec: CorpusSpec, folder: Path, seed: int, source: str, workers: in
         collect_panda(PandaConfig(tasks=spec.tasks, episodes=spec.episodes, out=str(folder),
                                   image_size=tuple(spec.image_size), seed=seed), workers=workers)
     else:
-        from lapa_bench.app.collect import CollectConfig, collect
+        from lapa_bench.app.collect import collect
 
         collect(CollectConfig(tasks=spec.tasks, episodes=spec.episodes, out=str(folder),
                               image_size=tuple(spec.image_size), seed=seed, dart=spec.dart,
