@@ -190,9 +190,12 @@ class ModelPolicy(Policy):
     ROLLOUT_KEYS: ClassVar[tuple] = ("execute", "ensemble")
 
     def __init__(self, config=None, **kwargs):
+        from lapa_bench.data.target import TargetTracker
+
         super().__init__(config, **kwargs)
         self.model = None
         self._history: list[list] = []  # per episode slot, the chunks predicted so far (``ensemble`` only)
+        self._targets = TargetTracker()  # per episode slot, the controller's commanded target (``target_offset``)
 
     @classmethod
     def model_class(cls):
@@ -224,11 +227,17 @@ class ModelPolicy(Policy):
         self._check(model, directory)
         self._place(model)
 
-    def _states(self, observations: list[dict]):
-        return np.stack([o["state"] for o in observations])
+    def _states(self, observations: list[dict], slots: list[int]):
+        """The model's proprioceptive input: the observed states, with the commanded target's offset from
+        them appended when the model was trained with ``target_offset`` (:mod:`lapa_bench.data.target`)."""
+        s = np.stack([o["state"] for o in observations])
+        if getattr(self.config, "target_offset", False):
+            s = np.concatenate([s, self._targets.offsets(s, slots)], 1)
+        return s
 
     def reset(self, instruction: str, seed: int | None = None, context: dict | None = None) -> None:
         self._history = [[]]
+        self._targets.reset()
 
     def act(self, obs: dict) -> np.ndarray:
         """An action chunk: the first ``execute`` of the ``chunk`` actions the model predicts (or, with
@@ -236,24 +245,29 @@ class ModelPolicy(Policy):
         return self.act_batch([obs], [0])[0]
 
     def reset_batch(self, instructions, seeds, contexts) -> list:
-        """Per episode, only the chunks predicted so far (``ensemble``; otherwise nothing is kept)."""
+        """Per episode, the chunks predicted so far (``ensemble``) and the commanded target (``target_offset``)."""
         self._history = [[] for _ in instructions]
+        self._targets.reset()
         return [None] * len(instructions)
 
     def act_batch(self, observations: list[dict], slots: list[int]) -> list:
         """One forward pass for every episode of the batch (raises for all of them if it fails)."""
-        chunks = self._predict(observations)
+        chunks = self._predict(observations, slots)
         if self.config.ensemble:
             chunks = [self._ensembled(c, b) for c, b in zip(chunks, slots)]
         else:
             chunks = [c[: self.config.execute] for c in chunks]
-        return [np.clip(c, specs.ACTION_LOW, specs.ACTION_HIGH).astype(np.float32) for c in chunks]
+        chunks = [np.clip(c, specs.ACTION_LOW, specs.ACTION_HIGH).astype(np.float32) for c in chunks]
+        if getattr(self.config, "target_offset", False):
+            for c, b in zip(chunks, slots):
+                self._targets.executed(b, c)
+        return chunks
 
-    def _predict(self, observations: list[dict]) -> np.ndarray:
+    def _predict(self, observations: list[dict], slots: list[int]) -> np.ndarray:
         """The model's chunks ``(B, chunk, 7)`` for B observations: one forward pass."""
         model = self._ensure()
         return model.predict(np.stack([o["image"] for o in observations]), [o["instruction"] for o in observations],
-                             self._states(observations))
+                             self._states(observations, slots))
 
     def _ensembled(self, chunk: np.ndarray, slot: int) -> np.ndarray:
         """This step's action ``(1, 7)`` from the chunk just predicted and the earlier ones that overlap it."""

@@ -30,27 +30,33 @@ class BCModel(nn.Module):
         cells = (c.image_size // 2 ** c.depth) ** 2
         self.image_proj = nn.Sequential(nn.Flatten(), nn.Linear(ch * cells, c.hidden), nn.SiLU())
         self.text = ByteTextEmbedding(c.text_dim)  # the instruction's bytes
-        self.state_proj = nn.Linear(7, 64) if c.proprio else None
+        self.state_proj = nn.Linear(c.state_dim, 64) if c.proprio else None
         d = c.hidden + c.text_dim + (64 if c.proprio else 0)
         self.mlp = nn.Sequential(nn.Linear(d, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.hidden), nn.SiLU(),
                                  nn.Linear(c.hidden, c.chunk * 7))
-        for name in ("action_mean", "state_mean"):
-            self.register_buffer(name, torch.zeros(7))
-        for name in ("action_std", "state_std"):
-            self.register_buffer(name, torch.ones(7))
+        self.register_buffer("action_mean", torch.zeros(7))
+        self.register_buffer("action_std", torch.ones(7))
+        self.register_buffer("state_mean", torch.zeros(c.state_dim))
+        self.register_buffer("state_std", torch.ones(c.state_dim))
 
     def set_normalizer(self, normalizer) -> None:
-        """Action and state mean/std from the one normalizer (``meta/stats.json``)."""
-        for key, prefix in (("action", "action"), ("observation.state", "state")):
-            s = normalizer.stats[key]
-            getattr(self, f"{prefix}_mean").copy_(torch.as_tensor(s["mean"], dtype=torch.float32))
-            getattr(self, f"{prefix}_std").copy_(torch.as_tensor(s["std"], dtype=torch.float32).clamp_min(1e-6))
+        """Action and state mean/std from the one normalizer (``meta/stats.json``; the target offset's from
+        :func:`lapa_bench.data.target.add_offset_stats`)."""
+        from lapa_bench.data.target import state_stats
+
+        s = normalizer.stats["action"]
+        pairs = [("action", s["mean"], s["std"])]
+        if self.config.proprio:
+            pairs.append(("state", *state_stats(normalizer, self.config.target_offset)))
+        for prefix, mean, std in pairs:
+            getattr(self, f"{prefix}_mean").copy_(torch.as_tensor(mean, dtype=torch.float32))
+            getattr(self, f"{prefix}_std").copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-6))
 
     def encode_text(self, instructions: list[str]) -> torch.Tensor:
         return self.text.encode(instructions, self.config.max_prompt_bytes)
 
     def forward(self, pixels: torch.Tensor, instructions: list[str], state: torch.Tensor | None) -> torch.Tensor:
-        """pixels ``(B, 3, S, S)`` in [0, 1], raw states ``(B, 7)`` -> ``(B, chunk, 7)``: normalized deltas
+        """pixels ``(B, 3, S, S)`` in [0, 1], raw states ``(B, state_dim)`` -> ``(B, chunk, 7)``: normalized deltas
         (dims 0-5) and the gripper's logit (dim 6)."""
         if self.config.blind:
             pixels = torch.zeros_like(pixels)
@@ -82,7 +88,7 @@ class BCModel(nn.Module):
 
     @torch.no_grad()
     def predict(self, images: np.ndarray, instructions: list[str], states: np.ndarray) -> np.ndarray:
-        """uint8 images ``(B, H, W, 3)`` (any size: the one preprocessing path), states ``(B, 7)``."""
+        """uint8 images ``(B, H, W, 3)`` (any size: the one preprocessing path), states ``(B, state_dim)``."""
         dev = self.action_mean.device
         x = self.config.preprocess()(np.asarray(images)).to(dev)
         s = torch.as_tensor(np.asarray(states), dtype=torch.float32, device=dev)

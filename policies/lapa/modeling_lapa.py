@@ -196,13 +196,13 @@ class LAPAModel(nn.Module):
         # action discretization (stage 3), filled by `set_action_bins` and saved with the weights
         self.register_buffer("action_edges", torch.zeros(config.action_dim, config.action_bins + 1))
         self.register_buffer("action_centers", torch.zeros(config.action_dim, config.action_bins))
-        self.state_proj = nn.Linear(config.action_dim, ld) if config.proprio else None  # the proprio token
+        self.state_proj = nn.Linear(config.state_dim, ld) if config.proprio else None  # the proprio token
         self.readout = None  # the query readout's shared part (its per-query part belongs to the head)
         if config.query_readout:
             with torch.no_grad():  # how many feature vectors the tower gives for one image
                 s = config.image_size
                 n_feats = vision(pixel_values=torch.zeros(1, 3, s, s)).last_hidden_state[0].numel()
-            n_in = n_feats + (config.action_dim if config.proprio else 0)
+            n_in = n_feats + (config.state_dim if config.proprio else 0)
             self.readout = nn.Sequential(nn.Linear(n_in, config.query_readout), nn.SiLU())
         self._new_head()
         self.freeze_vision = (config.vision_backbone is not None) if config.freeze_vision is None \
@@ -218,18 +218,23 @@ class LAPAModel(nn.Module):
         self.query_proj = nn.Linear(self.config.query_readout, c.num_query_tokens * ld) \
             if self.config.query_readout else None
         if self.config.normalized and not hasattr(self, "action_mean"):  # filled by `set_normalizer`
-            for name in ("action_mean", "state_mean"):
-                self.register_buffer(name, torch.zeros(self.config.action_dim))
-            for name in ("action_std", "state_std"):
-                self.register_buffer(name, torch.ones(self.config.action_dim))
+            for prefix, dim in (("action", self.config.action_dim), ("state", self.config.state_dim)):
+                self.register_buffer(f"{prefix}_mean", torch.zeros(dim))
+                self.register_buffer(f"{prefix}_std", torch.ones(dim))
 
     def set_normalizer(self, normalizer) -> None:
-        """Action and state mean/std from the one normalizer (``meta/stats.json``)."""
-        for key, prefix in (("action", "action"), ("observation.state", "state")):
-            if key in normalizer.stats:
-                st = normalizer.stats[key]
-                getattr(self, f"{prefix}_mean").copy_(torch.as_tensor(st["mean"], dtype=torch.float32))
-                getattr(self, f"{prefix}_std").copy_(torch.as_tensor(st["std"], dtype=torch.float32).clamp_min(1e-6))
+        """Action and state mean/std from the one normalizer (``meta/stats.json``; the target offset's from
+        :func:`lapa_bench.data.target.add_offset_stats`)."""
+        from lapa_bench.data.target import state_stats
+
+        pairs = []
+        if "action" in normalizer.stats:
+            pairs.append(("action", normalizer.stats["action"]["mean"], normalizer.stats["action"]["std"]))
+        if "observation.state" in normalizer.stats:
+            pairs.append(("state", *state_stats(normalizer, self.config.target_offset)))
+        for prefix, mean, std in pairs:
+            getattr(self, f"{prefix}_mean").copy_(torch.as_tensor(mean, dtype=torch.float32))
+            getattr(self, f"{prefix}_std").copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-6))
 
     def replace_head(self, kind: str) -> "LAPAModel":
         """Swap the output head (``latent`` -> ``action`` for finetuning); towers and projector stay."""
@@ -259,7 +264,7 @@ class LAPAModel(nn.Module):
     # -- forward ---------------------------------------------------------------------------
     def forward(self, pixels: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 state: torch.Tensor | None = None) -> torch.Tensor:
-        """pixels ``(B, 3, S, S)`` in [0, 1], raw states ``(B, 7)`` (with ``proprio``; None: a zero state,
+        """pixels ``(B, 3, S, S)`` in [0, 1], raw states ``(B, state_dim)`` (with ``proprio``; None: a zero state,
         e.g. for action-free videos); returns ``(B, K, classes)``."""
         b = pixels.shape[0]
         if self.config.blind:
@@ -270,7 +275,7 @@ class LAPAModel(nn.Module):
         img = self.projector(feats)
         z = None
         if self.state_proj is not None:  # [image tokens][state token][prompt][queries]
-            z = torch.zeros(b, self.config.action_dim, device=img.device) if state is None \
+            z = torch.zeros(b, self.config.state_dim, device=img.device) if state is None \
                 else (state.to(img.device).float() - self.state_mean) / self.state_std
             img = torch.cat([img, self.state_proj(z).unsqueeze(1).to(img.dtype)], 1)
         txt = self.language.get_input_embeddings()(input_ids)
@@ -291,7 +296,7 @@ class LAPAModel(nn.Module):
 
     def loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         """Training contract: ``batch`` has ``image`` (B, 3, S, S), ``instruction`` (B strings), ``state``
-        (B, 7) with ``proprio``, and ``target``: class indices (latent codes or action bins, (B, K) or
+        (B, state_dim) with ``proprio``, and ``target``: class indices (latent codes or action bins, (B, K) or
         (B, chunk, 7)) or raw actions (B, chunk, 7) for the ``l1`` head.
         -> cross-entropy and {"accuracy"}, or L1 (normalized deltas) + logistic (gripper) and their parts."""
         from lapa_bench.data.preprocess import random_shift
@@ -341,7 +346,7 @@ class LAPAModel(nn.Module):
     @torch.no_grad()
     def predict(self, images: np.ndarray, instructions: list[str], states=None) -> np.ndarray:
         """uint8 images ``(B, H, W, 3)`` (any size: the one preprocessing path) + instructions (+ states
-        ``(B, 7)`` with ``proprio``) -> actions ``(B, chunk, 7)`` (action head) or codes ``(B, K)``."""
+        ``(B, state_dim)`` with ``proprio``) -> actions ``(B, chunk, 7)`` (action head) or codes ``(B, K)``."""
         dev = self.projector[0].weight.device
         st = None if states is None else torch.as_tensor(np.asarray(states), dtype=torch.float32, device=dev)
         return self.predict_batch(self.preprocess_images(images).to(dev), instructions, st).cpu().numpy()

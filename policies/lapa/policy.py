@@ -33,8 +33,8 @@ class LAPAPolicy(ModelPolicy):
             raise ValueError(f"{directory} is a latent-pretrained (stage 2) checkpoint: it predicts latent codes, "
                              f"not actions. Finetune it first: lapa-bench lapa finetune --init {directory} ...")
 
-    def _states(self, observations: list[dict]):
-        return super()._states(observations) if self.model.config.proprio else None
+    def _states(self, observations: list[dict], slots: list[int]):
+        return super()._states(observations, slots) if self.model.config.proprio else None
 
 
 @register_policy("scratch")
