@@ -190,12 +190,12 @@ class ModelPolicy(Policy):
     ROLLOUT_KEYS: ClassVar[tuple] = ("execute", "ensemble")
 
     def __init__(self, config=None, **kwargs):
-        from lapa_bench.data.target import TargetTracker
+        from lapa_bench.data.command import CommandTracker
 
         super().__init__(config, **kwargs)
         self.model = None
         self._history: list[list] = []  # per episode slot, the chunks predicted so far (``ensemble`` only)
-        self._targets = TargetTracker()  # per episode slot, the controller's commanded target (``target_offset``)
+        self._commands = CommandTracker()  # per episode slot, the commanded state (``command_state``)
 
     @classmethod
     def model_class(cls):
@@ -228,16 +228,16 @@ class ModelPolicy(Policy):
         self._place(model)
 
     def _states(self, observations: list[dict], slots: list[int]):
-        """The model's proprioceptive input: the observed states, with the commanded target's offset from
-        them appended when the model was trained with ``target_offset`` (:mod:`lapa_bench.data.target`)."""
+        """The model's proprioceptive input: the observed states, with the commanded state appended when the
+        model was trained with ``command_state`` (:mod:`lapa_bench.data.command`)."""
         s = np.stack([o["state"] for o in observations])
-        if getattr(self.config, "target_offset", False):
-            s = np.concatenate([s, self._targets.offsets(s, slots)], 1)
+        if getattr(self.config, "command_state", False):
+            s = np.concatenate([s, self._commands.features(s, slots)], 1)
         return s
 
     def reset(self, instruction: str, seed: int | None = None, context: dict | None = None) -> None:
         self._history = [[]]
-        self._targets.reset()
+        self._commands.reset()
 
     def act(self, obs: dict) -> np.ndarray:
         """An action chunk: the first ``execute`` of the ``chunk`` actions the model predicts (or, with
@@ -245,9 +245,9 @@ class ModelPolicy(Policy):
         return self.act_batch([obs], [0])[0]
 
     def reset_batch(self, instructions, seeds, contexts) -> list:
-        """Per episode, the chunks predicted so far (``ensemble``) and the commanded target (``target_offset``)."""
+        """Per episode, the chunks predicted so far (``ensemble``) and the commanded state (``command_state``)."""
         self._history = [[] for _ in instructions]
-        self._targets.reset()
+        self._commands.reset()
         return [None] * len(instructions)
 
     def act_batch(self, observations: list[dict], slots: list[int]) -> list:
@@ -258,9 +258,9 @@ class ModelPolicy(Policy):
         else:
             chunks = [c[: self.config.execute] for c in chunks]
         chunks = [np.clip(c, specs.ACTION_LOW, specs.ACTION_HIGH).astype(np.float32) for c in chunks]
-        if getattr(self.config, "target_offset", False):
+        if getattr(self.config, "command_state", False):
             for c, b in zip(chunks, slots):
-                self._targets.executed(b, c)
+                self._commands.executed(b, c)
         return chunks
 
     def _predict(self, observations: list[dict], slots: list[int]) -> np.ndarray:

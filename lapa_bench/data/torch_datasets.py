@@ -175,13 +175,13 @@ def episode_keys(sources, episodes) -> list[str]:
 
 
 def chunk_samples(sources, episodes, chunk: int, preprocess, targets=None, state: bool = True,
-                  actions: list | None = None, target_offset: bool = False) -> StepSamples:
+                  actions: list | None = None, command_state: bool = False) -> StepSamples:
     """(image_t, instruction, state_t, actions t..t+chunk-1) samples of labelled sources: the data of every
     action-chunk policy. ``item["action"]`` is the raw chunk ``(chunk, 7)``; ``item["target"]`` the same or
     ``targets(chunks (T, chunk, 7))`` (e.g. bin indices). ``actions``: per global episode, actions to use
-    instead of the recorded ones (e.g. an IDM's pseudo-actions of action-free videos). ``target_offset``: the
-    state gets the controller's commanded target minus the measured position appended (``(10,)``;
-    :mod:`lapa_bench.data.target`), rebuilt from the recorded actions."""
+    instead of the recorded ones (e.g. an IDM's pseudo-actions of action-free videos). ``command_state``: the
+    state gets the commanded state appended (``(12,)``; :mod:`lapa_bench.data.command`), rebuilt from the
+    recorded actions."""
     eps = [(s, i) for s in sources for i in range(len(s))]
     data = [s.episode(i, with_frames=False) for s, i in eps]
     if state and any("observation.state" not in d for d in data):
@@ -192,11 +192,11 @@ def chunk_samples(sources, episodes, chunk: int, preprocess, targets=None, state
     extras = {"action": chunks}
     if state:
         extras["state"] = {e: d["observation.state"] for e, d in enumerate(data)}
-    if state and target_offset:
-        from lapa_bench.data.target import check_executed_actions, target_offsets
+    if state and command_state:
+        from lapa_bench.data.command import check_executed_actions, command_features
 
         check_executed_actions(sources)
-        extras["state"] = {e: np.concatenate([s, target_offsets(s, d["action"])], 1)
+        extras["state"] = {e: np.concatenate([s, command_features(s, d["action"])], 1)
                            for (e, s), d in zip(extras["state"].items(), data)}
     return StepSamples(sources, {e: (targets(c) if targets else c) for e, c in chunks.items()}, episodes,
                        preprocess=preprocess, cache_episodes=10_000, extras=extras)

@@ -15,9 +15,9 @@ class BCConfig:
     text_dim: int = 32  # byte embedding of the instruction (any instruction, no vocabulary)
     max_prompt_bytes: int = 64
     proprio: bool = True  # the 7-D end-effector state as an input
-    # with proprio: the controller's commanded target minus the measured position appended to the state
-    # (3-D; lapa_bench.data.target): the oracle acts from the target, which one observation does not show
-    target_offset: bool = False
+    # with proprio: the commanded state appended to the state (5-D, lapa_bench.data.command: the controller's
+    # target minus the measured position, the last gripper command and its age), which one frame does not show
+    command_state: bool = False
     chunk: int = 4  # actions predicted per step (t .. t+chunk-1)
     execute: int = 1  # of which the first `execute` are executed before predicting again
     ensemble: float = 0.0  # ACT's temporal ensembling at rollout (0: off; lapa_bench.policy.ModelPolicy)
@@ -28,15 +28,17 @@ class BCConfig:
 
     def __post_init__(self):
         check_chunk_rollout(self.chunk, self.execute, self.ensemble)
-        if self.target_offset and not self.proprio:
-            raise ValueError("target_offset extends the proprioceptive state: it needs proprio: true")
+        if self.command_state and not self.proprio:
+            raise ValueError("command_state extends the proprioceptive state: it needs proprio: true")
         self.source_size = tuple(self.source_size) if self.source_size else None
         self.crop = tuple(self.crop) if self.crop else None
 
     @property
     def state_dim(self) -> int:
-        """Width of the proprioceptive input: the 7-D state, + 3 with ``target_offset``."""
-        return 7 + (3 if self.target_offset else 0)
+        """Width of the proprioceptive input: the 7-D state, + 5 with ``command_state``."""
+        from lapa_bench.data.command import DIM
+
+        return 7 + (DIM if self.command_state else 0)
 
     def preprocess(self):
         from lapa_bench.data.preprocess import ImagePreprocess

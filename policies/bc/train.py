@@ -30,7 +30,7 @@ def train(cfg: BCTrainConfig, inputs: Inputs, out, device: str = "auto") -> Path
     """BC: a small CNN + proprio + instruction predicting action chunks (the reference any VLA must reach)."""
     from lapa_bench.data import stored_image_size
     from lapa_bench.data.normalize import Normalizer
-    from lapa_bench.data.target import add_offset_stats
+    from lapa_bench.data.command import add_command_stats
     from lapa_bench.data.torch_datasets import chunk_samples, episode_keys, split_episodes
     from lapa_bench.training.checks import action_errors, predict_batch, train_with_learning_check
     from policies.bc.modeling_bc import BCModel
@@ -38,11 +38,11 @@ def train(cfg: BCTrainConfig, inputs: Inputs, out, device: str = "auto") -> Path
     sources = open_sources(inputs.data, cfg.max_episodes, actions=True)
     mcfg = replace(cfg.model, source_size=stored_image_size(sources))
     norm = Normalizer.from_datasets(sources, ("action", "observation.state"))
-    if mcfg.target_offset:
-        add_offset_stats(norm, sources)
+    if mcfg.command_state:
+        add_command_stats(norm, sources)
     tr, va = split_episodes(sum(len(s) for s in sources), cfg.train.val_fraction, cfg.train.seed)
     train_ds, val_ds = (chunk_samples(sources, eps, mcfg.chunk, mcfg.preprocess(), state=mcfg.proprio,
-                                      target_offset=mcfg.target_offset) for eps in (tr, va))
+                                      command_state=mcfg.command_state) for eps in (tr, va))
     print(f"[bc] {len(tr)} / {len(va)} train / validation episodes")
 
     def errors(m, dev, val):

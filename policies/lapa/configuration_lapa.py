@@ -64,9 +64,9 @@ class LAPAConfig:
     execute: int = 1  # of which the policy executes the first `execute` before predicting again
     ensemble: float = 0.0  # ACT's temporal ensembling at rollout (0: off; lapa_bench.policy.ModelPolicy)
     proprio: bool = False  # the proprioceptive state as an input token
-    # with proprio: the controller's commanded target minus the measured position appended to the state
-    # (3-D; lapa_bench.data.target): the oracle acts from the target, which one observation does not show
-    target_offset: bool = False
+    # with proprio: the commanded state appended to the state (5-D, lapa_bench.data.command: the controller's
+    # target minus the measured position, the last gripper command and its age), which one frame does not show
+    command_state: bool = False
     random_shift: int = 0  # DrQ augmentation while training: +-pixels at the model's resolution
     blind: bool = False  # the image-blind twin of the learning check (the image is zeroed)
     # the size (H, W) the training data's frames were stored at: a rollout frame goes through it first,
@@ -97,8 +97,8 @@ class LAPAConfig:
         if self.query_readout < 0:
             raise ValueError(f"query_readout must be >= 0 (0: off), got {self.query_readout}")
         check_chunk_rollout(self.chunk, self.execute, self.ensemble)
-        if self.target_offset and not self.proprio:
-            raise ValueError("target_offset extends the proprioceptive state: it needs proprio: true")
+        if self.command_state and not self.proprio:
+            raise ValueError("command_state extends the proprioceptive state: it needs proprio: true")
         self.image_mean, self.image_std = tuple(self.image_mean), tuple(self.image_std)
         self.source_size = tuple(self.source_size) if self.source_size else None
         self.crop = tuple(self.crop) if self.crop else None
@@ -110,8 +110,10 @@ class LAPAConfig:
 
     @property
     def state_dim(self) -> int:
-        """Width of the proprioceptive input: the 7-D state, + 3 with ``target_offset``."""
-        return 7 + (3 if self.target_offset else 0)
+        """Width of the proprioceptive input: the 7-D state, + 5 with ``command_state``."""
+        from lapa_bench.data.command import DIM
+
+        return 7 + (DIM if self.command_state else 0)
 
     @property
     def num_queries(self) -> int:

@@ -224,14 +224,14 @@ class LAPAModel(nn.Module):
 
     def set_normalizer(self, normalizer) -> None:
         """Action and state mean/std from the one normalizer (``meta/stats.json``; the target offset's from
-        :func:`lapa_bench.data.target.add_offset_stats`)."""
-        from lapa_bench.data.target import state_stats
+        :func:`lapa_bench.data.command.add_command_stats`)."""
+        from lapa_bench.data.command import state_stats
 
         pairs = []
         if "action" in normalizer.stats:
             pairs.append(("action", normalizer.stats["action"]["mean"], normalizer.stats["action"]["std"]))
         if "observation.state" in normalizer.stats:
-            pairs.append(("state", *state_stats(normalizer, self.config.target_offset)))
+            pairs.append(("state", *state_stats(normalizer, self.config.command_state)))
         for prefix, mean, std in pairs:
             getattr(self, f"{prefix}_mean").copy_(torch.as_tensor(mean, dtype=torch.float32))
             getattr(self, f"{prefix}_std").copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-6))

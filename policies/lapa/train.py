@@ -186,10 +186,10 @@ def _new_action_model(cfg: ScratchConfig, init: str | None = None):
     if init is None:
         return LAPAModel.build(replace(cfg.model, head="action"))
     model = LAPAModel.from_pretrained(init)
-    if model.config.target_offset != cfg.model.target_offset:
-        raise ValueError(f"{init} was trained with target_offset {model.config.target_offset}, this config asks for "
-                         f"{cfg.model.target_offset}: the proprio token's width comes from the checkpoint; set "
-                         f"model.target_offset to {model.config.target_offset}")
+    if model.config.command_state != cfg.model.command_state:
+        raise ValueError(f"{init} was trained with command_state {model.config.command_state}, this config asks for "
+                         f"{cfg.model.command_state}: the proprio token's width comes from the checkpoint; set "
+                         f"model.command_state to {model.config.command_state}")
     # the towers, projector, prompt and proprio token come from the checkpoint; the new head's settings apply
     for k in ("action_bins", "action_head", "chunk", "random_shift", *ModelPolicy.ROLLOUT_KEYS):
         setattr(model.config, k, getattr(cfg.model, k))
@@ -205,7 +205,7 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
     held-out action error of the model, of the mean action and of an image-blind twin."""
     from lapa_bench.data import stored_image_size
     from lapa_bench.data.normalize import Normalizer
-    from lapa_bench.data.target import add_offset_stats
+    from lapa_bench.data.command import add_command_stats
     from lapa_bench.data.torch_datasets import chunk_samples, episode_keys, split_episodes
     from lapa_bench.training.checks import action_errors, predict_batch, train_with_learning_check
     from policies.lapa.action_bins import encode, fit_bins
@@ -216,8 +216,8 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
         norm = Normalizer.from_datasets(stats_from, ("action", "observation.state"))
     except KeyError:  # datasets without proprioceptive states
         norm = Normalizer.from_datasets(stats_from, ("action",))
-    if cfg.model.target_offset:  # from the labelled trajectories, as the state's (lapa_bench.data.target)
-        add_offset_stats(norm, stats_from)
+    if cfg.model.command_state:  # from the labelled trajectories, as the state's (lapa_bench.data.command)
+        add_command_stats(norm, stats_from)
     train_eps, val_eps = split_episodes(sum(len(s) for s in sources), train_cfg.val_fraction, train_cfg.seed)
     # recorded in last/trainer_state.json: the training-layout check (data replay-check --policy) tells them apart
     state = {**(state or {}), "held_out_episodes": episode_keys(sources, val_eps)}
@@ -244,7 +244,7 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
         edges = model.action_edges.cpu().numpy()
         enc = (lambda ch: encode(ch, edges)) if c.action_head == "bins" else None
         return [chunk_samples(sources, eps, c.chunk, c.preprocess(), targets=enc, actions=actions,
-                              state=with_state and c.proprio, target_offset=c.target_offset)
+                              state=with_state and c.proprio, command_state=c.command_state)
                 for eps in (train_eps, val_eps)]
 
     def errors(m, dev, val):
