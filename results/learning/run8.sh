@@ -9,19 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
-layouts() {  # layouts POLICY CHECKPOINT DATA OUT FLAGS...: the training-layout check (first 10 per task)
-  local policy=$1 ckpt=$2 data=$3 out=$4; shift 4
-  OMP_NUM_THREADS=1 $B data replay-check data/learning/$data --policy $policy --checkpoint $ckpt \
-      --max-episodes 10 --out $out --workers 2 "$@"
-}
-simpler() {  # simpler POLICY CHECKPOINT LABEL FLAGS...: SIMPLER's 4 x 24 layouts, seed 0, in 2 shards
-  local policy=$1 ckpt=$2 label=$3; shift 3
-  for s in 1/2 2/2; do
-    OMP_NUM_THREADS=1 $B eval --policy $policy --checkpoint $ckpt "$@" --tasks all --episodes 24 \
-        --seeds 0 --label $label --out runs/learning/eval/$label --no-progress --shard $s &
-  done
-  wait
-}
+source results/learning/checks.sh  # layouts, simpler
 # 0. the data (at 3601040): 25 demonstrations per task, each object in one of its task's evaluation orientations
 #    turned by a uniform yaw in +-15 deg (positions disjoint from evaluation as always; 344 s, 2 workers), and
 #    its first 10 per task

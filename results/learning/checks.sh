@@ -1,0 +1,15 @@
+# Shell helpers of results/learning's run scripts from the eighth round on (sourced by run8.sh, run9.sh):
+# the training-layout check and SIMPLER's evaluation layouts at seed 0. Needs B (the lapa-bench executable).
+layouts() {  # layouts POLICY CHECKPOINT DATA OUT FLAGS...: the training-layout check (first 10 per task)
+  local policy=$1 ckpt=$2 data=$3 out=$4; shift 4
+  OMP_NUM_THREADS=1 $B data replay-check data/learning/$data --policy $policy --checkpoint $ckpt \
+      --max-episodes 10 --out $out --workers 2 "$@"
+}
+simpler() {  # simpler POLICY CHECKPOINT LABEL FLAGS...: SIMPLER's 4 x 24 layouts, seed 0, in 2 shards
+  local policy=$1 ckpt=$2 label=$3; shift 3
+  for s in 1/2 2/2; do
+    OMP_NUM_THREADS=1 $B eval --policy $policy --checkpoint $ckpt "$@" --tasks all --episodes 24 \
+        --seeds 0 --label $label --out runs/learning/eval/$label --no-progress --shard $s &
+  done
+  wait
+}
