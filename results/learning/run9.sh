@@ -42,3 +42,10 @@ for x in 4 2 1; do
   f=train_layouts_execute$x.json; [ $x = 1 ] && f=train_layouts.json
   layouts scratch runs/learning/scratchcmd_25 demos25 runs/learning/scratchcmd_25/$f --policy.execute $x
 done
+simpler scratch runs/learning/scratchcmd_25 scratchcmd_25_x2 --policy.execute 2
+bash results/learning/gather.sh scratchcmd_25 scratchcmd_25_x2
+cp runs/learning/scratchcmd_25/train_layouts_execute*.json results/learning/scratchcmd_25/
+# 5. at dcb7465's code (457327d): bc_10cmd's last weights on SIMPLER (past the gate)
+simpler bc runs/learning/bc_10cmd/last bc_10cmd_last
+bash results/learning/gather.sh bc_10cmd_last
+.venv/bin/python results/learning/table.py > results/learning/table.md
