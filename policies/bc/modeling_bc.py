@@ -40,7 +40,7 @@ class BCModel(nn.Module):
         self.register_buffer("state_std", torch.ones(c.state_dim))
 
     def set_normalizer(self, normalizer) -> None:
-        """Action and state mean/std from the one normalizer (``meta/stats.json``; the target offset's from
+        """Action and state mean/std from the one normalizer (``meta/stats.json``; the commanded state's from
         :func:`lapa_bench.data.command.add_command_stats`)."""
         from lapa_bench.data.command import state_stats
 

@@ -223,7 +223,7 @@ class LAPAModel(nn.Module):
                 self.register_buffer(f"{prefix}_std", torch.ones(dim))
 
     def set_normalizer(self, normalizer) -> None:
-        """Action and state mean/std from the one normalizer (``meta/stats.json``; the target offset's from
+        """Action and state mean/std from the one normalizer (``meta/stats.json``; the commanded state's from
         :func:`lapa_bench.data.command.add_command_stats`)."""
         from lapa_bench.data.command import state_stats
 
