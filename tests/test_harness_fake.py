@@ -204,7 +204,7 @@ def test_temporal_ensembling_averages_the_overlapping_chunks():
     policy = make_policy("bc", image_size=32, width=8, depth=2, hidden=32, chunk=4, ensemble=0.5)
     step = {0: 0, 1: 0}
 
-    def predict(observations):  # the chunk issued at step t predicts dx = 10 t + k for step t + k
+    def predict(observations, slots):  # the chunk issued at step t predicts dx = 10 t + k for step t + k
         out = []
         for o in observations:
             b = int(o["state"][0])
