@@ -1,5 +1,6 @@
 # Shell helpers of results/learning's run scripts from the eighth round on (sourced by run8.sh, run9.sh):
-# the training-layout check and SIMPLER's evaluation layouts at seed 0. Needs B (the lapa-bench executable).
+# bc_10w16's training recipe, the training-layout check and SIMPLER's evaluation layouts at seed 0. Needs B (the
+# lapa-bench executable).
 layouts() {  # layouts POLICY CHECKPOINT DATA OUT FLAGS...: the training-layout check (first 10 per task)
   local policy=$1 ckpt=$2 data=$3 out=$4; shift 4
   OMP_NUM_THREADS=1 $B data replay-check data/learning/$data --policy $policy --checkpoint $ckpt \
@@ -12,4 +13,10 @@ simpler() {  # simpler POLICY CHECKPOINT LABEL FLAGS...: SIMPLER's 4 x 24 layout
         --seeds 0 --label $label --out runs/learning/eval/$label --no-progress --shard $s &
   done
   wait
+}
+bc10() {  # [THREADS=N] bc10 RUN FLAGS...: bc_10w16's recipe on data/learning/demos10 (N torch threads, default 2)
+  local run=$1; shift
+  OMP_NUM_THREADS=${THREADS:-2} $B bc train --data data/learning/demos10 --out runs/learning/$run --model.width 16 "$@" \
+      --train.steps 12000 --train.eval_every 2000 --train.keep best --train.save_every 1000 --blind_twin_fraction 0.15 \
+      --train.progress false
 }

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
-source results/learning/checks.sh  # layouts, simpler
+source results/learning/checks.sh  # layouts, simpler, bc10
 # 0. the data (at 3601040): 25 demonstrations per task, each object in one of its task's evaluation orientations
 #    turned by a uniform yaw in +-15 deg (positions disjoint from evaluation as always; 344 s, 2 workers), and
 #    its first 10 per task
@@ -48,9 +48,7 @@ cp runs/learning/bc_10w16/train_layouts_last.json results/learning/bc_10w16/
 #    them for 22 min), at 4200a1f: no proprio token, chunks of 1; each checked with its kept and its last weights
 for run in bc_10w16np bc_10w16c1; do
   flags=(--model.proprio false); [ $run = bc_10w16c1 ] && flags=(--model.chunk 1)
-  OMP_NUM_THREADS=1 $B bc train --data data/learning/demos10 --out runs/learning/$run --model.width 16 "${flags[@]}" \
-      --train.steps 12000 --train.eval_every 2000 --train.keep best --train.save_every 1000 --blind_twin_fraction 0.15 \
-      --train.progress false &
+  THREADS=1 bc10 $run "${flags[@]}" &
 done
 wait
 for run in bc_10w16np bc_10w16c1; do

@@ -7,13 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
-source results/learning/checks.sh  # layouts, simpler
-bc10() {  # bc10 RUN FLAGS...: bc_10w16's recipe on data/learning/demos10, 2 threads, alone
-  local run=$1; shift
-  OMP_NUM_THREADS=2 $B bc train --data data/learning/demos10 --out runs/learning/$run --model.width 16 "$@" \
-      --train.steps 12000 --train.eval_every 2000 --train.keep best --train.save_every 1000 --blind_twin_fraction 0.15 \
-      --train.progress false
-}
+source results/learning/checks.sh  # layouts, simpler, bc10
 # 1. at 2f8951c: the controller's target offset alone (the option was named target_offset then; 3 inputs), 15 min
 bc10 bc_10tgt --model.target_offset true
 layouts bc runs/learning/bc_10tgt demos10 runs/learning/bc_10tgt/train_layouts.json
