@@ -24,6 +24,13 @@ def held_out_episodes(checkpoint) -> set[str] | None:
     return None if keys is None else set(keys)
 
 
+def set_recorded_layout(env, episode: dict) -> None:
+    """Place the objects of ``env``'s next reset (with episode id 0) where a recorded episode
+    (``LeRobotDataset.episodes[i]``) started them."""
+    names = list(env.unwrapped_env.obj_names)
+    env.set_layout([episode["layout"][n]["xyz"] for n in names], [episode["layout"][n]["quat"] for n in names])
+
+
 def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = True,
                  policy: str | None = None, checkpoint: str | None = None, policy_config: dict | None = None) -> list[dict]:
     """Replay the episodes of one dataset (one task per dataset, as `collect` writes them).
@@ -54,8 +61,7 @@ def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = Tr
                 shape = None if policy else tuple(ds.info["features"][ds.image_key]["shape"][:2])
                 envs[e["task"]] = make_env(get_task(e["task"]), image_size=shape)
             env = envs[e["task"]]
-            names = list(env.unwrapped_env.obj_names)
-            env.set_layout([e["layout"][n]["xyz"] for n in names], [e["layout"][n]["quat"] for n in names])
+            set_recorded_layout(env, e)
             actor = agent or make_policy("replay", actions=ds.episode(i, with_frames=False)["action"])
             r = run_episode(env, actor, 0, e["seed"])
             results.append({"dataset": Path(root).name, "episode_index": e["episode_index"], "task": e["task"],

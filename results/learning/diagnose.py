@@ -40,7 +40,7 @@ def main(argv=None):
     overrides = {}
     for k, v in zip(rest[::2], rest[1::2]):
         overrides[k.removeprefix("--policy.")] = json.loads(v)
-    from lapa_bench.app.replay import held_out_episodes
+    from lapa_bench.app.replay import held_out_episodes, set_recorded_layout
     from lapa_bench.data import LeRobotDataset, episode_key
     from lapa_bench.policy import make_policy
     from lapa_bench.rollout import run_episode
@@ -58,8 +58,7 @@ def main(argv=None):
             if episode_key(ds, i) in held:
                 continue
             env = env or make_env(get_task(e["task"]))
-            names = list(env.unwrapped_env.obj_names)
-            env.set_layout([e["layout"][n]["xyz"] for n in names], [e["layout"][n]["quat"] for n in names])
+            set_recorded_layout(env, e)
             demo = ds.episode(i, with_frames=False)
             ds_state, ds_act = np.asarray(demo["observation.state"]), np.asarray(demo["action"])
             ee, grip, src, tgt = [], [], [], []
