@@ -32,6 +32,17 @@ KEY = "command_state"  # the normalizer's feature name for its statistics
 AGE_CAP = 10  # steps: older commands all read as "long ago"
 
 
+def check_command_state(proprio: bool, command_state: bool) -> None:
+    """A model config's ``command_state`` against its ``proprio`` (checked where a config is built)."""
+    if command_state and not proprio:
+        raise ValueError("command_state extends the proprioceptive state: it needs proprio: true")
+
+
+def state_dim(command_state: bool) -> int:
+    """Width of a policy's proprioceptive input: the 7-D state, + :data:`DIM` with ``command_state``."""
+    return 7 + (DIM if command_state else 0)
+
+
 class CommandTracker:
     """Per episode slot, the commanded state: the target position (the measured position at the first
     observation after :meth:`reset`, plus every translation returned since), the last gripper command and its

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from lapa_bench.data.command import check_command_state, state_dim
 from lapa_bench.policy import check_chunk_rollout
 
 
@@ -28,17 +29,14 @@ class BCConfig:
 
     def __post_init__(self):
         check_chunk_rollout(self.chunk, self.execute, self.ensemble)
-        if self.command_state and not self.proprio:
-            raise ValueError("command_state extends the proprioceptive state: it needs proprio: true")
+        check_command_state(self.proprio, self.command_state)
         self.source_size = tuple(self.source_size) if self.source_size else None
         self.crop = tuple(self.crop) if self.crop else None
 
     @property
     def state_dim(self) -> int:
         """Width of the proprioceptive input: the 7-D state, + 5 with ``command_state``."""
-        from lapa_bench.data.command import DIM
-
-        return 7 + (DIM if self.command_state else 0)
+        return state_dim(self.command_state)
 
     def preprocess(self):
         from lapa_bench.data.preprocess import ImagePreprocess

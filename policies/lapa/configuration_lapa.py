@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from lapa_bench.data.command import check_command_state, state_dim
 from lapa_bench.policy import check_chunk_rollout
 
 PROMPT = "In: What action should the robot take to {instruction}?\nOut:"  # OpenVLA's prompt
@@ -97,8 +98,7 @@ class LAPAConfig:
         if self.query_readout < 0:
             raise ValueError(f"query_readout must be >= 0 (0: off), got {self.query_readout}")
         check_chunk_rollout(self.chunk, self.execute, self.ensemble)
-        if self.command_state and not self.proprio:
-            raise ValueError("command_state extends the proprioceptive state: it needs proprio: true")
+        check_command_state(self.proprio, self.command_state)
         self.image_mean, self.image_std = tuple(self.image_mean), tuple(self.image_std)
         self.source_size = tuple(self.source_size) if self.source_size else None
         self.crop = tuple(self.crop) if self.crop else None
@@ -111,9 +111,7 @@ class LAPAConfig:
     @property
     def state_dim(self) -> int:
         """Width of the proprioceptive input: the 7-D state, + 5 with ``command_state``."""
-        from lapa_bench.data.command import DIM
-
-        return 7 + (DIM if self.command_state else 0)
+        return state_dim(self.command_state)
 
     @property
     def num_queries(self) -> int:
