@@ -29,6 +29,7 @@ class EpisodeRecord:
     steps: int = 0
     wall_seconds: float = 0.0
     error: str | None = None  # why the episode failed to run (policy raised, bad action, ...)
+    outcome: str | None = None  # why it ended as it did (lapa_bench.rollout.OUTCOMES); None in old records
     label: str | None = None  # name shown in reports (defaults to policy)
     video: str | None = None
     run_id: str | None = None  # hash of the run's identity + checkpoint (EvalConfig.run_id); None in old records

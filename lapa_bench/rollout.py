@@ -66,7 +66,46 @@ class EnvList:
 
 def _new_record() -> dict:
     return dict(success_at_end=False, success_once=False, grasped=False, consecutive_grasp=False, steps=0,
-                error=None)
+                error=None, outcome=None)
+
+
+LIFT_M = 0.02  # the source object counts as lifted once it rose this much above its height at reset
+
+# Why an episode ended as it did (a record's ``outcome``), from the success / grasp flags and, where the scene
+# exposes ``privileged_state()`` (the simulator does), the source object's height.
+OUTCOMES = {
+    "success": "the source object is on the target at the last step",
+    "success_lost": "it was on the target at some step, not at the last one",
+    "never_grasped": "the source object was never grasped",
+    "not_lifted": f"grasped, but never lifted {LIFT_M * 100:.0f} cm above where it started while grasped",
+    "held_off_target": "grasped and lifted, still held at the last step, never on the target",
+    "released_off_target": "grasped and lifted, let go (dropped or placed) off the target",
+    "grasped_no_success": "grasped, never on the target (a scene without privileged state: lift unknown)",
+    "error": "the policy or the environment raised, or returned an invalid action (see error)",
+}
+
+
+def classify_outcome(rec: dict, lifted: bool | None, held_at_end: bool) -> str:
+    """One of :data:`OUTCOMES` for a finished episode's record fields."""
+    if rec["error"] is not None:
+        return "error"
+    if rec["success_at_end"]:
+        return "success"
+    if rec["success_once"]:
+        return "success_lost"
+    if not rec["grasped"]:
+        return "never_grasped"
+    if lifted is None:
+        return "grasped_no_success"
+    if not lifted:
+        return "not_lifted"
+    return "held_off_target" if held_at_end else "released_off_target"
+
+
+def _source_height(env, b: int) -> float | None:
+    scene = env.scene(b) if hasattr(env, "scene") else None
+    state = getattr(scene, "privileged_state", None)
+    return None if state is None else float(state()["source"]["p"][2])
 
 
 def run_episode(env, policy: Policy, episode_id: int, seed: int, frames: list | None = None,
@@ -90,9 +129,10 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
     Per episode, exactly as one at a time: the policy's action chunks are queued and executed in order,
     a NaN/out-of-shape action or an exception ends that episode as a failure with its reason (the other
     scenes go on; an ended scene is stepped with a zero action and ignored), and every episode runs to the
-    task's ``max_steps``. RNGs are seeded from the first item (:func:`seed_everything`); with one item
-    this is :func:`run_episode`. ``frames``: per item, a list to receive its images (or None); ``on_step(b, obs,
-    action)`` for each executed step of item b.
+    task's ``max_steps``; each record says why it ended as it did (``outcome``, :func:`classify_outcome`).
+    RNGs are seeded from the first item (:func:`seed_everything`); with one item this is :func:`run_episode`.
+    ``frames``: per item, a list to receive its images (or None); ``on_step(b, obs, action)`` for each
+    executed step of item b.
     """
     n = len(items)
     if n != env.num_envs:
@@ -103,6 +143,9 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
         policy.bind_scenes([env.scene(b) for b in range(n)])
     obs = env.reset_batch([s for _, s in items], [e for e, _ in items])
     out = [_new_record() for _ in items]
+    z0 = [_source_height(env, b) for b in range(n)]  # None: no privileged state, lift unknown
+    lifted = [False if z is not None else None for z in z0]
+    held = [False] * n
     grab = [frames is not None and frames[b] is not None for b in range(n)]
     for b in range(n):
         if grab[b]:
@@ -150,7 +193,10 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
             rec["steps"] += 1
             success[b] = bool(info["success"])
             rec["success_once"] |= success[b]
-            rec["grasped"] |= bool(info.get("is_src_obj_grasped", False))
+            held[b] = bool(info.get("is_src_obj_grasped", False))
+            rec["grasped"] |= held[b]
+            if held[b] and lifted[b] is False:
+                lifted[b] = _source_height(env, b) - z0[b] >= LIFT_M
             rec["consecutive_grasp"] |= bool(info.get("consecutive_grasp", False))
             if grab[b]:
                 frames[b].append(obs[b]["image"])
@@ -161,4 +207,6 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
         else:  # a crashed episode is a failure, whatever happened before the crash
             rec["success_at_end"] = rec["success_once"] = False
         rec["wall_seconds"] = round(wall / n, 3)  # the batch's wall time, shared
+    for b, rec in enumerate(out):
+        rec["outcome"] = classify_outcome(rec, lifted[b], held[b])
     return out

@@ -241,3 +241,26 @@ def test_batches_keep_tasks_apart():
     b = batches(items, 4)
     assert [len(x) for x in b] == [4, 2, 4, 2] and all(len({it[0] for it in x}) == 1 for x in b)
     assert sum(b, []) == items
+
+
+@pytest.mark.parametrize("rec, lifted, held, outcome", [
+    (dict(error="x", success_at_end=False, success_once=True, grasped=True), True, True, "error"),
+    (dict(error=None, success_at_end=True, success_once=True, grasped=True), True, False, "success"),
+    (dict(error=None, success_at_end=False, success_once=True, grasped=True), True, True, "success_lost"),
+    (dict(error=None, success_at_end=False, success_once=False, grasped=False), False, False, "never_grasped"),
+    (dict(error=None, success_at_end=False, success_once=False, grasped=True), False, True, "not_lifted"),
+    (dict(error=None, success_at_end=False, success_once=False, grasped=True), True, True, "held_off_target"),
+    (dict(error=None, success_at_end=False, success_once=False, grasped=True), True, False, "released_off_target"),
+    (dict(error=None, success_at_end=False, success_once=False, grasped=True), None, True, "grasped_no_success"),
+])
+def test_outcome_names_why_an_episode_ended(rec, lifted, held, outcome):
+    from lapa_bench.rollout import OUTCOMES, classify_outcome
+
+    assert classify_outcome(rec, lifted, held) == outcome and outcome in OUTCOMES
+
+
+def test_records_carry_an_outcome_even_without_privileged_state():
+    ok = run_episode(FakeEnv(), Scripted(push), 0, 0)
+    idle = run_episode(FakeEnv(), Scripted(lambda t: np.zeros(7, np.float32)), 0, 0)
+    bad = run_episode(FakeEnv(), Scripted(lambda t: np.zeros(5)), 0, 0)
+    assert (ok["outcome"], idle["outcome"], bad["outcome"]) == ("success", "never_grasped", "error")

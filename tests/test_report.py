@@ -135,3 +135,21 @@ def test_data_efficiency_table_and_plot_from_sweep_records(tmp_path):
     assert eff.loc[("lapa", 10), "train_seeds"] == 2
     assert (tmp_path / "out" / "efficiency.png").stat().st_size > 0
     assert "| lapa (25/task) | +50.0 [" in res["markdown"]  # paired with scratch (25/task) on the same layouts
+
+
+def test_report_counts_outcomes_per_policy(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    outcomes = ["success", "not_lifted", "not_lifted", "never_grasped", None]  # None: a record from before outcomes
+    with open(d / "records.jsonl", "w") as f:
+        for i, o in enumerate(outcomes):
+            row = {"policy": "p", "label": "p", "checkpoint": None, "task": "PutCarrotOnPlateInScene-v1",
+                   "episode_id": i, "seed": 0, "success_at_end": o == "success", "success_once": o == "success",
+                   "grasped": o in ("success", "not_lifted"), "consecutive_grasp": False, "steps": 60,
+                   "wall_seconds": 1.0, "error": None}
+            if o is not None:
+                row["outcome"] = o
+            f.write(json.dumps(row) + "\n")
+    md = build_report([d], tmp_path / "out", quiet=True)["markdown"]
+    assert "### Outcomes" in md
+    assert "| policy | success | never_grasped | not_lifted | unrecorded |" in md and "| p | 1 | 1 | 2 | 1 |" in md

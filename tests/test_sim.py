@@ -57,6 +57,22 @@ def test_scripted_oracle_solves_an_episode(carrot_env):
     assert r["error"] is None and r["success_once"] and r["grasped"]
 
 
+def test_outcomes_tell_never_grasped_from_grasped_and_not_lifted(carrot_env):
+    """The records' ``outcome`` on the simulator: the oracle succeeds, the zero policy never grasps, and the
+    oracle's own actions stopped two steps after it closes the gripper (before its lift) hold the carrot
+    without lifting it (what closed-loop policies did on their training layouts: results/learning, ninth round)."""
+    actions = []
+    oracle = run_episode(carrot_env, make_policy("scripted"), episode_id=7, seed=0,
+                         on_step=lambda obs, a: actions.append(np.array(a)))
+    close = int(np.argmax(np.array(actions)[:, 6] < 0))
+    assert close > 0, "the oracle never closed the gripper"
+    stopped = run_episode(carrot_env, make_policy("replay", actions=np.array(actions[:close + 2])), 7, 0)
+    zero = run_episode(carrot_env, make_policy("zero"), 7, 0)
+    assert oracle["outcome"] in ("success", "success_lost")
+    assert stopped["grasped"] and stopped["outcome"] == "not_lifted", stopped
+    assert zero["outcome"] == "never_grasped"
+
+
 def test_nan_action_fails_episode_and_run_goes_on(tmp_path):
     class NanAt3(Policy):
         def reset(self, instruction, seed=None, context=None):

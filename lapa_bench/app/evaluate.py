@@ -225,7 +225,8 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
                 results = run_batch(env, policy, [(eid, seed) for _, eid, seed in padded], frames)
             except Exception as e:  # the simulator itself failed: record it, rebuild the env
                 results = [dict(success_at_end=False, success_once=False, grasped=False, consecutive_grasp=False,
-                                steps=0, wall_seconds=0.0, error=f"environment raised {format_exception(e)}")
+                                steps=0, wall_seconds=0.0, error=f"environment raised {format_exception(e)}",
+                                outcome="error")
                            for _ in padded]
                 env.close()
                 env = None

@@ -157,6 +157,23 @@ def comparison_table(df: pd.DataFrame, reference: str, metric: str = "success_on
     return pd.DataFrame(rows).set_index("policy") if rows else pd.DataFrame()
 
 
+def outcome_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Why the episodes ended as they did (the records' ``outcome``): per policy, the count of each outcome
+    (columns in :data:`lapa_bench.rollout.OUTCOMES`' order, those seen only); records made before outcomes
+    were recorded count as ``unrecorded``. Empty when no record has one."""
+    from lapa_bench.rollout import OUTCOMES
+
+    if "outcome" not in df or not df["outcome"].notna().any():
+        return pd.DataFrame()
+    out = df["outcome"].fillna("unrecorded")
+    table = pd.crosstab(df["label"], out).reindex(index=list(dict.fromkeys(df["label"])))
+    cols = [c for c in [*OUTCOMES, "unrecorded"] if c in table.columns]
+    table = table[cols]
+    table.index.name = "policy"
+    table.columns.name = None
+    return table
+
+
 def wide_table(summary: pd.DataFrame, metric: str = "success_at_end", with_ci: bool = True) -> pd.DataFrame:
     def cell(r):
         v = f"{r[metric]:.1f}"
@@ -274,6 +291,10 @@ def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: 
     text = []
     for m, t in sections:
         text.append(f"### {METRICS[m]} (%), Wilson 95% interval\n\n{to_markdown(t)}\n")
+    outcomes = outcome_table(df)
+    if len(outcomes):
+        text.append(f"### Outcomes (episodes; why each ended as it did: `lapa_bench.rollout.OUTCOMES`)\n\n"
+                    f"{to_markdown(outcomes)}\n")
     if compare_to:
         comp = comparison_table(df, compare_to, metric)
         if len(comp):
