@@ -8,6 +8,7 @@ A row whose files are not there says "not run". Every number comes from the file
 """
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -32,9 +33,15 @@ ROWS = [
     ("bc, commanded state", 10, "bc_10cmd", "execute 1, last (step 12000)", "bc_10cmd/train_layouts_last.json",
      ["bc_10cmd_last/eval"]),
     ("bc", 25, "bc_25w16", "execute 1", "bc_25w16/train_layouts.json", ["bc_25w16/eval"]),
+    ("bc, 5000 steps", 25, "bc_25w16s5k", "execute 1", "bc_25w16s5k/train_layouts.json", ["bc_25w16s5k/eval"]),
     ("bc", 100, "bc_100w16", "execute 1", "bc_100w16/train_layouts.json", ["bc_100w16/eval", "bc_100w16/eval_s12"]),
-    ("scratch", 10, "scratchshort_10", "execute 4", "scratchshort_10/train_layouts_execute4.json",
-     ["scratchshort_10_x4/eval"]),
+    ("scratch, commanded state", 10, "scratchcmd_10", "execute 1", "scratchcmd_10/train_layouts.json", []),
+    ("scratch, commanded state", 10, "scratchcmd_10", "execute 2", "scratchcmd_10/train_layouts_execute2.json",
+     ["scratchcmd_10_x2/eval"]),
+    ("scratch, commanded state", 10, "scratchcmd_10", "execute 4", "scratchcmd_10/train_layouts_execute4.json", []),
+    ("scratch, 5000 steps", 25, "scratchqr_25", "execute 1", "scratchqr_25/train_layouts.json", ["scratchqr_25/eval"]),
+    ("scratch, 5000 steps", 25, "scratchqr_25", "execute 4", "scratchqr_25/train_layouts_execute4.json",
+     ["scratchqr_25_x4/eval"]),
     ("scratch", 25, "scratch_25s15k", "execute 1", "scratch_25s15k/train_layouts.json", []),
     ("scratch", 25, "scratch_25s15k", "execute 2", "scratch_25s15k/train_layouts_execute2.json", []),
     ("scratch", 25, "scratch_25s15k", "execute 4", "scratch_25s15k/train_layouts_execute4.json",
@@ -83,7 +90,7 @@ def offline(run):
 def layouts(rel):
     d = read(rel)
     if d is None:
-        return ["not run", ""]
+        return ["not run", "", ""]
     eps = d["episodes"]
     known = all("held_out" in e for e in eps)
     eps = [e for e in eps if not e.get("held_out")]
@@ -91,7 +98,9 @@ def layouts(rel):
     per = " ".join(f"{sum(e['success_once'] for e in eps if SHORT[e['task']] == t)}/"
                    f"{sum(SHORT[e['task']] == t for e in eps)}" for t in TASKS)
     ok = sum(bool(e["success_once"]) for e in eps)
-    return [f"**{ok}/{len(eps)}**{mark} ({per})", f"{sum(bool(e['grasped']) for e in eps)}/{len(eps)}"]
+    failed = Counter(e["outcome"] for e in eps if e.get("outcome") and not e["success_once"])
+    why = ", ".join(f"{k} {v}" for k, v in failed.most_common()) if any("outcome" in e for e in eps) else "-"
+    return [f"**{ok}/{len(eps)}**{mark} ({per})", f"{sum(bool(e['grasped']) for e in eps)}/{len(eps)}", why or "none"]
 
 
 def simpler(folders):
@@ -116,6 +125,7 @@ def simpler(folders):
 def main():
     head = ["method", "demos/task", "steps (train time, device)", "held-out error: model / mean action / blind twin",
             "ratio to mean", "rollout", "training layouts: success (spoon carrot stack eggplant)", "grasp",
+            "why the failed ones failed (outcome)",
             "SIMPLER success any step [95 % CI] (spoon carrot stack eggplant, %)", "at end", "grasp (ever)", "n"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -123,7 +133,9 @@ def main():
         print("| " + " | ".join([method, str(n), *offline(run), rollout, *layouts(tl), *simpler(evals)]) + " |")
     print("\n`*`: the run predates the record of held-out episodes: all 40 layouts counted, a few of them held out "
           "(results/learning/trained_layouts.py counts the trained ones). Training layouts: the first 10 "
-          "demonstrations per task, closed loop (`data replay-check --policy`), held-out ones excluded.")
+          "demonstrations per task, closed loop (`data replay-check --policy`), held-out ones excluded. Outcomes "
+          "(`lapa_bench.rollout.OUTCOMES`, recorded from the tenth round on; `-` before): never_grasped, not_lifted "
+          "(grasped, never 2 cm above its start), held_off_target, released_off_target.")
 
 
 if __name__ == "__main__":
