@@ -23,3 +23,28 @@ for x in 2 4 1; do
   f=train_layouts_execute$x.json; [ $x = 1 ] && f=train_layouts.json
   layouts scratch runs/learning/scratchcmd_10 demos10 runs/learning/scratchcmd_10/$f --policy.execute $x
 done
+# 2. (run10_after.sh, at 621f062's code = bbd2c8a's) the kept step was 3000, so the last weights executing 2; the best
+#    of the four (33/36) on SIMPLER seed 0; bc's image-size ablation (64 px, shift 4 px), its last weights
+layouts scratch runs/learning/scratchcmd_10/last demos10 runs/learning/scratchcmd_10/train_layouts_last_execute2.json --policy.execute 2
+simpler scratch runs/learning/scratchcmd_10/last scratchcmd_10_last_x2 --policy.execute 2
+bc10 bc_10cmd64 --model.command_state true --model.image_size 64 --model.random_shift 4
+layouts bc runs/learning/bc_10cmd64/last demos10 runs/learning/bc_10cmd64/train_layouts_last.json
+# 3. (run10_c.sh) the last weights executing 4 and 1
+for x in 4 1; do
+  layouts scratch runs/learning/scratchcmd_10/last demos10 runs/learning/scratchcmd_10/train_layouts_last_execute$x.json --policy.execute $x
+done
+# 4. (run10_d.sh, run10_e.sh) SIMPLER seeds 1 2 executing 2; seeds 0 1 2 executing 4; bc_10cmd64's last weights seed 0
+for s in 1/2 2/2; do
+  OMP_NUM_THREADS=1 $B eval --policy scratch --checkpoint runs/learning/scratchcmd_10/last --policy.execute 2 --tasks all \
+      --episodes 24 --seeds 1 2 --label scratchcmd_10_last_x2 --out runs/learning/eval/scratchcmd_10_last_x2_s12 --no-progress --shard $s &
+done; wait
+for s in 1/2 2/2; do
+  OMP_NUM_THREADS=1 $B eval --policy scratch --checkpoint runs/learning/scratchcmd_10/last --policy.execute 4 --tasks all \
+      --episodes 24 --seeds 0 1 2 --label scratchcmd_10_last_x4 --out runs/learning/eval/scratchcmd_10_last_x4 --no-progress --shard $s &
+done; wait
+simpler bc runs/learning/bc_10cmd64/last bc_10cmd64_last
+bash results/learning/gather.sh scratchcmd_10 scratchcmd_10_last_x2 scratchcmd_10_last_x4 bc_10cmd64 bc_10cmd64_last
+cp runs/learning/scratchcmd_10/train_layouts_*.json results/learning/scratchcmd_10/
+cp runs/learning/bc_10cmd64/train_layouts_last.json results/learning/bc_10cmd64/
+mkdir -p results/learning/scratchcmd_10_last_x2/eval_s12 && cp runs/learning/eval/scratchcmd_10_last_x2_s12/*.json* results/learning/scratchcmd_10_last_x2/eval_s12/
+.venv/bin/python results/learning/table.py > results/learning/table.md
