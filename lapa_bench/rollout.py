@@ -69,6 +69,11 @@ def _new_record() -> dict:
                 error=None, outcome=None)
 
 
+def error_record(error: str) -> dict:
+    """The record fields of an episode that could not run at all (e.g. the simulator raised)."""
+    return dict(_new_record(), wall_seconds=0.0, error=error, outcome="error")
+
+
 LIFT_M = 0.02  # the source object counts as lifted once it rose this much above its height at reset
 
 # Why an episode ended as it did (a record's ``outcome``), from the success / grasp flags and, where the scene
@@ -201,12 +206,11 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
             if grab[b]:
                 frames[b].append(obs[b]["image"])
     wall = round(time.perf_counter() - t0, 3)
-    for rec, ok in zip(out, success):
+    for b, rec in enumerate(out):
         if rec["error"] is None:
-            rec["success_at_end"] = ok
+            rec["success_at_end"] = success[b]
         else:  # a crashed episode is a failure, whatever happened before the crash
             rec["success_at_end"] = rec["success_once"] = False
         rec["wall_seconds"] = round(wall / n, 3)  # the batch's wall time, shared
-    for b, rec in enumerate(out):
         rec["outcome"] = classify_outcome(rec, lifted[b], held[b])
     return out

@@ -20,7 +20,7 @@ from lapa_bench import assets, provenance
 from lapa_bench.policy import Policy, config_to_dict, format_exception, make_policy
 from lapa_bench.io import write_json_atomic
 from lapa_bench.records import EpisodeRecord, RecordWriter, done_keys, read_records, record_file
-from lapa_bench.rollout import run_batch
+from lapa_bench.rollout import error_record, run_batch
 
 
 class RunMismatchError(ValueError):
@@ -224,10 +224,7 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
             try:
                 results = run_batch(env, policy, [(eid, seed) for _, eid, seed in padded], frames)
             except Exception as e:  # the simulator itself failed: record it, rebuild the env
-                results = [dict(success_at_end=False, success_once=False, grasped=False, consecutive_grasp=False,
-                                steps=0, wall_seconds=0.0, error=f"environment raised {format_exception(e)}",
-                                outcome="error")
-                           for _ in padded]
+                results = [error_record(f"environment raised {format_exception(e)}") for _ in padded]
                 env.close()
                 env = None
             for (_, eid, seed), res, fr in zip(batch, results, frames):

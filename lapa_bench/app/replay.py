@@ -67,7 +67,8 @@ def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = Tr
             r = run_episode(env, actor, 0, e["seed"])
             results.append({"dataset": Path(root).name, "episode_index": e["episode_index"], "task": e["task"],
                             "recorded_success": e["success"], "replay_success": r["success_at_end"],
-                            "success_once": r["success_once"], "grasped": r["grasped"], "error": r["error"], "outcome": r["outcome"],
+                            "success_once": r["success_once"], "grasped": r["grasped"], "error": r["error"],
+                            "outcome": r["outcome"],
                             "held_out": None if held is None else episode_key(ds, i) in held})
     finally:
         for env in envs.values():
@@ -109,11 +110,12 @@ def replay_check(root, max_episodes=None, out=None, progress: bool = True, worke
         for key in ("success_once", "grasped"):
             print(f"[replay-check] {key}: {sum(r[key] for r in rec)}/{len(rec)}")
         trained = [r for r in rec if r["held_out"] is False]
-        if len(trained) < len(rec) and any(r["held_out"] is not None for r in rec):  # some were held out
+        recorded = any(r["held_out"] is not None for r in rec)  # the checkpoint names its held-out episodes
+        if len(trained) < len(rec) and recorded:  # some were held out
             print(f"[replay-check] of which the {len(trained)} layouts it trained on (the rest were held out for "
                   f"its learning check): success_once {sum(r['success_once'] for r in trained)}/{len(trained)}, "
                   f"grasped {sum(r['grasped'] for r in trained)}/{len(trained)}")
-        counts = Counter(r["outcome"] for r in (trained if any(r["held_out"] is not None for r in rec) else rec))
+        counts = Counter(r["outcome"] for r in (trained if recorded else rec))
         print("[replay-check] outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
         errors = [r["error"] for r in results if r["error"]]
         if errors:

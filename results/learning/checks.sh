@@ -1,10 +1,18 @@
-# Shell helpers of results/learning's run scripts from the eighth round on (sourced by run8.sh, run9.sh):
+# Shell helpers of results/learning's run scripts from the eighth round on (sourced by run8.sh, run9.sh, run10.sh):
 # bc_10w16's training recipe, the training-layout check and SIMPLER's evaluation layouts at seed 0. Needs B (the
 # lapa-bench executable).
 layouts() {  # layouts POLICY CHECKPOINT DATA OUT FLAGS...: the training-layout check (first 10 per task)
   local policy=$1 ckpt=$2 data=$3 out=$4; shift 4
   OMP_NUM_THREADS=1 $B data replay-check data/learning/$data --policy $policy --checkpoint $ckpt \
       --max-episodes 10 --out $out --workers 2 "$@"
+}
+rollouts() {  # rollouts POLICY RUN DATA X...: the training-layout check of RUN executing X of each chunk, per X, into
+  # RUN/train_layouts.json (X = 1) or RUN/train_layouts_executeX.json
+  local policy=$1 run=$2 data=$3; shift 3
+  for x in "$@"; do
+    local f=train_layouts_execute$x.json; [ "$x" = 1 ] && f=train_layouts.json
+    layouts "$policy" "$run" "$data" "$run/$f" --policy.execute "$x"
+  done
 }
 simpler() {  # simpler POLICY CHECKPOINT LABEL FLAGS...: SIMPLER's 4 x 24 layouts, seed 0, in 2 shards
   local policy=$1 ckpt=$2 label=$3; shift 3

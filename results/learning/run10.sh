@@ -19,10 +19,7 @@ OMP_NUM_THREADS=2 $B scratch train --data data/learning/demos10 --out runs/learn
     --model.pool_prompt true --model.query_tokens per_step --model.command_state true \
     --finetune.steps 15000 --finetune.warmup_steps 100 --finetune.eval_every 1500 --finetune.keep best \
     --finetune.save_every 500 --blind_twin_fraction 0.1 --finetune.progress false
-for x in 2 4 1; do
-  f=train_layouts_execute$x.json; [ $x = 1 ] && f=train_layouts.json
-  layouts scratch runs/learning/scratchcmd_10 demos10 runs/learning/scratchcmd_10/$f --policy.execute $x
-done
+rollouts scratch runs/learning/scratchcmd_10 demos10 2 4 1
 # 2. (run10_after.sh, at 621f062's code = bbd2c8a's) the kept step was 3000, so the last weights executing 2; the best
 #    of the four (33/36) on SIMPLER seed 0; bc's image-size ablation (64 px, shift 4 px), its last weights
 layouts scratch runs/learning/scratchcmd_10/last demos10 runs/learning/scratchcmd_10/train_layouts_last_execute2.json --policy.execute 2

@@ -32,10 +32,7 @@ OMP_NUM_THREADS=2 $B scratch train --data data/learning/demos25 --out runs/learn
     --model.pool_prompt true --model.query_tokens per_step --model.command_state true \
     --finetune.steps 15000 --finetune.warmup_steps 100 --finetune.eval_every 1500 --finetune.keep best \
     --finetune.save_every 500 --blind_twin_fraction 0.1 --finetune.progress false
-for x in 4 2 1; do
-  f=train_layouts_execute$x.json; [ $x = 1 ] && f=train_layouts.json
-  layouts scratch runs/learning/scratchcmd_25 demos25 runs/learning/scratchcmd_25/$f --policy.execute $x
-done
+rollouts scratch runs/learning/scratchcmd_25 demos25 4 2 1
 simpler scratch runs/learning/scratchcmd_25 scratchcmd_25_x2 --policy.execute 2
 bash results/learning/gather.sh scratchcmd_25 scratchcmd_25_x2
 cp runs/learning/scratchcmd_25/train_layouts_execute*.json results/learning/scratchcmd_25/
