@@ -90,31 +90,41 @@ def test_save_load_round_trip(tmp_path):
         LAQ.from_pretrained(tmp_path)
 
 
+def _toy_videos(path, episodes=3, frames=6):
+    """A tiny LeRobot dataset of sliding stripes (32 px) with random actions."""
+    import numpy as np
+
+    from lapa_bench.data import LeRobotWriter
+    from lapa_bench.specs import ACTION_NAMES
+
+    w = LeRobotWriter(path, fps=5, image_shape=(32, 32, 3), action_names=ACTION_NAMES)
+    yy, xx = np.mgrid[0:32, 0:32]
+    rng = np.random.default_rng(0)
+    for e in range(episodes):
+        w.add_episode(np.stack([np.stack([(xx * 8 + 5 * t + 40 * e) % 256, yy * 8, xx * 4], -1)
+                                for t in range(frames)]).astype(np.uint8), task="slide",
+                      actions=rng.normal(size=(frames, 7)).astype(np.float32))
+    return path
+
+
+MICRO = dict(image_size=32, patch_size=8, dim=32, spatial_depth=1, temporal_depth=1, decoder_depth=1, heads=2,
+             dim_head=16, code_dim=8, replace_every=3)
+
+
 def test_train_resume_and_label(tmp_path):
     """The training command on a tiny dataset: log with perplexity, resume, eval.json, labels."""
     import json
 
     import numpy as np
 
-    from lapa_bench.data import LeRobotWriter
     from lapa_bench.training import Inputs, TrainConfig
     from policies.laq.configuration_laq import LAQConfig
     from policies.laq.codes import label
     from policies.laq.train import LAQTrainConfig, train
 
-    from lapa_bench.specs import ACTION_NAMES
-
-    w = LeRobotWriter(tmp_path / "ds", fps=5, image_shape=(32, 32, 3), action_names=ACTION_NAMES)
-    yy, xx = np.mgrid[0:32, 0:32]
-    rng = np.random.default_rng(0)
-    for e in range(3):
-        w.add_episode(np.stack([np.stack([(xx * 8 + 5 * t + 40 * e) % 256, yy * 8, xx * 4], -1)
-                                for t in range(6)]).astype(np.uint8), task="slide",
-                      actions=rng.normal(size=(6, 7)).astype(np.float32))
-    over = dict(image_size=32, patch_size=8, dim=32, spatial_depth=1, temporal_depth=1, decoder_depth=1, heads=2,
-                dim_head=16, code_dim=8, replace_every=3)
-    cfg = LAQTrainConfig(model=LAQConfig(**over), train=TrainConfig(steps=6, batch_size=4, log_every=2, save_every=3,
-                                                                    progress=False, val_fraction=0.34))
+    _toy_videos(tmp_path / "ds")
+    cfg = LAQTrainConfig(model=LAQConfig(**MICRO), train=TrainConfig(steps=6, batch_size=4, log_every=2, save_every=3,
+                                                                     progress=False, val_fraction=0.34))
     inputs = Inputs(videos=[str(tmp_path / "ds")])
     train(cfg, inputs, tmp_path / "laq")
     log = (tmp_path / "laq" / "log.csv").read_text().splitlines()
@@ -132,3 +142,44 @@ def test_train_resume_and_label(tmp_path):
 
     res = probe(tmp_path / "laq", [tmp_path / "ds"], val_fraction=0.34)
     assert set(res["r2"]) >= {"dx", "dy", "dz"} and np.isfinite(res["r2_translation"])
+
+
+def test_sweep_trains_probes_and_resumes(tmp_path):
+    """`laq sweep`: one LAQ per combination, its usage and probe, the table, and a rerun that trains nothing."""
+    import json
+
+    import pytest
+
+    from lapa_bench.config import ConfigError
+    from lapa_bench.training import TrainConfig
+    from policies.laq.configuration_laq import LAQConfig
+    from policies.laq.sweep import sweep, usage
+    from policies.laq.train import SweepConfig
+
+    ds = str(_toy_videos(tmp_path / "ds", episodes=4))
+    cfg = SweepConfig(videos=[ds], data=[ds], out=str(tmp_path / "sweep"), grid={"frame_gap": [1, 2]},
+                      model=LAQConfig(**MICRO), min_r2_translation=-100.0, max_code_share=1.0,
+                      train=TrainConfig(steps=3, batch_size=4, log_every=1, save_every=3, progress=False,
+                                        val_fraction=0.25))
+    res = sweep(cfg, device="cpu")
+    names = [r["name"] for r in res["rows"]]
+    assert names == ["frame_gap1", "frame_gap2"]
+    for r in res["rows"]:
+        assert 0 < r["max_share_data"] <= 1 and 0 < r["max_share_videos"] <= 1
+        assert 1 <= r["codes_used"] <= 8 and r["passes"]  # the bars are set to pass anything finite here
+        assert {"r2_dx", "r2_dy", "r2_dz", "improvement_vs_copy"} <= set(r)
+    assert res["best"] in names
+    assert (tmp_path / "sweep" / "sweep.md").read_text().count("\n| frame_gap") == 2
+    assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 0
+    log = (tmp_path / "sweep" / "frame_gap2" / "log.csv").read_text()
+    cfg.max_code_share = 0.0  # a bar nothing meets: every row fails, no best; cached LAQs are not retrained
+    res2 = sweep(cfg, device="cpu")
+    assert (tmp_path / "sweep" / "frame_gap2" / "log.csv").read_text() == log
+    assert res2["best"] is None and not any(r["passes"] for r in res2["rows"])
+    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["best"] is None
+    assert usage([0, 0, 0, 1], 4) == {"max_share": 0.75, "perplexity": pytest.approx(1.7548, abs=1e-3),
+                                      "codes_used": 2}
+    with pytest.raises(ConfigError, match="not LAQ settings"):
+        sweep(SweepConfig(videos=[ds], data=[ds], out=str(tmp_path / "bad"), grid={"gap": [1]}))
+    with pytest.raises(ConfigError, match="must be a multiple"):
+        sweep(SweepConfig(videos=[ds], data=[ds], out=str(tmp_path / "bad"), grid={"patch_size": [7]}))

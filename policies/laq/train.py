@@ -4,6 +4,8 @@
     lapa-bench laq label --checkpoint ckpt/laq --data data/bridge_demos --out data/codes.npz
     lapa-bench laq probe --checkpoint ckpt/laq --data data/bridge_demos
     lapa-bench laq inspect --laq ckpt/laq --data data/bridge_demos --out runs/laq_inspect
+    lapa-bench laq sweep --videos data/bridge_videos --data data/bridge_demos --out runs/laq_sweep \
+        --grid '{"frame_gap": [1, 2, 4]}'
 
 Training goes through the one loop (:func:`lapa_bench.training.train_model`): resume from
 ``OUT/last``, ``OUT/log.csv`` with loss, codebook perplexity, codes used and replaced codes,
@@ -129,3 +131,25 @@ def inspect_command(cfg: InspectConfig, device: str = "auto"):
     from policies.laq.inspect_laq import inspect
 
     return inspect(cfg.laq, cfg.data, cfg.out, max_episodes=cfg.max_episodes, examples=cfg.examples)
+
+
+@dataclass
+class SweepConfig:
+    videos: list[str]  # action-free videos every LAQ of the sweep trains on
+    data: list[str]  # labelled datasets (with actions) the probe scores the codes against
+    out: str  # output folder: one LAQ per combination, sweep.json / sweep.md / sweep.png
+    # LAQ settings -> the values to try (every combination), e.g. {"frame_gap": [1, 2, 4], "codebook_size": [8, 16]}
+    grid: dict = field(default_factory=lambda: {"frame_gap": [1, 2, 4]})
+    model: LAQConfig = field(default_factory=laq_tiny)  # the settings the grid does not name
+    train: TrainConfig = field(default_factory=lambda: LAQTrainConfig().train)
+    max_episodes: int | None = None  # use only the first N episodes of each dataset (videos and data)
+    min_r2_translation: float = 0.5  # the bar: probe R^2 averaged over dx, dy, dz
+    max_code_share: float = 0.5  # the bar: no code on more than this share of tokens (videos and data)
+
+
+@register_command("laq", "sweep", SweepConfig,
+                  help="train one LAQ per combination of settings, probe each: which codes are latent actions")
+def sweep_command(cfg: SweepConfig, device: str = "auto"):
+    from policies.laq.sweep import sweep
+
+    return sweep(cfg, device=device)
