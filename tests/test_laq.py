@@ -177,6 +177,12 @@ def test_sweep_trains_probes_and_resumes(tmp_path):
     assert (tmp_path / "sweep" / "frame_gap2" / "log.csv").read_text() == log
     assert res2["best"] is None and not any(r["passes"] for r in res2["rows"])
     assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["best"] is None
+    cfg.train.steps = 4  # more steps: the cached LAQs train on from step 3, then are measured again
+    sweep(cfg, device="cpu")
+    assert json.loads((tmp_path / "sweep" / "frame_gap2" / "last" / "trainer_state.json").read_text())["step"] == 4
+    cfg.train.steps = 2
+    with pytest.raises(ConfigError, match="trained for 4 steps"):
+        sweep(cfg, device="cpu")
     assert usage([0, 0, 0, 1], 4) == {"max_share": 0.75, "perplexity": pytest.approx(1.7548, abs=1e-3),
                                       "codes_used": 2}
     with pytest.raises(ConfigError, match="not LAQ settings"):

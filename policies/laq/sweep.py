@@ -5,7 +5,7 @@ codes are latent actions worth pretraining on.
         --grid '{"frame_gap": [1, 2, 4], "codebook_size": [8, 16]}' --train.steps 1500
 
 Per combination (``OUT/<name>/``: the LAQ, its ``eval.json``, ``codes.npz``, ``probe.json``; each step is cached,
-so a rerun resumes where it stopped):
+so a rerun resumes where it stopped, and a rerun with more ``--train.steps`` trains the same LAQs on):
 
 * reconstruction of x_{t+H} against copying x_t (held-out video pairs, the LAQ's ``eval.json``);
 * codebook usage: perplexity, codes used, and the **largest code's share of tokens**, on the held-out video
@@ -70,8 +70,14 @@ def measure(name: str, combo: dict, cfg, folder: Path, device: str) -> dict:
     from policies.laq.train import LAQTrainConfig, train
 
     model = dataclasses.replace(cfg.model, **combo)
-    if not checkpoint.is_done(folder):
-        print(f"[laq sweep] {name}: training")
+    done = checkpoint.resume_step(folder) if checkpoint.is_done(folder) else 0
+    if done > cfg.train.steps:
+        raise ConfigError(f"laq sweep: {folder} was trained for {done} steps, more than --train.steps "
+                          f"{cfg.train.steps}; give the same or more steps, or another --out")
+    if done < cfg.train.steps:  # new, or more steps than before: train (resumes from last/), measure again
+        print(f"[laq sweep] {name}: training" + (f" on from step {done}" if done else ""))
+        for stale in ("codes.npz", "probe.json"):
+            (folder / stale).unlink(missing_ok=True)
         train(LAQTrainConfig(model=model, train=cfg.train, max_episodes=cfg.max_episodes), Inputs(videos=cfg.videos),
               folder, device=device)
     ev = json.loads((folder / checkpoint.EVAL_FILE).read_text())
