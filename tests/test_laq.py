@@ -153,8 +153,11 @@ def test_sweep_trains_probes_and_resumes(tmp_path):
     from lapa_bench.config import ConfigError
     from lapa_bench.training import TrainConfig
     from policies.laq.configuration_laq import LAQConfig
-    from policies.laq.sweep import sweep, usage
-    from policies.laq.train import SweepConfig
+    from policies.laq.sweep import usage
+    from policies.laq.train import SweepConfig, sweep_command
+
+    def sweep(cfg, device="auto"):
+        return sweep_command(cfg, device)
 
     ds = str(_toy_videos(tmp_path / "ds", episodes=4))
     cfg = SweepConfig(videos=[ds], data=[ds], out=str(tmp_path / "sweep"), grid={"frame_gap": [1, 2]},

@@ -63,11 +63,10 @@ def usage(indices: np.ndarray, k: int) -> dict:
             "codes_used": int((counts > 0).sum())}
 
 
-def measure(name: str, combo: dict, cfg, folder: Path, device: str) -> dict:
+def measure(name: str, combo: dict, cfg, folder: Path, train_one, device: str) -> dict:
     """Train (or reuse) one combination's LAQ, label the labelled data, probe: its row of the sweep."""
-    from lapa_bench.training import Inputs, checkpoint
+    from lapa_bench.training import checkpoint
     from policies.laq.codes import label, probe
-    from policies.laq.train import LAQTrainConfig, train
 
     model = dataclasses.replace(cfg.model, **combo)
     done = checkpoint.resume_step(folder) if checkpoint.is_done(folder) else 0
@@ -78,8 +77,7 @@ def measure(name: str, combo: dict, cfg, folder: Path, device: str) -> dict:
         print(f"[laq sweep] {name}: training" + (f" on from step {done}" if done else ""))
         for stale in ("codes.npz", "probe.json"):
             (folder / stale).unlink(missing_ok=True)
-        train(LAQTrainConfig(model=model, train=cfg.train, max_episodes=cfg.max_episodes), Inputs(videos=cfg.videos),
-              folder, device=device)
+        train_one(model, folder)
     ev = json.loads((folder / checkpoint.EVAL_FILE).read_text())
     codes_file = folder / "codes.npz"
     if not codes_file.is_file():
@@ -145,8 +143,9 @@ def plot(rows: list[dict], cfg, path: Path) -> Path:
     return path
 
 
-def sweep(cfg, device: str = "auto") -> dict:
-    """Run the sweep of ``cfg`` (a :class:`policies.laq.train.SweepConfig`); returns ``sweep.json``'s content."""
+def sweep(cfg, train_one, device: str = "auto") -> dict:
+    """Run the sweep of ``cfg`` (a :class:`policies.laq.train.SweepConfig`); ``train_one(model_config, folder)``
+    trains (or resumes) one LAQ into ``folder``. Returns ``sweep.json``'s content."""
     from lapa_bench.config import to_dict
 
     out = Path(cfg.out)
@@ -155,7 +154,7 @@ def sweep(cfg, device: str = "auto") -> dict:
                           "probe scores the codes against)")
     combos = combinations(cfg.grid, cfg.model)
     print(f"[laq sweep] {len(combos)} combinations x {cfg.train.steps} steps -> {out}")
-    rows = [measure(name, combo, cfg, out / name, device) for name, combo in combos]
+    rows = [measure(name, combo, cfg, out / name, train_one, device) for name, combo in combos]
     passing = [r for r in rows if r["passes"]]
     best = max(passing, key=lambda r: r["r2_translation"])["name"] if passing else None
     result = {"config": to_dict(cfg), "rows": rows, "best": best}

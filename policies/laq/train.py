@@ -152,4 +152,8 @@ class SweepConfig:
 def sweep_command(cfg: SweepConfig, device: str = "auto"):
     from policies.laq.sweep import sweep
 
-    return sweep(cfg, device=device)
+    def train_one(model: LAQConfig, folder: Path):
+        train(LAQTrainConfig(model=model, train=cfg.train, max_episodes=cfg.max_episodes), Inputs(videos=cfg.videos),
+              folder, device=device)
+
+    return sweep(cfg, train_one, device=device)
