@@ -73,6 +73,10 @@ ROWS = [
     ("scratch", 100, "scratch_100", "execute 4", "scratch_100/train_layouts_execute4.json",
      ["scratch_100_x4/eval", "scratch_100_x4/eval_s12"]),
     ("scratch", 100, "scratch_100", "ensemble 0.01", "scratch_100/train_layouts_ens.json", []),
+    ("scratch, commanded state", 100, "scratchcmd_100", "execute 2, last (step 15000)",
+     "scratchcmd_100/train_layouts_execute2.json", ["scratchcmd_100_x2/eval"]),
+    ("scratch, commanded state", 100, "scratchcmd_100", "execute 4, last (step 15000)",
+     "scratchcmd_100/train_layouts_execute4.json", ["scratchcmd_100_x4/eval"]),
 ]
 SHORT = {"PutSpoonOnTableClothInScene-v1": "spoon", "PutCarrotOnPlateInScene-v1": "carrot",
          "StackGreenCubeOnYellowCubeBakedTexInScene-v1": "stack", "PutEggplantInBasketScene-v1": "eggplant"}
