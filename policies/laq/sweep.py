@@ -54,12 +54,22 @@ def combinations(grid: dict, base) -> list[tuple[str, dict]]:
     return out
 
 
-def usage(indices: np.ndarray, k: int) -> dict:
-    """Largest code's share of tokens, perplexity and codes used, from code indices (any shape)."""
-    counts = np.bincount(np.asarray(indices).reshape(-1), minlength=k).astype(float)
-    p = counts / max(counts.sum(), 1)
-    nz = p[p > 0]
-    return {"max_share": float(p.max()), "perplexity": float(np.exp(-(nz * np.log(nz)).sum())),
+def max_share(counts) -> float:
+    """The largest code's share of tokens, from per-code counts."""
+    counts = np.asarray(counts, dtype=float)
+    return float(counts.max() / max(counts.sum(), 1))
+
+
+def usage(indices, k: int) -> dict:
+    """Largest code's share of tokens, perplexity (:meth:`NSVQ.perplexity`, as the LAQ's log) and codes used, from
+    code indices (any shape)."""
+    import torch
+
+    from policies.laq.nsvq import NSVQ
+
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    counts = np.bincount(idx, minlength=k)
+    return {"max_share": max_share(counts), "perplexity": NSVQ.perplexity(torch.from_numpy(idx), k),
             "codes_used": int((counts > 0).sum())}
 
 
@@ -90,16 +100,16 @@ def measure(name: str, combo: dict, cfg, folder: Path, train_one, device: str) -
         pr = probe(folder, cfg.data, device=device, max_episodes=cfg.max_episodes, codes=codes)
         write_json_atomic(probe_file, pr)
     k = model.codebook_size
-    vid = usage(np.repeat(np.arange(k), ev["usage"]), k)
+    share_videos = max_share(ev["usage"])  # the held-out video pairs' per-code counts (eval.json)
     dat = usage(np.concatenate([c.reshape(-1) for c in codes.values()]), k)
     r2t = pr["r2_translation"]
     row = {"name": name, **combo, "improvement_vs_copy": ev["improvement_vs_copy"],
            "perplexity": dat["perplexity"], "codes_used": dat["codes_used"], "codebook_size": k,
-           "max_share_videos": vid["max_share"], "max_share_data": dat["max_share"],
+           "max_share_videos": share_videos, "max_share_data": dat["max_share"],
            **{f"r2_{d}": pr["r2"].get(d) for d in ("dx", "dy", "dz")}, "r2_translation": r2t,
            "train_steps": cfg.train.steps, "train_seconds": ev.get("train", {}).get("seconds_this_session")}
     row["passes"] = bool(np.isfinite(r2t) and r2t >= cfg.min_r2_translation
-                         and max(vid["max_share"], dat["max_share"]) <= cfg.max_code_share)
+                         and max(share_videos, dat["max_share"]) <= cfg.max_code_share)
     return row
 
 

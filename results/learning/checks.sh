@@ -1,4 +1,4 @@
-# Shell helpers of results/learning's run scripts from the eighth round on (sourced by run8.sh, run9.sh, run10.sh):
+# Shell helpers of results/learning's run scripts from the eighth round on (sourced by run8.sh to run11.sh):
 # bc_10w16's training recipe, the training-layout check and SIMPLER's evaluation layouts at seed 0. Needs B (the
 # lapa-bench executable).
 layouts() {  # layouts POLICY CHECKPOINT DATA OUT FLAGS...: the training-layout check (first 10 per task)
