@@ -456,3 +456,48 @@ def test_pipeline_sweep_trains_each_size_and_seed_on_nested_subsets(tmp_path):
         PipelineConfig.from_dict({**raw, "runs": [{"method": "toy", "train_seeds": [5]}]})
     with pytest.raises(ConfigError, match="demos_per_task"):
         PipelineConfig.from_dict({**raw, "demos": {"episodes": 2}, "demos_per_task": [2, 3]})
+
+
+def test_pipeline_sweep_shares_lapas_video_stages(tmp_path):
+    """In a sweep LAPA's LAQ and latent pretraining (videos only) train once per training seed and every
+    labelled-set size finetunes from them (`shared_stages: per_seed`), or once for all seeds (`once`);
+    other settings on the same folder are refused by name before any training."""
+    from lapa_bench.app.pipeline import PipelineConfig, run
+
+    demos = tiny_dataset(tmp_path / "demos" / "carrot", episodes=4, T=6).parent
+    videos = tiny_dataset(tmp_path / "videos" / "carrot", episodes=3, T=6).parent
+    over = {k: v for k, v in micro().to_dict().items()
+            if k in ("image_size", "vision", "text", "prompt", "max_prompt_tokens", "action_bins")}
+    laq = dict(image_size=32, patch_size=8, dim=32, spatial_depth=1, temporal_depth=1, decoder_depth=1, heads=2,
+               code_dim=8)
+    stage = {"steps": 2, "batch_size": 4, "progress": False}
+    raw = {"name": "share", "out": str(tmp_path / "run"), "demos": {"path": str(demos)},
+           "videos": {"path": str(videos)},
+           "methods": {"lapa": {"model": over, "laq": {"model": laq, "train": stage}, "pretrain": stage,
+                                "finetune": stage, "blind_twin_fraction": 0}},
+           "runs": [{"method": "lapa"}], "demos_per_task": [2, 3], "train_seeds": [0, 1], "eval": {"bounds": []}}
+    run(PipelineConfig.from_dict(raw), until="train")
+    root = tmp_path / "run" / "lapa"
+    for s in (0, 1):
+        shared = root / "shared" / f"s{s}"
+        assert (shared / "laq" / "eval.json").is_file() and (shared / "pretrain" / "eval.json").is_file()
+        assert json.loads((shared / "pretrain" / "last" / "trainer_state.json").read_text())["train"]["seed"] == s
+        for n in (2, 3):
+            ft = root / f"n{n}_s{s}"
+            assert not (ft / "laq").exists() and not (ft / "pretrain").exists()
+            assert json.loads((ft / "last" / "trainer_state.json").read_text())["init"] == str(shared / "pretrain")
+    assert sorted(p.name for p in (root / "shared").iterdir()) == ["s0", "s1"]
+
+    raw["out"] = str(tmp_path / "once")
+    run(PipelineConfig.from_dict({**raw, "shared_stages": "once"}), until="train")
+    root = tmp_path / "once" / "lapa"
+    assert sorted(p.name for p in (root / "shared").iterdir()) == ["all_seeds"]
+    assert json.loads((root / "shared" / "all_seeds" / "stages.json").read_text())["by"] == str(root / "n2_s0")
+    inits = {json.loads((root / f"n{n}_s{s}" / "last" / "trainer_state.json").read_text())["init"]
+             for n in (2, 3) for s in (0, 1)}
+    assert inits == {str(root / "shared" / "all_seeds" / "pretrain")}
+
+    longer = {**raw["methods"]["lapa"], "pretrain": {**stage, "steps": 3}}
+    with pytest.raises(ValueError, match=r"other settings \(pretrain differ\): remove .*all_seeds"):
+        run(PipelineConfig.from_dict({**raw, "shared_stages": "once", "demos_per_task": [2, 4],
+                                      "methods": {"lapa": longer}}), until="train")

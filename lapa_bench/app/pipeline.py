@@ -91,6 +91,11 @@ class PipelineConfig:
     # the sets are nested; [] = all of it) x training seeds; a run trains once per (size, seed) it takes
     demos_per_task: list[int] = field(default_factory=list)
     train_seeds: list[int] = field(default_factory=lambda: [0])
+    # in a sweep, the stages of a run that do not use the labelled data (LAPA's LAQ and latent pretraining) are
+    # trained once and finetuned from by every labelled-set size: per_seed: once per training seed (the seeds stay
+    # independent end to end); once: once for all seeds, with the first (cheapest; the seeds then vary only the
+    # finetuning); none: every (size, seed) trains its own
+    shared_stages: Literal["per_seed", "once", "none"] = "per_seed"
     eval: EvalSpec = field(default_factory=EvalSpec)
 
     @classmethod
@@ -296,7 +301,8 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
         videos = where.get("videos" if r.videos == "bridge" else "panda videos")
         for n, seed in cfg.sweep(r):
             demos = _labelled_subset(where["demos"], n, data / f"demos_n{n}") if cfg.demos_per_task else where["demos"]
-            inputs = Inputs(data=[str(demos)], videos=[str(videos)] if videos and "videos" in m.needs else [])
+            inputs = Inputs(data=[str(demos)], videos=[str(videos)] if videos and "videos" in m.needs else [],
+                            shared=_shared_folder(cfg, out / slug(r.label), seed))
             key, row, sub, tags = r.label, r.label, "", {}
             if cfg.is_sweep:  # a run folder per (size, seed); one table row per size, its seeds pooled
                 row = f"{r.label} ({n}/task)" if len(cfg.demos_per_task) > 1 else r.label
@@ -341,6 +347,13 @@ class Trained(NamedTuple):
     row: str
     tags: dict
     demos: Path
+
+
+def _shared_folder(cfg: PipelineConfig, run_root: Path, seed: int) -> str | None:
+    """Where a run's stages that do not use the labelled data go in a sweep (``shared_stages``), else None."""
+    if not cfg.is_sweep or cfg.shared_stages == "none":
+        return None
+    return str(run_root / "shared" / (f"s{seed}" if cfg.shared_stages == "per_seed" else "all_seeds"))
 
 
 def _labelled_subset(demos: Path, n: int, folder: Path) -> Path:

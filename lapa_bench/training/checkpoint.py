@@ -6,6 +6,7 @@
     OUT/last/               resume point: the same two files + optimizer.pt + trainer_state.json
     OUT/log.csv             training log (one row every ``log_every`` steps)
     OUT/best/               with ``keep: best``: the best held-out step's weights + best.json
+    SHARED/stages.json      a folder of stages several runs share (:func:`shared_stages`): what they were built from
 
 Every file is written atomically (temp file + rename), so a crash never leaves a torn checkpoint.
 """
@@ -130,3 +131,38 @@ def best_info(directory) -> dict | None:
 def load_best(directory, model, device) -> None:
     """Load the best weights into ``model``."""
     load_weights(model, directory, str(device))
+
+
+# -- stages shared by several runs ----------------------------------------------------------
+SHARED_FILE = "stages.json"
+NOT_COMPARED = ("seed", "progress")  # settings shared stages may differ in: training seeds, progress bars
+
+
+def _compared(obj):
+    if isinstance(obj, dict):
+        return {k: _compared(v) for k, v in obj.items() if k not in NOT_COMPARED}
+    if isinstance(obj, list):
+        return [_compared(v) for v in obj]
+    return obj
+
+
+def shared_stages(directory, built_from: dict, by: str) -> Path:
+    """Claim ``directory`` for stages that several runs share (e.g. LAPA's LAQ and latent pretraining, which
+    use only the videos): the first run records ``built_from`` (the settings and corpora those stages
+    depend on) and ``by`` (which run trained them) in ``stages.json``; a later run must bring the same
+    settings (training seeds aside: the pipeline keeps one folder per seed unless it shares across seeds),
+    else this stops with the settings that differ, before any training on top of the wrong stages."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    mine = json.loads(json.dumps(_compared(built_from)))  # JSON's types: tuples become lists
+    p = d / SHARED_FILE
+    if not p.is_file():
+        write_json_atomic(p, {"built_from": mine, "by": by}, sort_keys=True)
+        return d
+    rec = json.loads(p.read_text())
+    if rec["built_from"] != mine:
+        theirs = rec["built_from"]
+        diff = sorted(k for k in set(theirs) | set(mine) if theirs.get(k) != mine.get(k))
+        raise ValueError(f"{d} holds shared stages built by {rec.get('by')} with other settings ({', '.join(diff)} "
+                         f"differ): remove {d} to train them again, or give this run another output folder")
+    return d

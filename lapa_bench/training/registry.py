@@ -33,6 +33,10 @@ class Inputs:
 
     data: list[str] = field(default_factory=list)  # labelled trajectories (with actions)
     videos: list[str] = field(default_factory=list)  # action-free videos
+    # a folder for the stages that use neither the labelled data nor anything else that varies between the runs
+    # pointed at it (LAPA's LAQ and latent pretraining): the pipeline points a run's labelled-set sizes (and, with
+    # `shared_stages: once`, its training seeds) here, so those stages train once (None: inside the run's folder)
+    shared: str | None = None
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from lapa_bench.config import to_dict
 from lapa_bench.policy import ModelPolicy
 from lapa_bench.training import Inputs, TrainConfig, checkpoint, register_command, register_method, train_model
 from policies.lapa.configuration_lapa import LAPAConfig, lapa_tiny
@@ -271,7 +272,12 @@ def train(cfg: LAPATrainConfig, inputs: Inputs, out, device: str = "auto") -> Pa
     from policies.laq.train import train as train_laq
 
     out = Path(out)
-    laq, pre = out / "laq", out / "pretrain"
+    base = out
+    if inputs.shared:  # stages 1-2 use only the videos: trained once for every run that shares them
+        base = checkpoint.shared_stages(inputs.shared, {
+            "method": "lapa", "videos": inputs.videos, "laq": to_dict(cfg.laq), "pretrain": to_dict(cfg.pretrain),
+            "model": to_dict(cfg.model), "max_episodes": cfg.max_episodes}, by=str(out))
+    laq, pre = base / "laq", base / "pretrain"
     if not checkpoint.is_done(laq):
         train_laq(cfg.laq, Inputs(videos=inputs.videos), laq, device)
     if not checkpoint.is_done(pre):
