@@ -8,8 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
-[ -d data/learning/demos ] || .venv/bin/lapa-bench collect --tasks all --episodes 100 --out data/learning/demos \
-    --image-size 128x128 --workers 2 --seed 0 --no-progress
+# the collection is resumable: a folder with fewer episodes (e.g. results/learning's 25/task) is topped up to 100
+# per task with the same seed, so the first episodes stay the same
+.venv/bin/lapa-bench collect --tasks all --episodes 100 --out data/learning/demos --image-size 128x128 --workers 2 \
+    --seed 0 --no-progress
 echo "[laq_sweep] $(date -u +%FT%TZ) $(git rev-parse --short HEAD) sweep"
 OMP_NUM_THREADS=2 .venv/bin/lapa-bench laq sweep --videos data/learning/demos --data data/learning/demos \
     --out runs/laq_sweep --grid "${GRID:-{\"frame_gap\": [1, 2, 4]\}}" --train.steps "${STEPS:-1500}" \
