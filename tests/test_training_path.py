@@ -452,6 +452,10 @@ def test_pipeline_sweep_trains_each_size_and_seed_on_nested_subsets(tmp_path):
         for s in (0, 1):
             state = json.loads((out / "toy" / f"n{n}_s{s}" / "last" / "trainer_state.json").read_text())
             assert state["step"] == 2 and state["train"]["seed"] == s
+    main = PipelineConfig.from_dict({**raw, "demos_per_task": [1, 2, 3], "main_size": 2})
+    assert main.sweep(main.runs[0]) == [(1, 0), (2, 0), (2, 1), (3, 0)]  # every seed at the main size only
+    with pytest.raises(ConfigError, match=r"main_size 4 is not one of demos_per_task \[2, 3\]"):
+        PipelineConfig.from_dict({**raw, "main_size": 4})
     with pytest.raises(ConfigError, match=r"runs\[0\].train_seeds \[5\] not in"):
         PipelineConfig.from_dict({**raw, "runs": [{"method": "toy", "train_seeds": [5]}]})
     with pytest.raises(ConfigError, match="demos_per_task"):

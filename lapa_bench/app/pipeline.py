@@ -91,6 +91,9 @@ class PipelineConfig:
     # the sets are nested; [] = all of it) x training seeds; a run trains once per (size, seed) it takes
     demos_per_task: list[int] = field(default_factory=list)
     train_seeds: list[int] = field(default_factory=lambda: [0])
+    # the labelled-set size every training seed runs at; the other sizes of demos_per_task train only the first
+    # seed (the data-efficiency line at one seed, the headline comparison at all of them). None: every size x seed
+    main_size: int | None = None
     # in a sweep, the stages of a run that do not use the labelled data (LAPA's LAQ and latent pretraining) are
     # trained once and finetuned from by every labelled-set size: per_seed: once per training seed (the seeds stay
     # independent end to end); once: once for all seeds, with the first (cheapest; the seeds then vary only the
@@ -139,6 +142,8 @@ class PipelineConfig:
                                 f"({cfg.demos.episodes}), the collection they are prefixes of")
         if not cfg.train_seeds or len(set(cfg.train_seeds)) != len(cfg.train_seeds):
             raise C.ConfigError(f"{where}: train_seeds {cfg.train_seeds}: give one or more distinct seeds")
+        if cfg.main_size is not None and cfg.main_size not in sizes:
+            raise C.ConfigError(f"{where}: main_size {cfg.main_size} is not one of demos_per_task {sizes}")
         labels = []
         for i, r in enumerate(cfg.runs):
             for key, allowed in (("demos_per_task", sizes), ("train_seeds", cfg.train_seeds)):
@@ -184,7 +189,8 @@ class PipelineConfig:
     def sweep(self, run: RunSpec) -> list[tuple[int, int]]:
         """The (demonstrations per task, training seed) pairs ``run`` trains."""
         sizes = run.demos_per_task or self.demos_per_task or [self.demos.episodes]
-        return [(n, s) for n in sizes for s in (run.train_seeds or self.train_seeds)]
+        seeds = run.train_seeds or self.train_seeds
+        return [(n, s) for n in sizes for s in seeds if self.main_size in (None, n) or s == seeds[0]]
 
     @property
     def is_sweep(self) -> bool:
