@@ -1,4 +1,4 @@
-# Shell helpers of results/learning's run scripts from the eighth round on (sourced by run8.sh to run11.sh):
+# Shell helpers of results/learning's run scripts from the eighth round on (sourced by run8.sh to run12b.sh):
 # bc_10w16's training recipe, the training-layout check and SIMPLER's evaluation layouts at seed 0. Needs B (the
 # lapa-bench executable).
 layouts() {  # layouts POLICY CHECKPOINT DATA OUT FLAGS...: the training-layout check (first 10 per task)
@@ -14,11 +14,12 @@ rollouts() {  # rollouts POLICY RUN DATA X...: the training-layout check of RUN 
     layouts "$policy" "$run" "$data" "$run/$f" --policy.execute "$x"
   done
 }
-simpler() {  # simpler POLICY CHECKPOINT LABEL FLAGS...: SIMPLER's 4 x 24 layouts, seed 0, in 2 shards
+simpler() {  # [SEEDS="0 1 2"] simpler POLICY CHECKPOINT LABEL FLAGS...: SIMPLER's 4 x 24 layouts, seeds SEEDS
+  # (default 0), in 2 shards
   local policy=$1 ckpt=$2 label=$3; shift 3
   for s in 1/2 2/2; do
     OMP_NUM_THREADS=1 $B eval --policy $policy --checkpoint $ckpt "$@" --tasks all --episodes 24 \
-        --seeds 0 --label $label --out runs/learning/eval/$label --no-progress --shard $s &
+        --seeds ${SEEDS:-0} --label $label --out runs/learning/eval/$label --no-progress --shard $s &
   done
   wait
 }

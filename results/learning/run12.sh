@@ -32,11 +32,7 @@ stamp checks
 rollouts scratch runs/learning/scratchcmd_25s25k demos25 2
 # 3. SIMPLER 4 x 24 x 3 seeds executing 2
 stamp SIMPLER
-for s in 1/2 2/2; do
-  OMP_NUM_THREADS=1 $B eval --policy scratch --checkpoint runs/learning/scratchcmd_25s25k --policy.execute 2 --tasks all \
-      --episodes 24 --seeds 0 1 2 --label scratchcmd_25s25k_x2 --out runs/learning/eval/scratchcmd_25s25k_x2 \
-      --no-progress --shard $s &
-done; wait
+SEEDS="0 1 2" simpler scratch runs/learning/scratchcmd_25s25k scratchcmd_25s25k_x2 --policy.execute 2
 stamp gather
 bash results/learning/gather.sh scratchcmd_25s25k scratchcmd_25s25k_x2
 cp runs/learning/scratchcmd_25s25k/train_layouts_execute*.json results/learning/scratchcmd_25s25k/

@@ -15,11 +15,7 @@ stamp() { echo "[run12b] $(date -u +%FT%TZ) $(git rev-parse --short HEAD)$(git d
 [ -f runs/learning/scratchcmd_25s25k/train_layouts_execute4.json ] || rollouts scratch runs/learning/scratchcmd_25s25k demos25 4
 # 3b. SIMPLER 4 x 24 x 3 seeds executing 4
 stamp "SIMPLER executing 4"
-for s in 1/2 2/2; do
-  OMP_NUM_THREADS=1 $B eval --policy scratch --checkpoint runs/learning/scratchcmd_25s25k --policy.execute 4 --tasks all \
-      --episodes 24 --seeds 0 1 2 --label scratchcmd_25s25k_x4 --out runs/learning/eval/scratchcmd_25s25k_x4 \
-      --no-progress --shard $s &
-done; wait
+SEEDS="0 1 2" simpler scratch runs/learning/scratchcmd_25s25k scratchcmd_25s25k_x4 --policy.execute 4
 stamp gather
 bash results/learning/gather.sh scratchcmd_25s25k scratchcmd_25s25k_x4
 cp runs/learning/scratchcmd_25s25k/train_layouts_execute*.json results/learning/scratchcmd_25s25k/
