@@ -319,6 +319,21 @@ def parse_dotted(tokens: list[str], prefix: str) -> dict:
     return out
 
 
+def yaml_values(flat_text: dict, where: str = "--") -> dict:
+    """String values of dotted keys read as YAML (``"25"`` -> 25, ``"[10, 25]"`` -> a list, ``"true"`` -> True,
+    ``"all"`` stays a string): for configs given as YAML, whose overrides should read as the file would."""
+    import yaml
+
+    out = {}
+    for key, text in flat_text.items():
+        try:
+            out[key] = yaml.safe_load(text) if text.strip() else text
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{where}{key} {text!r} is not a YAML value ({str(e).splitlines()[0]}); quote lists "
+                              f"and mappings in the shell, e.g. --{key} '[10, 25]'") from None
+    return out
+
+
 def typed_overrides(cls, flat_text: dict, where: str = "") -> dict:
     """String values of dotted keys -> typed nested dict (for configs whose class is known late)."""
     types_ = {k: tp for k, tp, _ in leaves(cls)}

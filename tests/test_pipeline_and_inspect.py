@@ -75,6 +75,24 @@ def test_pipeline_overrides_and_backbones_reach_the_model(tmp_path, monkeypatch)
     assert main(["scratch", "train", "--data", str(ds), "--out", "o", "--device", "cuda:x"]) == 2
 
 
+def test_pipeline_command_line_values_read_as_yaml(tmp_path, capsys):
+    """`lapa-bench pipeline C --demos.episodes 25 --demos_per_task '[10, 25]'` types its values as the YAML file
+    would (top-level keys used to arrive as strings and be refused); a value that is not YAML is named."""
+    from lapa_bench.app.cli import main
+
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump({"name": "x", "runs": [{"method": "scratch"}]}))
+    assert main(["pipeline", str(p), "--print-config", "--demos.episodes", "25", "--demos_per_task", "[10, 25]",
+                 "--main_size", "25", "--train_seeds", "[0, 1]", "--methods.scratch.finetune.steps", "50",
+                 "--eval.tasks", "[all]"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["demos"]["episodes"] == 25 and printed["demos_per_task"] == [10, 25]
+    assert printed["main_size"] == 25 and printed["train_seeds"] == [0, 1]
+    assert printed["methods"]["scratch"]["finetune"]["steps"] == 50 and printed["eval"]["tasks"] == ["all"]
+    assert main(["pipeline", str(p), "--print-config", "--demos_per_task", "[10, 25"]) == 2
+    assert "demos_per_task" in capsys.readouterr().err
+
+
 @requires_sim
 def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     from lapa_bench.app.cli import main

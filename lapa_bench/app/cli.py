@@ -363,7 +363,8 @@ def cmd_pipeline(args) -> int:
     from lapa_bench import config
     from lapa_bench.app.pipeline import PipelineConfig, run
 
-    extra = config.nest(config.parse_dotted(args.extra, ""))
+    # values read as YAML, as in the config file: --demos.episodes 25, --demos_per_task '[10, 25]'
+    extra = config.nest(config.yaml_values(config.parse_dotted(args.extra, "")))
     if args.out:
         extra["out"] = args.out
     cfg = PipelineConfig.from_yaml(args.config, overrides=extra)
