@@ -91,6 +91,13 @@ def test_pipeline_command_line_values_read_as_yaml(tmp_path, capsys):
     assert printed["methods"]["scratch"]["finetune"]["steps"] == 50 and printed["eval"]["tasks"] == ["all"]
     assert main(["pipeline", str(p), "--print-config", "--demos_per_task", "[10, 25"]) == 2
     assert "demos_per_task" in capsys.readouterr().err
+    # --plan: what the run would do, before it does it (counts in tests/test_training_path.py)
+    assert main(["pipeline", str(p), "--plan", "--plan-json", str(tmp_path / "plan.json"), "--demos.episodes", "25",
+                 "--demos_per_task", "[10, 25]", "--train_seeds", "[0, 1]", "--main_size", "25"]) == 0
+    out = capsys.readouterr().out
+    assert "3 training stages for 3 policies" in out and "scratch.finetune" in out
+    assert json.loads((tmp_path / "plan.json").read_text())["collect"] == [
+        {"corpus": "demos", "episodes": 100, "path": None}]
 
 
 @requires_sim

@@ -491,6 +491,19 @@ def test_pipeline_sweep_shares_lapas_video_stages(tmp_path):
             assert not (ft / "laq").exists() and not (ft / "pretrain").exists()
             assert json.loads((ft / "last" / "trainer_state.json").read_text())["init"] == str(shared / "pretrain")
     assert sorted(p.name for p in (root / "shared").iterdir()) == ["s0", "s1"]
+    # `pipeline --plan` counts what the run trained: the shared stages once per seed, all of it cached now
+    from lapa_bench.app.pipeline import plan
+
+    p = plan(PipelineConfig.from_dict(raw))
+    kinds = {k: v["trainings"] for k, v in p["per_stage"].items()}
+    assert kinds == {"lapa.finetune": 4, "lapa.laq.train": 2, "lapa.pretrain": 2}
+    assert all(t["done"] for t in p["trainings"]) and p["checkpoints"] == 4
+    assert {t["shared"] for t in p["trainings"] if t["stage"] != "lapa.finetune"} == {True}
+    once = plan(PipelineConfig.from_dict({**raw, "out": str(tmp_path / "x"), "shared_stages": "once",
+                                          "main_size": 3}))
+    assert {k: v["trainings"] for k, v in once["per_stage"].items()} == {
+        "lapa.finetune": 3, "lapa.laq.train": 1, "lapa.pretrain": 1}  # sizes 2 (seed 0) and 3 (seeds 0, 1)
+    assert not any(t["done"] for t in once["trainings"])
 
     raw["out"] = str(tmp_path / "once")
     run(PipelineConfig.from_dict({**raw, "shared_stages": "once"}), until="train")

@@ -166,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("config", help="YAML file (see configs/); any key can be overridden with --KEY VALUE, "
                     "e.g. --methods.scratch.finetune.steps 50 --eval.episodes 2")
     pl.add_argument("--print-config", action="store_true", help="print the resolved, validated config and exit")
+    pl.add_argument("--plan", action="store_true",
+                    help="print what the run would do and exit: episodes per collection, every training stage "
+                         "(steps x batch, shared ones once, cached ones marked done), episodes evaluated")
+    pl.add_argument("--plan-json", default=None, metavar="FILE", help="with --plan's output, write it to FILE as JSON")
     pl.add_argument("--out", default=None, help="override the config's output folder")
     pl.add_argument("--until", choices=["data", "train", "eval", "report"], default="report",
                     help="stop after this group of stages (default: all). E.g. collect data here, "
@@ -370,6 +374,16 @@ def cmd_pipeline(args) -> int:
     cfg = PipelineConfig.from_yaml(args.config, overrides=extra)
     if args.print_config:
         print(config.dump_yaml(cfg))
+        return 0
+    if args.plan or args.plan_json:
+        from lapa_bench.app.pipeline import format_plan, plan
+
+        p = plan(cfg)
+        print(format_plan(p))
+        if args.plan_json:
+            from lapa_bench.io import write_json_atomic
+
+            write_json_atomic(args.plan_json, p)
         return 0
     run(cfg, until=args.until)
     return 0

@@ -56,6 +56,9 @@ class Method:
     needs: tuple
     summary: str
     commands: dict = field(default_factory=dict)
+    # dotted paths of the config's training stages that go to ``Inputs.shared`` when it is given (trained once
+    # for every run pointed there, e.g. LAPA's ("laq.train", "pretrain")); `lapa-bench pipeline --plan` counts them
+    shares: tuple = ()
 
 
 _METHODS: dict[str, Method] = {}
@@ -63,7 +66,7 @@ _BROKEN: dict[str, str] = {}
 _DISCOVERED = False
 
 
-def register_method(name: str, config: type, policy: str | None = None, needs=("data",)):
+def register_method(name: str, config: type, policy: str | None = None, needs=("data",), shares=()):
     """Decorator of a method's ``train(cfg, inputs, out, device)`` function."""
     bad = [n for n in needs if n not in CORPORA]
     if bad:
@@ -75,7 +78,7 @@ def register_method(name: str, config: type, policy: str | None = None, needs=("
             raise ValueError(f"method name {name!r} is already registered by {prev.train.__module__}")
         doc = (fn.__doc__ or "").strip().splitlines()
         _METHODS[name] = Method(name, config, fn, policy, tuple(needs), doc[0] if doc else "",
-                                dict(prev.commands) if prev else {})
+                                dict(prev.commands) if prev else {}, tuple(shares))
         return fn
 
     return deco

@@ -266,7 +266,8 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
 
 
 # -- methods -------------------------------------------------------------------------------
-@register_method("lapa", config=LAPATrainConfig, policy="lapa", needs=("data", "videos"))
+@register_method("lapa", config=LAPATrainConfig, policy="lapa", needs=("data", "videos"),
+                 shares=("laq.train", "pretrain"))
 def train(cfg: LAPATrainConfig, inputs: Inputs, out, device: str = "auto") -> Path:
     """LAPA: LAQ on the videos, latent pretraining on its codes, action finetuning on the labelled data."""
     from policies.laq.train import train as train_laq
