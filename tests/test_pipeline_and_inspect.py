@@ -91,6 +91,8 @@ def test_pipeline_command_line_values_read_as_yaml(tmp_path, capsys):
     assert printed["methods"]["scratch"]["finetune"]["steps"] == 50 and printed["eval"]["tasks"] == ["all"]
     assert main(["pipeline", str(p), "--print-config", "--demos_per_task", "[10, 25"]) == 2
     assert "demos_per_task" in capsys.readouterr().err
+    assert main(["pipeline", str(p), "--print-config", "--compare_to", "lapa"]) == 2
+    assert "compare_to 'lapa' is neither a run's label" in capsys.readouterr().err
     # --plan: what the run would do, before it does it (counts in tests/test_training_path.py)
     assert main(["pipeline", str(p), "--plan", "--plan-json", str(tmp_path / "plan.json"), "--demos.episodes", "25",
                  "--demos_per_task", "[10, 25]", "--train_seeds", "[0, 1]", "--main_size", "25"]) == 0
@@ -115,7 +117,7 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
            "methods": {"lapa": {"model": over, "laq": {"model": laq, "train": stage}, "pretrain": stage,
                                 "finetune": stage},
                        "scratch": {"model": over, "finetune": stage}},
-           "runs": [{"method": "lapa"}, {"method": "scratch"}],
+           "runs": [{"method": "lapa"}, {"method": "scratch"}], "compare_to": "scratch",
            "eval": {"tasks": ["carrot"], "episodes": 1, "seeds": [0], "bounds": ["zero"], "bound_seeds": [1],
                     "train_layouts": 1}}
     path = tmp_path / "micro.yaml"
@@ -135,6 +137,7 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     assert "lapa" in table and "scratch" in table and "zero" in table
     md = (out / "report" / "table.md").read_text()
     assert md.index("success at any step") < md.index("success at end") < md.index("grasp (ever)")
+    assert "success at any step: difference to scratch" in md and "\n| lapa | " in md.split("difference to")[1]
     zero = [json.loads(x) for f in (out / "eval" / "zero").glob("records*.jsonl") for x in f.read_text().splitlines()]
     assert [r["seed"] for r in zero] == [1]  # bound_seeds
     assert list((out / "eval" / "zero").glob("records.shard-*-of-2.jsonl"))  # eval split over the 2 workers

@@ -135,6 +135,11 @@ def test_data_efficiency_table_and_plot_from_sweep_records(tmp_path):
     assert eff.loc[("lapa", 10), "train_seeds"] == 2
     assert (tmp_path / "out" / "efficiency.png").stat().st_size > 0
     assert "| lapa (25/task) | +50.0 [" in res["markdown"]  # paired with scratch (25/task) on the same layouts
+    # the method name: every size against the reference method's same size
+    md = build_report(runs, None, metric="success_once", quiet=True, compare_to="scratch")["markdown"]
+    rows = [r for r in md.splitlines() if "| 2 vs 2 |" in r]
+    assert len(rows) == 2 and rows[0].startswith("| lapa (10/task) | +50.0 [") and "| scratch (10/task) | 4 |" in rows[0]
+    assert rows[1].startswith("| lapa (25/task) | +50.0 [") and "| scratch (25/task) | 4 |" in rows[1]
 
 
 def test_report_counts_outcomes_per_policy(tmp_path):

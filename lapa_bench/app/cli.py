@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="headline metric (first table, plot); default success_at_end")
     r.add_argument("--compare-to", default=None, metavar="LABEL",
                    help="also print every other policy minus this one (e.g. scratch) in percentage points, with "
-                   "a 95%% paired-bootstrap interval over the layouts both ran (and their trained seeds)")
+                   "a 95%% paired-bootstrap interval over the layouts both ran (and their trained seeds); a "
+                   "pipeline sweep's method name compares each labelled-set size with that method's same size")
 
     c = sub.add_parser("collect", help="collect scripted demonstrations (LeRobot v2.1), disjoint from evaluation",
                        description="Roll the privileged `scripted` oracle out from random layouts that keep every "

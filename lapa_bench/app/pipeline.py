@@ -100,6 +100,9 @@ class PipelineConfig:
     # finetuning); none: every (size, seed) trains its own
     shared_stages: Literal["per_seed", "once", "none"] = "per_seed"
     eval: EvalSpec = field(default_factory=EvalSpec)
+    # the report's reference: every other policy minus it, in points, with a paired-bootstrap 95 % interval over
+    # layouts and trained seeds; a method of a sweep (e.g. scratch) compares each labelled-set size with its own
+    compare_to: str | None = None
 
     @classmethod
     def from_yaml(cls, path, overrides: dict | None = None) -> "PipelineConfig":
@@ -163,6 +166,9 @@ class PipelineConfig:
                 same = sum(x.method == r.method for x in cfg.runs) > 1
                 r.label = f"{r.method} ({r.videos} videos)" if same and "videos" in m.needs else r.method
             labels.append(r.label)
+        if cfg.compare_to is not None and cfg.compare_to not in labels + [r.method for r in cfg.runs] + cfg.eval.bounds:
+            raise C.ConfigError(f"{where}: compare_to {cfg.compare_to!r} is neither a run's label ({labels}), a run's "
+                                f"method nor a bound ({cfg.eval.bounds})")
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
             raise C.ConfigError(f"{where}: runs have the same label {dup}; give each a distinct `label`")
@@ -338,7 +344,8 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
         return _stop(st, out, until)
     # success at any step first (the LAPA paper's definition), then at the end (SimplerEnv's), then grasping
     metrics = ["success_once", "success_at_end", "grasped", "consecutive_grasp"]
-    st.run("report", lambda: build_report(runs, out / "report", metrics=metrics))
+    st.run("report", lambda: build_report(runs, out / "report", metric="success_once", metrics=metrics,
+                                          compare_to=_report_reference(cfg)))
     if cfg.note:
         (out / "report" / "NOTE.md").write_text(f"**{cfg.name}**: {cfg.note}\n")
     print(st.summary())
@@ -429,6 +436,13 @@ class Trained(NamedTuple):
     row: str
     tags: dict
     demos: Path
+
+
+def _report_reference(cfg: PipelineConfig) -> str | None:
+    """``compare_to`` as the records name it: the run's label (a method name means its first run). In a sweep
+    over sizes that label is the records' ``method`` tag, so each size is compared with the same size of it."""
+    run = next((r for r in cfg.runs if cfg.compare_to in (r.label, r.method)), None)
+    return run.label if run is not None else cfg.compare_to
 
 
 def _shared_folder(cfg: PipelineConfig, run_root: Path, seed: int) -> str | None:

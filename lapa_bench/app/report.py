@@ -141,19 +141,32 @@ def paired_difference(df: pd.DataFrame, a: str, b: str, metric: str = "success_o
 
 
 def comparison_table(df: pd.DataFrame, reference: str, metric: str = "success_once") -> pd.DataFrame:
-    """Every other policy minus ``reference`` (paired bootstrap, :func:`paired_difference`)."""
-    if reference not in set(df["label"]):
-        raise ValueError(f"--compare-to {reference!r}: no such policy in the runs; have {sorted(set(df['label']))}")
+    """Every other policy minus ``reference`` (paired bootstrap, :func:`paired_difference`).
+
+    ``reference`` is a policy label, or the method of a pipeline sweep (records' ``extra.method``, e.g.
+    ``scratch``): then each row is compared with that method's row of the *same* labelled-set size (LAPA at
+    10/task minus Scratch at 10/task, ...)."""
+    labels = list(dict.fromkeys(df["label"]))
+    if reference in labels:
+        pairs = [(label, reference) for label in labels if label != reference]
+    elif reference in set(df["method"].dropna()):
+        ref = df[df["method"] == reference].groupby("demos_per_task")["label"].first()
+        rows = df[df["demos_per_task"].notna()].drop_duplicates("label")
+        pairs = [(r.label, ref[r.demos_per_task]) for r in rows.itertuples()
+                 if r.demos_per_task in ref.index and r.label != ref[r.demos_per_task]]
+    else:
+        raise ValueError(f"compare to {reference!r}: no such policy or method in the runs; have policies "
+                         f"{labels} and methods {sorted(set(df['method'].dropna()))}")
     rows = []
-    for label in dict.fromkeys(df["label"]):
-        if label == reference:
-            continue
+    for label, against in pairs:
         try:
-            d = paired_difference(df, label, reference, metric)
+            d = paired_difference(df, label, against, metric)
         except ValueError:
             continue  # no shared layouts (e.g. a bound evaluated on other episodes)
-        rows.append({"policy": label, f"minus {reference} (points)": f"{d['diff']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}]",
-                     "paired layouts": d["layouts"], "trained seeds": "%d vs %d" % d["train_seeds"]})
+        rows.append({"policy": label,
+                     f"minus {reference} (points)": f"{d['diff']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}]",
+                     "interval width": round(d["hi"] - d["lo"], 1), "reference": against, "paired layouts": d["layouts"],
+                     "trained seeds": "%d vs %d" % d["train_seeds"]})
     return pd.DataFrame(rows).set_index("policy") if rows else pd.DataFrame()
 
 
@@ -278,8 +291,8 @@ def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: 
     """Print the tables; write ``table.md``, ``table.csv`` (long, every metric) and ``plot.png``.
 
     ``metrics``: which tables to show (default: the headline ``metric`` first, then all others).
-    ``compare_to``: a policy label; adds each other policy's difference to it with a paired-bootstrap
-    95 % interval (:func:`paired_difference`) on the headline metric.
+    ``compare_to``: a policy label, or a sweep's method (each size against its own); adds each other policy's
+    difference to it with a paired-bootstrap 95 % interval (:func:`comparison_table`) on the headline metric.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
