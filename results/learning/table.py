@@ -68,6 +68,8 @@ ROWS = [
      "scratchcmd_25s25k/train_layouts_execute2.json", []),
     ("scratch, commanded state, 25000 steps", 25, "scratchcmd_25s25k", "execute 4, last (step 25000)",
      "scratchcmd_25s25k/train_layouts_execute4.json", ["scratchcmd_25s25k_x4/eval"]),
+    ("scratch, commanded state, 25000 steps, 64 px", 25, "scratch64_25s25k", "execute 4, last (step 25000)",
+     "scratch64_25s25k/train_layouts_execute4.json", ["scratch64_25s25k_x4/eval"]),
     ("scratch, DART 0.005 demos", 25, "scratch_dart25", "execute 1", "scratch_dart25/train_layouts.json", []),
     ("scratch, DART 0.005 demos", 25, "scratch_dart25", "execute 2", "scratch_dart25/train_layouts_execute2.json", []),
     ("scratch, DART 0.005 demos", 25, "scratch_dart25", "execute 4", "scratch_dart25/train_layouts_execute4.json",
