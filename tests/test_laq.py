@@ -192,3 +192,23 @@ def test_sweep_trains_probes_and_resumes(tmp_path):
         sweep(SweepConfig(videos=[ds], data=[ds], out=str(tmp_path / "bad"), grid={"gap": [1]}))
     with pytest.raises(ConfigError, match="must be a multiple"):
         sweep(SweepConfig(videos=[ds], data=[ds], out=str(tmp_path / "bad"), grid={"patch_size": [7]}))
+
+
+def test_sweep_grid_as_listed_combinations():
+    """A --grid list tries exactly the combinations it lists (settings that change together); bad lists are named."""
+    from lapa_bench.config import ConfigError
+    from policies.laq.configuration_laq import laq_tiny
+    from policies.laq.sweep import combinations, grid_keys
+
+    grid = [{"image_size": 64, "patch_size": 8}, {"image_size": 128, "patch_size": 16, "code_seq_len": 1}]
+    combos = combinations(grid, laq_tiny())
+    assert [n for n, _ in combos] == ["image_size64-patch_size8", "image_size128-patch_size16-code_seq_len1"]
+    assert combos[1][1] == {"image_size": 128, "patch_size": 16, "code_seq_len": 1}
+    assert grid_keys(grid) == ["image_size", "patch_size", "code_seq_len"]
+    assert len(combinations({"frame_gap": [1, 2], "codebook_size": [8, 16]}, laq_tiny())) == 4
+    with pytest.raises(ConfigError, match="non-empty dicts"):
+        combinations([{"frame_gap": 2}, 3], laq_tiny())
+    with pytest.raises(ConfigError, match="repeats a combination"):
+        combinations([{"frame_gap": 2}, {"frame_gap": 2}], laq_tiny())
+    with pytest.raises(ConfigError, match="not a valid LAQ config"):
+        combinations([{"image_size": 128, "patch_size": 24}], laq_tiny())

@@ -30,27 +30,46 @@ from lapa_bench.config import ConfigError
 from lapa_bench.io import write_json_atomic
 
 
-def combinations(grid: dict, base) -> list[tuple[str, dict]]:
-    """``(name, overrides)`` for every combination of the grid's values; names like ``frame_gap2-codebook_size16``."""
+def grid_keys(grid) -> list[str]:
+    """The LAQ settings a grid names, in order (a list of combinations: every key any of them names)."""
+    if isinstance(grid, dict):
+        return list(grid)
+    return list(dict.fromkeys(k for combo in grid for k in combo))
+
+
+def combinations(grid, base) -> list[tuple[str, dict]]:
+    """``(name, overrides)`` for every combination of the grid's values; names like ``frame_gap2-codebook_size16``.
+
+    ``grid`` is a dict of lists (every combination of their values) or a list of dicts (exactly these
+    combinations, for settings that must change together, e.g. ``image_size`` with ``patch_size``)."""
     fields = {f.name for f in dataclasses.fields(base)}
     if not grid:
         raise ConfigError("laq sweep: --grid is empty; give LAQ settings to try, e.g. "
-                          "'{\"frame_gap\": [1, 2, 4], \"codebook_size\": [8, 16]}'")
-    bad = sorted(set(grid) - fields)
+                          "'{\"frame_gap\": [1, 2, 4], \"codebook_size\": [8, 16]}' or a list of combinations "
+                          "'[{\"image_size\": 64, \"patch_size\": 8}, {\"image_size\": 128, \"patch_size\": 16}]'")
+    if isinstance(grid, list) and not all(isinstance(c, dict) and c for c in grid):
+        raise ConfigError(f"laq sweep: a --grid list must hold combinations (non-empty dicts of settings), got {grid!r}")
+    bad = sorted(set(grid_keys(grid)) - fields)
     if bad:
         raise ConfigError(f"laq sweep: --grid keys {bad} are not LAQ settings; choose from {sorted(fields)}")
-    for k, v in grid.items():
-        if not isinstance(v, list) or not v:
-            raise ConfigError(f"laq sweep: --grid {k!r} must be a non-empty list of values, got {v!r}")
-    keys = list(grid)
+    if isinstance(grid, dict):
+        for k, v in grid.items():
+            if not isinstance(v, list) or not v:
+                raise ConfigError(f"laq sweep: --grid {k!r} must be a non-empty list of values, got {v!r}")
+        keys = list(grid)
+        listed = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    else:
+        listed = [dict(c) for c in grid]
     out = []
-    for values in itertools.product(*(grid[k] for k in keys)):
-        combo = dict(zip(keys, values))
+    for combo in listed:
         try:
             dataclasses.replace(base, **combo)
         except (TypeError, ValueError) as e:
             raise ConfigError(f"laq sweep: the combination {combo} is not a valid LAQ config: {e}") from e
         out.append(("-".join(f"{k}{v}" for k, v in combo.items()), combo))
+    names = [n for n, _ in out]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"laq sweep: --grid repeats a combination ({names}); list each once")
     return out
 
 
@@ -122,7 +141,7 @@ def _fmt(v) -> str:
 
 
 def to_markdown(rows: list[dict], cfg) -> str:
-    cols = ["name", *cfg.grid, "improvement_vs_copy", "perplexity", "codes_used", "max_share_videos",
+    cols = ["name", *grid_keys(cfg.grid), "improvement_vs_copy", "perplexity", "codes_used", "max_share_videos",
             "max_share_data", "r2_dx", "r2_dy", "r2_dz", "r2_translation", "train_seconds", "passes"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]

@@ -138,8 +138,9 @@ class SweepConfig:
     videos: list[str]  # action-free videos every LAQ of the sweep trains on
     data: list[str]  # labelled datasets (with actions) the probe scores the codes against
     out: str  # output folder: one LAQ per combination, sweep.json / sweep.md / sweep.png
-    # LAQ settings -> the values to try (every combination), e.g. {"frame_gap": [1, 2, 4], "codebook_size": [8, 16]}
-    grid: dict = field(default_factory=lambda: {"frame_gap": [1, 2, 4]})
+    # LAQ settings -> the values to try (every combination), e.g. {"frame_gap": [1, 2, 4], "codebook_size": [8, 16]},
+    # or a list of combinations to try as listed, e.g. [{"image_size": 64, "patch_size": 8}, {"image_size": 128, ...}]
+    grid: dict | list[dict] = field(default_factory=lambda: {"frame_gap": [1, 2, 4]})
     model: LAQConfig = field(default_factory=laq_tiny)  # the settings the grid does not name
     train: TrainConfig = field(default_factory=lambda: LAQTrainConfig().train)
     max_episodes: int | None = None  # use only the first N episodes of each dataset (videos and data)
