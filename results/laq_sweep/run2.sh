@@ -14,8 +14,8 @@ stamp collect
 GRID='[{"code_seq_len": 1, "codebook_size": 16, "frame_gap": 2},
        {"code_seq_len": 1, "codebook_size": 16, "frame_gap": 4},
        {"code_seq_len": 1, "codebook_size": 16, "frame_gap": 4, "image_size": 128, "patch_size": 16},
-       {"code_seq_len": 4, "codebook_size": 16, "frame_gap": 4},
-       {"code_seq_len": 1, "codebook_size": 32, "frame_gap": 4}]'
+       {"code_seq_len": 1, "codebook_size": 32, "frame_gap": 4},
+       {"code_seq_len": 4, "codebook_size": 16, "frame_gap": 4}]'
 stamp sweep
 OMP_NUM_THREADS=2 .venv/bin/lapa-bench laq sweep --videos data/learning/demos --data data/learning/demos \
     --out runs/laq_sweep2 --grid "${GRID_OVERRIDE:-$GRID}" --train.steps "${STEPS:-1500}" \
