@@ -212,3 +212,26 @@ def test_sweep_grid_as_listed_combinations():
         combinations([{"frame_gap": 2}, {"frame_gap": 2}], laq_tiny())
     with pytest.raises(ConfigError, match="not a valid LAQ config"):
         combinations([{"image_size": 128, "patch_size": 24}], laq_tiny())
+
+
+def test_action_transformer_over_the_difference(tmp_path):
+    """action_depth > 0: blocks over the difference tokens before pooling; gradients reach them, the code shape is the
+    same, it round-trips through a checkpoint, and a checkpoint written before the field existed loads without it."""
+    import json
+
+    m = LAQ(LAQConfig(**{**micro().to_dict(), "action_depth": 1, "code_seq_len": 1}))
+    x_t, x_th = pair()
+    out = m(x_t, x_th)
+    assert out["indices"].shape == (4, 1)
+    out["loss"].backward()
+    assert m.action.blocks[0].attn.qkv.weight.grad.abs().sum() > 0 and m.action_pos.grad.abs().sum() > 0
+    m.save_pretrained(tmp_path / "a")
+    m2 = LAQ.from_pretrained(tmp_path / "a").eval()
+    assert m2.config.action_depth == 1 and torch.equal(m2.label(x_t, x_th), m.eval().label(x_t, x_th))
+    old = LAQ(micro())
+    old.save_pretrained(tmp_path / "old")
+    cfg_file = next(p for p in (tmp_path / "old").rglob("config.json"))
+    raw = json.loads(cfg_file.read_text())
+    (raw.get("config", raw)).pop("action_depth")
+    cfg_file.write_text(json.dumps(raw))
+    assert LAQ.from_pretrained(tmp_path / "old").config.action_depth == 0

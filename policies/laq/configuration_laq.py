@@ -19,6 +19,10 @@ class LAQConfig:
     codebook_size: int = 8
     code_seq_len: int = 4  # latent action tokens per step (a square number: a k x k grid)
     code_dim: int = 32
+    # transformer blocks over the difference tokens (with their positions) before they are pooled to the code
+    # grid: where a patch changed, and how, becomes a direction (an arm moving left turns patches on its left into
+    # arm and on its right into table; average pooling alone sums those to ~0). 0: pool the difference directly
+    action_depth: int = 0
     frame_gap: int = 1  # H: x_t -> x_{t+H}
     # the decoder predicts x_{t+H} - x_t (its output layer starts near zero, i.e. at "copy x_t"), so
     # training spends its capacity on what moved; False predicts the pixels directly

@@ -2,7 +2,8 @@
 
     x_t, x_{t+H} --patchify--> tokens --spatial transformer (per frame)--> --causal temporal
     transformer (per patch, over the 2 frames)--> e_1, e_2
-    d = e_2 - e_1 --pool to a k x k grid--> code_seq_len tokens --NSVQ--> latent action codes
+    d = e_2 - e_1 (--action transformer over d's tokens, ``action_depth`` > 0)
+      --pool to a k x k grid--> code_seq_len tokens --NSVQ--> latent action codes
     decoder: patches of x_t + the codes (broadcast to their grid cells) --spatial transformer-->
              pixels of x_{t+H} (as x_t + a predicted change, ``residual_decoder``)
 
@@ -73,6 +74,9 @@ class LAQ(nn.Module):
         self.frame_pos = nn.Parameter(torch.randn(1, 2, c.dim) * 0.02)
         self.spatial = Transformer(c.dim, c.spatial_depth, c.heads, c.dim_head, c.mlp_ratio)
         self.temporal = Transformer(c.dim, c.temporal_depth, c.heads, c.dim_head, c.mlp_ratio)
+        if c.action_depth:  # reads where and how patches changed before pooling (LAQConfig.action_depth)
+            self.action_pos = nn.Parameter(torch.randn(1, self.grid ** 2, c.dim) * 0.02)
+            self.action = Transformer(c.dim, c.action_depth, c.heads, c.dim_head, c.mlp_ratio)
         self.to_code = nn.Linear(c.dim, c.code_dim)
         self.vq = NSVQ(c.code_dim, c.codebook_size, c.dead_threshold)
         self.from_code = nn.Linear(c.code_dim, c.dim)
@@ -114,6 +118,8 @@ class LAQ(nn.Module):
         tok = tok.reshape(b, 2, n, d).permute(0, 2, 1, 3).reshape(b * n, 2, d) + self.frame_pos
         tok = self.temporal(tok, causal=True).reshape(b, n, 2, d)
         diff = tok[:, :, 1] - tok[:, :, 0]  # (B, N, D): what changed
+        if self.config.action_depth:
+            diff = self.action(diff + self.action_pos)
         g, k = self.grid, self.code_grid
         diff = diff.transpose(1, 2).reshape(b, d, g, g)
         pooled = F.adaptive_avg_pool2d(diff, k).flatten(2).transpose(1, 2)  # (B, k*k, D)
