@@ -11,11 +11,16 @@ stamp() { echo "[laq_sweep2] $(date -u +%FT%TZ) $(git rev-parse --short HEAD)$(g
 stamp collect
 .venv/bin/lapa-bench collect --tasks all --episodes 100 --out data/learning/demos --image-size 128x128 --workers 2 \
     --seed 0 --no-progress
+# The first three combinations ran as declared; the last two of the declared grid (32 codes; 4 tokens x 16 codes,
+# both without the action transformer; the second stopped while training) were dropped once the first three showed the continuous latent itself
+# carries no lateral direction (README "Second sweep"), for the action transformer (LAQConfig.action_depth).
 GRID='[{"code_seq_len": 1, "codebook_size": 16, "frame_gap": 2},
        {"code_seq_len": 1, "codebook_size": 16, "frame_gap": 4},
        {"code_seq_len": 1, "codebook_size": 16, "frame_gap": 4, "image_size": 128, "patch_size": 16},
-       {"code_seq_len": 1, "codebook_size": 32, "frame_gap": 4},
-       {"code_seq_len": 4, "codebook_size": 16, "frame_gap": 4}]'
+       {"code_seq_len": 1, "codebook_size": 16, "frame_gap": 4, "action_depth": 2},
+       {"code_seq_len": 1, "codebook_size": 16, "frame_gap": 4, "image_size": 128, "patch_size": 16, "action_depth": 2},
+       {"code_seq_len": 1, "codebook_size": 16, "frame_gap": 2, "action_depth": 2},
+       {"code_seq_len": 4, "codebook_size": 16, "frame_gap": 4, "action_depth": 2}]'
 stamp sweep
 OMP_NUM_THREADS=2 .venv/bin/lapa-bench laq sweep --videos data/learning/demos --data data/learning/demos \
     --out runs/laq_sweep2 --grid "${GRID_OVERRIDE:-$GRID}" --train.steps "${STEPS:-1500}" \
