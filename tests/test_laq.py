@@ -205,6 +205,11 @@ def test_sweep_grid_as_listed_combinations():
     assert [n for n, _ in combos] == ["image_size64-patch_size8", "image_size128-patch_size16-code_seq_len1"]
     assert combos[1][1] == {"image_size": 128, "patch_size": 16, "code_seq_len": 1}
     assert grid_keys(grid) == ["image_size", "patch_size", "code_seq_len"]
+    from types import SimpleNamespace
+
+    from policies.laq.sweep import to_markdown
+    table = to_markdown([{"name": n, **c} for n, c in combos], SimpleNamespace(grid=grid, model=laq_tiny()))
+    assert "| image_size64-patch_size8 | 64 | 8 | 4 |" in table  # code_seq_len: the base LAQ's, not "n/a"
     assert len(combinations({"frame_gap": [1, 2], "codebook_size": [8, 16]}, laq_tiny())) == 4
     with pytest.raises(ConfigError, match="non-empty dicts"):
         combinations([{"frame_gap": 2}, 3], laq_tiny())

@@ -144,7 +144,8 @@ def to_markdown(rows: list[dict], cfg) -> str:
     cols = ["name", *grid_keys(cfg.grid), "improvement_vs_copy", "perplexity", "codes_used", "max_share_videos",
             "max_share_data", "r2_dx", "r2_dy", "r2_dz", "r2_translation", "train_seconds", "passes"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    base = dataclasses.asdict(cfg.model)  # a listed combination that does not name a setting runs with the base's
+    lines += ["| " + " | ".join(_fmt(r.get(c, base.get(c))) for c in cols) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
