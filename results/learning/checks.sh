@@ -1,6 +1,9 @@
 # Shell helpers of results/learning's run scripts from the eighth round on (sourced by run8.sh to run12b.sh):
-# bc_10w16's training recipe, the training-layout check and SIMPLER's evaluation layouts at seed 0. Needs B (the
-# lapa-bench executable).
+# bc_10w16's training recipe, the training-layout check and SIMPLER's evaluation layouts at seed 0. Sets B (the
+# lapa-bench executable) and MS_ASSET_DIR when unset; `stamp` logs a step with the time and revision (RUN names it).
+B=${B:-.venv/bin/lapa-bench}
+export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
+stamp() { echo "[${RUN:-run}] $(date -u +%FT%TZ) $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- lapa_bench policies || echo -dirty) $*"; }
 layouts() {  # layouts POLICY CHECKPOINT DATA OUT FLAGS...: the training-layout check (first 10 per task)
   local policy=$1 ckpt=$2 data=$3 out=$4; shift 4
   OMP_NUM_THREADS=1 $B data replay-check data/learning/$data --policy $policy --checkpoint $ckpt \

@@ -14,10 +14,8 @@
 # script stops when none does.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
-B=.venv/bin/lapa-bench
-source results/learning/checks.sh  # layouts, rollouts, simpler
-stamp() { echo "[run14] $(date -u +%FT%TZ) $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- lapa_bench policies || echo -dirty) $*"; }
+RUN=run14
+source results/learning/checks.sh  # B, MS_ASSET_DIR, stamp, layouts, rollouts, simpler
 mkdir -p runs/learning
 [ -f data/learning/demos25/meta/info.json ] || $B data subset data/learning/demos data/learning/demos25 --episodes 25
 best=$(.venv/bin/python -c "import json; print(json.load(open('runs/laq_sweep2/sweep.json'))['best'] or '')")
