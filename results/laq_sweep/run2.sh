@@ -6,14 +6,15 @@
 #   nohup bash results/laq_sweep/run2.sh > runs/laq_sweep2.log 2>&1 &      (resumable: cached per combination)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
-stamp() { echo "[laq_sweep2] $(date -u +%FT%TZ) $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- lapa_bench policies || echo -dirty) $*"; }
+RUN=laq_sweep2
+source results/learning/checks.sh  # MS_ASSET_DIR, stamp
 stamp collect
 .venv/bin/lapa-bench collect --tasks all --episodes 100 --out data/learning/demos --image-size 128x128 --workers 2 \
     --seed 0 --no-progress
 # The first three combinations ran as declared; the last two of the declared grid (32 codes; 4 tokens x 16 codes,
-# both without the action transformer; the second stopped while training) were dropped once the first three showed the continuous latent itself
-# carries no lateral direction (README "Second sweep"), for the action transformer (LAQConfig.action_depth).
+# both without the action transformer; the second stopped while training) were dropped once the first three showed
+# the continuous latent itself carries no lateral direction (README "Second sweep"), for the action transformer
+# (LAQConfig.action_depth).
 GRID='[{"code_seq_len": 1, "codebook_size": 16, "frame_gap": 2},
        {"code_seq_len": 1, "codebook_size": 16, "frame_gap": 4},
        {"code_seq_len": 1, "codebook_size": 16, "frame_gap": 4, "image_size": 128, "patch_size": 16},

@@ -1,4 +1,5 @@
-# Shell helpers of results/learning's run scripts from the eighth round on (sourced by run8.sh to run12b.sh):
+# Shell helpers of results/learning's run scripts from the eighth round on (sourced by run8.sh to run14.sh, and by
+# results/laq_sweep/run2*.sh):
 # bc_10w16's training recipe, the training-layout check and SIMPLER's evaluation layouts at seed 0. Sets B (the
 # lapa-bench executable) and MS_ASSET_DIR when unset; `stamp` logs a step with the time and revision (RUN names it).
 B=${B:-.venv/bin/lapa-bench}
