@@ -46,8 +46,9 @@ class EnvList:
         return [env.reset(seed=int(s), options={"episode_id": int(i)})[0]
                 for env, s, i in zip(self.envs, seeds, episode_ids)]
 
-    def step_batch(self, actions) -> tuple[list[dict], list[dict]]:
-        out = [env.step(a) for env, a in zip(self.envs, np.asarray(actions, dtype=np.float32))]
+    def step_batch(self, actions, read=None) -> tuple[list[dict], list[dict]]:
+        read = [True] * self.num_envs if read is None else read
+        out = [_step(env, a, r) for env, a, r in zip(self.envs, np.asarray(actions, dtype=np.float32), read)]
         return [o[0] for o in out], [o[4] for o in out]
 
     def set_layouts(self, layouts: list) -> list[int]:
@@ -62,6 +63,16 @@ class EnvList:
     def close(self):
         for env in self.envs:
             env.close()
+
+
+def _step(env, action, read: bool):
+    """``env.step``, telling an env that can skip its render (``read=False``) that nobody reads this image."""
+    return env.step(action) if read else env.step(action, read=False)
+
+
+def _step_batch(env, actions, read: list[bool]):
+    """``env.step_batch``; the ``read`` hint only when some image goes unread (envs without it still work)."""
+    return env.step_batch(actions) if all(read) else env.step_batch(actions, read=read)
 
 
 def _new_record() -> dict:
@@ -138,6 +149,11 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
     RNGs are seeded from the first item (:func:`seed_everything`); with one item this is :func:`run_episode`.
     ``frames``: per item, a list to receive its images (or None); ``on_step(b, obs, action)`` for each
     executed step of item b.
+
+    Only what is read is rendered: a step's image is needed when the policy will be asked for a new chunk
+    from it, when ``frames`` records it, or when ``on_step`` is given (it sees every observation); the
+    other steps tell the env ``read=False`` (:meth:`tasks.env.SimplerBridgeEnv.step`), which skips the
+    camera. The records are the same either way (``tests/test_sim.py``).
     """
     n = len(items)
     if n != env.num_envs:
@@ -166,7 +182,7 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
     queues: list[list] = [[] for _ in items]
     success = [False] * n
     live = [rec["error"] is None for rec in out]
-    for _ in range(env.max_steps if any(live) else 0):
+    for t in range(env.max_steps if any(live) else 0):
         need = [b for b in range(n) if live[b] and not queues[b]]
         if need:
             try:
@@ -190,7 +206,9 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
                 actions[b] = queues[b].pop(0)
                 if on_step is not None:
                     on_step(b, obs[b], actions[b])
-        obs, infos = env.step_batch(actions)
+        last = t == env.max_steps - 1
+        read = [grab[b] or on_step is not None or (live[b] and not queues[b] and not last) for b in range(n)]
+        obs, infos = _step_batch(env, actions, read)
         for b in range(n):
             if not live[b]:
                 continue

@@ -8,6 +8,7 @@ env: :class:`EnvList` gives N of them the batched API (``make_env(task, num_envs
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import gymnasium as gym
@@ -103,6 +104,21 @@ class SimplerBridgeEnv(gym.Env):
         self.max_steps = self.task.max_steps
         self.instruction = self.task.instruction
         self._last_frame = None
+        _exact_fast_greenscreen(u)
+
+    @contextlib.contextmanager
+    def _no_render(self):
+        """Within: ManiSkill's step computes no observation (no camera render, readback or greenscreen); physics,
+        the success check and the info are as always. ``obs_mode == "none"`` is ManiSkill's own no-observation
+        path (``BaseEnv.get_obs`` returns ``{}``); rendering is a pure function of the scene's state, so a later
+        rendered frame is the same whether or not the frames before it were rendered."""
+        u = self._env.unwrapped
+        mode = u._obs_mode
+        u._obs_mode = "none"
+        try:
+            yield
+        finally:
+            u._obs_mode = mode
 
     # -- gymnasium API (one episode) -------------------------------------------------------
     def reset(self, *, seed=None, options=None):
@@ -113,11 +129,15 @@ class SimplerBridgeEnv(gym.Env):
         obs, info = self._env.reset(seed=seed, options=options)
         return self._obs(obs, 0), self._info(info, 0)
 
-    def step(self, action):
+    def step(self, action, read: bool = True):
+        """One step. ``read=False``: the caller will not look at this step's image (e.g. the policy is still
+        executing a chunk), so the camera is not rendered and ``obs["image"]`` is None (state and info as always)."""
         self._single()
         a = np.asarray(action, dtype=np.float32).reshape(specs.ACTION_DIM)
-        obs, _, _, truncated, info = self._env.step(a)
-        return self._obs(obs, 0), 0.0, False, bool(np.asarray(truncated).reshape(-1)[0]), self._info(info, 0)
+        with contextlib.nullcontext() if read else self._no_render():
+            obs, _, _, truncated, info = self._env.step(a)
+        return (self._obs(obs, 0) if read else self._blind_obs(0)), 0.0, False, \
+            bool(np.asarray(truncated).reshape(-1)[0]), self._info(info, 0)
 
     # -- batched API (num_envs scenes in lockstep) ---------------------------------------
     def reset_batch(self, seeds, episode_ids) -> list[dict]:
@@ -133,14 +153,19 @@ class SimplerBridgeEnv(gym.Env):
                                  options={"episode_id": torch.as_tensor([int(e) for e in episode_ids])})
         return self._obs_all(obs)
 
-    def step_batch(self, actions) -> tuple[list[dict], list[dict]]:
-        """``actions (num_envs, 7)`` -> (per-scene observations, per-scene infos)."""
+    def step_batch(self, actions, read=None) -> tuple[list[dict], list[dict]]:
+        """``actions (num_envs, 7)`` -> (per-scene observations, per-scene infos). ``read``: per scene, whether
+        its image will be looked at (default: all); the scenes render together, so only when none is read is
+        the render skipped (unread scenes' images are None)."""
         a = np.asarray(actions, dtype=np.float32).reshape(self.num_envs, specs.ACTION_DIM)
+        read = [True] * self.num_envs if read is None else [bool(r) for r in read]
         if self.num_envs == 1:
-            obs, _, _, _, info = self.step(a[0])
+            obs, _, _, _, info = self.step(a[0], read=read[0])
             return [obs], [info]
-        obs, _, _, _, info = self._env.step(a)
-        return self._obs_all(obs), [self._info(info, i) for i in range(self.num_envs)]
+        with contextlib.nullcontext() if any(read) else self._no_render():
+            obs, _, _, _, info = self._env.step(a)
+        all_obs = self._obs_all(obs) if any(read) else [self._blind_obs(i) for i in range(self.num_envs)]
+        return all_obs, [self._info(info, i) for i in range(self.num_envs)]
 
     def render(self):
         return self._last_frame
@@ -163,6 +188,10 @@ class SimplerBridgeEnv(gym.Env):
         if i == 0:
             self._last_frame = img
         return {"image": img, "instruction": self.instruction, "state": self.proprio(i)}
+
+    def _blind_obs(self, i: int) -> dict:
+        """The observation of a step whose image nobody reads (not rendered)."""
+        return {"image": None, "instruction": self.instruction, "state": self.proprio(i)}
 
     def _obs_all(self, raw) -> list[dict]:
         """Every scene's observation (the images leave the GPU in one copy)."""
@@ -266,6 +295,35 @@ class SimplerBridgeEnv(gym.Env):
         out["ee_target"] = dict(zip("pq", pq(arm._target_pose)))
         out["fingers"] = [pq(to_base * link.pose)[0] for link in (u.agent.finger1_link, u.agent.finger2_link)]
         return out
+
+
+def _exact_fast_greenscreen(u) -> None:
+    """SIMPLER's greenscreen (``BaseDigitalTwinEnv._green_sceen_rgb``: background pixels take the real image,
+    pixels of the robot and the task's objects keep the render), with the mask from a lookup table over the
+    segmentation ids instead of ``torch.isin`` and one ``torch.where`` instead of two products and a sum: the
+    same pixels, several times cheaper. Other overlay modes keep ManiSkill's own code."""
+    import torch
+
+    original = u._green_sceen_rgb
+
+    def green_screen(rgb, segmentation, overlay_img):
+        if u.rgb_overlay_mode != "background" or rgb.dtype != overlay_img.dtype:
+            return original(rgb, segmentation, overlay_img)
+        seg = segmentation[..., 0].long()
+        src = u._segmentation_ids_to_keep  # rebuilt by ManiSkill on reconfiguration: the table follows it
+        size = int(seg.max()) + 1
+        cached = getattr(u, "_lapa_keep_lut", None)
+        if cached is None or cached[0] is not src or cached[1].numel() < size or cached[1].device != seg.device:
+            keep_ids = src.to(seg.device).long()
+            n = max(size, int(keep_ids.max()) + 1 if keep_ids.numel() else 0)
+            lut = torch.zeros(n, dtype=torch.bool, device=seg.device)
+            lut[keep_ids[keep_ids >= 0]] = True
+            u._lapa_keep_lut = cached = (src, lut)
+        keep = cached[1][seg.clamp(min=0)] & (seg >= 0)
+        return torch.where(keep[..., None], rgb, overlay_img)
+
+    u._green_sceen_rgb = green_screen
+    u._lapa_original_green_screen = original
 
 
 class _SceneView:

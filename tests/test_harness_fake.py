@@ -25,11 +25,11 @@ class FakeEnv:
         return {"image": np.zeros((4, 4, 3), np.uint8), "instruction": self.instruction,
                 "state": np.array([self.x] * 7, np.float32)}
 
-    def step(self, a):
+    def step(self, a, read=True):
         self.x += float(a[0])
         ok = self.x > 0.05
-        return self._obs(), 0.0, False, False, {"success": ok, "is_src_obj_grasped": ok,
-                                                 "consecutive_grasp": False}
+        obs = self._obs() if read else dict(self._obs(), image=None)  # as the real env: unread, not rendered
+        return obs, 0.0, False, False, {"success": ok, "is_src_obj_grasped": ok, "consecutive_grasp": False}
 
 
 class Scripted(Policy):
@@ -63,6 +63,38 @@ def test_action_chunks_are_executed_in_order():
 
     r = run_episode(FakeEnv(), Scripted(chunk), 0, 0)
     assert r["steps"] == 10 and len(calls) == 2
+
+
+class Recording(FakeEnv):
+    def reset(self, seed=None, options=None):
+        self.executed, self.reads = [], []
+        return super().reset(seed, options)
+
+    def step(self, a, read=True):
+        self.executed.append(float(a[0]))
+        self.reads.append(read)
+        return super().step(a, read)
+
+
+def test_chunks_run_in_order_and_only_read_frames_render():
+    """Distinct rows: a reversed or shuffled chunk fails. The env is asked to render exactly the frames the
+    policy reads (the step that empties a chunk, except the last step), and the policy never sees an
+    unrendered image; with frames recorded every step renders."""
+    seen = []
+
+    class Chunker(Policy):
+        def act(self, obs):
+            assert obs["image"] is not None
+            seen.append(len(seen))
+            return np.array([[0.001 * (1 + i + 4 * (len(seen) - 1)), 0, 0, 0, 0, 0, 1] for i in range(4)], np.float32)
+
+    env = Recording()
+    run_episode(env, Chunker(), 0, 0)
+    assert np.allclose(env.executed, [0.001 * (1 + i + 4 * c) for c in range(3) for i in range(4)][:10])
+    assert env.reads == [t % 4 == 3 and t < 9 for t in range(10)]
+    frames = []
+    run_episode(env, Chunker(), 0, 0, frames=frames)
+    assert all(env.reads) and len(frames) == 11 and all(f is not None for f in frames)
 
 
 @pytest.mark.parametrize("fn, reason", [

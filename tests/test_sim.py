@@ -274,3 +274,48 @@ def test_batched_evaluation_matches_and_resumes_per_batch(tmp_path):
     assert sum(r["success_once"] for r in one) >= 2  # the oracle succeeds: the comparison has teeth
     manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
     assert manifest["num_envs"] == 2 and manifest["sim_backend"] == "physx_cpu"
+
+
+def test_rendering_only_what_is_read_gives_the_same_records(carrot_env, monkeypatch):
+    """A policy executing chunks of 4 reads one frame in four: the others are not rendered. Records (success,
+    grasp, steps, outcome) and the images the policy saw are the same as when every step renders, and with a
+    video (every frame recorded) too; the video's frames are the rendered-every-step frames."""
+    import hashlib
+
+    from lapa_bench import rollout
+
+    oracle_actions = []
+    run_episode(carrot_env, make_policy("scripted"), episode_id=7, seed=0,
+                on_step=lambda obs, a: oracle_actions.append(np.array(a)))
+
+    class ChunkReplay(Policy):  # the oracle's actions, 4 per call; notes a hash of every image it is given
+        def reset(self, instruction, seed=None, context=None):
+            self.t, self.seen = 0, []
+
+        def act(self, obs):
+            self.seen.append(hashlib.sha1(obs["image"].tobytes()).hexdigest())
+            chunk = np.array(oracle_actions[self.t:self.t + 4] or [np.zeros(7)], np.float32)
+            self.t += 4
+            return chunk
+
+    def run(frames=None, every_step=False):
+        calls = []
+        if every_step:  # the old path: every step renders
+            monkeypatch.setattr(rollout, "_step_batch", lambda env, a, read: env.step_batch(a))
+        orig = carrot_env.step
+        monkeypatch.setattr(carrot_env, "step", lambda a, read=True: (calls.append(read), orig(a, read=read))[1])
+        p = ChunkReplay()
+        rec = run_episode(carrot_env, p, episode_id=7, seed=0, frames=frames)
+        monkeypatch.undo()
+        rec.pop("wall_seconds")
+        return rec, p.seen, calls
+
+    old, old_seen, old_calls = run(every_step=True)
+    new, new_seen, new_calls = run()
+    frames = []
+    video, video_seen, video_calls = run(frames=frames)
+    assert old["success_once"] and old["grasped"], old
+    assert new == old and video == old
+    assert new_seen == old_seen == video_seen and len(new_seen) == 15
+    assert all(old_calls) and all(video_calls) and sum(new_calls) == 14  # one render in four (none after the last)
+    assert len(frames) == 61
