@@ -334,7 +334,7 @@ def _common(p) -> None:
 def _run_method_train(args) -> int:
     from lapa_bench import config
     from lapa_bench.device import parse_device
-    from lapa_bench.training.registry import Inputs, get_method
+    from lapa_bench.training.registry import Inputs, get_method, run_method
 
     m = get_method(args.method)
     raw = config.load_yaml(args.config) if args.config else {}
@@ -344,7 +344,7 @@ def _run_method_train(args) -> int:
         return 0
     parse_device(args.device)
     inputs = Inputs(**{c: getattr(args, c) for c in m.needs})
-    m.train(cfg, inputs, args.out, args.device)
+    run_method(m, cfg, inputs, args.out, args.device)
     print(f"[{args.method} train] checkpoint: {args.out}" + (f" (policy {m.policy})" if m.policy else ""))
     return 0
 

@@ -275,7 +275,7 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
     from lapa_bench.app.evaluate import EvalConfig
     from lapa_bench.app.report import build_report
     from lapa_bench.training import checkpoint
-    from lapa_bench.training.registry import Inputs, get_method
+    from lapa_bench.training.registry import Inputs, claim_training, get_method, run_method
 
     if until not in GROUPS:
         raise ValueError(f"until={until!r}; choose from {list(GROUPS)}")
@@ -321,8 +321,10 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
                 key, sub = f"{row} seed {seed}", f"n{n}_s{seed}"
                 tags = {"method": r.label, "demos_per_task": n, "train_seed": seed}
             run_out = out / slug(r.label) / sub
-            st.run(key, lambda m=m, r=r, inputs=inputs, run_out=run_out, seed=seed: _train(
-                m, cfg.run_config(r, seed), inputs, run_out, cfg.device, seed), done=checkpoint.is_done(run_out))
+            rcfg = cfg.run_config(r, seed)
+            done = claim_training(m, rcfg, inputs, run_out)  # a finished run made with other settings stops here
+            st.run(key, lambda m=m, rcfg=rcfg, inputs=inputs, run_out=run_out: run_method(
+                m, rcfg, inputs, run_out, cfg.device), done=done)
             ckpts[key] = Trained(m.policy, run_out, row, tags, demos)
     if until == "train":
         return _stop(st, out, until)
@@ -460,15 +462,6 @@ def _labelled_subset(demos: Path, n: int, folder: Path) -> Path:
         return demos
     subset_datasets(demos, folder, n)
     return folder
-
-
-def _train(method, cfg, inputs, out: Path, device: str, seed: int):
-    """One training run; the global RNGs are seeded first, so that model initialisation depends on the
-    training seed and not on what ran before in this process."""
-    from lapa_bench.rollout import seed_everything
-
-    seed_everything(seed, 0)
-    return method.train(cfg, inputs, out, device)
 
 
 def learning_check(ckpts: dict, folder: Path, train_layouts: int, workers: int, st) -> list[dict]:

@@ -399,6 +399,27 @@ def open_sources(dirs, max_episodes=None, actions: bool | None = None):
     return out
 
 
+# keys of a dataset's ``lapa_bench`` info that say where it came from, not what it holds (paths, a subset's size:
+# the first N episodes of a collection are the same data whether collected as N or cut from more)
+_WHERE_FROM = ("subset_of", "subset_episodes", "resized_from")
+
+
+def dataset_settings(path) -> list[dict]:
+    """What determines the data under ``path`` (one entry per dataset): its folder name, episodes, frames'
+    feature shapes, fps and the settings its collector recorded (oracle, noise, seed, assets' kind); not
+    its location, so a dataset regenerated with the same settings in a fresh clone has the same settings.
+    The fingerprint of a training run's inputs (:mod:`lapa_bench.fingerprint`)."""
+    out = []
+    for ds in open_datasets(path):
+        extra = {k: v for k, v in ds.info.get("lapa_bench", {}).items() if k not in _WHERE_FROM}
+        if isinstance(extra.get("assets"), dict):
+            extra["assets"] = {k: v for k, v in extra["assets"].items() if k != "dir"}
+        out.append({"name": ds.root.name, "episodes": len(ds), "fps": ds.fps,
+                    "shapes": {k: f.get("shape") for k, f in sorted(ds.info["features"].items())},
+                    "collected": extra})
+    return out
+
+
 def stored_image_size(sources) -> tuple | None:
     """The (H, W) at which the sources store their frames (recorded in checkpoints as ``source_size``, so a
     rollout frame goes through it: lapa_bench.data.preprocess); None when no source says; an error when

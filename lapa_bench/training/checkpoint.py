@@ -134,35 +134,21 @@ def load_best(directory, model, device) -> None:
 
 
 # -- stages shared by several runs ----------------------------------------------------------
-SHARED_FILE = "stages.json"
-NOT_COMPARED = ("seed", "progress")  # settings shared stages may differ in: training seeds, progress bars
-
-
-def _compared(obj):
-    if isinstance(obj, dict):
-        return {k: _compared(v) for k, v in obj.items() if k not in NOT_COMPARED}
-    if isinstance(obj, list):
-        return [_compared(v) for v in obj]
-    return obj
+NOT_COMPARED = ("seed",)  # besides lapa_bench.fingerprint.NOT_DETERMINING: shared stages may differ in training seeds
 
 
 def shared_stages(directory, built_from: dict, by: str) -> Path:
     """Claim ``directory`` for stages that several runs share (e.g. LAPA's LAQ and latent pretraining, which
-    use only the videos): the first run records ``built_from`` (the settings and corpora those stages
-    depend on) and ``by`` (which run trained them) in ``stages.json``; a later run must bring the same
-    settings (training seeds aside: the pipeline keeps one folder per seed unless it shares across seeds),
-    else this stops with the settings that differ, before any training on top of the wrong stages."""
+    use only the videos), with the fingerprint of ``built_from`` (the settings and corpora those stages
+    depend on: :func:`lapa_bench.fingerprint.claim`, which also records ``by``, the run that trained them).
+    A later run must bring the same settings (training seeds aside: the pipeline keeps one folder per seed
+    unless it shares across seeds), else this stops with the settings that differ, before any training on
+    top of the wrong stages."""
+    from lapa_bench import fingerprint
+
     d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    mine = json.loads(json.dumps(_compared(built_from)))  # JSON's types: tuples become lists
-    p = d / SHARED_FILE
-    if not p.is_file():
-        write_json_atomic(p, {"built_from": mine, "by": by}, sort_keys=True)
-        return d
-    rec = json.loads(p.read_text())
-    if rec["built_from"] != mine:
-        theirs = rec["built_from"]
-        diff = sorted(k for k in set(theirs) | set(mine) if theirs.get(k) != mine.get(k))
-        raise ValueError(f"{d} holds shared stages built by {rec.get('by')} with other settings ({', '.join(diff)} "
-                         f"differ): remove {d} to train them again, or give this run another output folder")
+    settings = fingerprint.canonical(built_from, drop=fingerprint.NOT_DETERMINING | set(NOT_COMPARED))
+    exists = any((d / sub / CONFIG_FILE).is_file() or (d / sub / LAST).is_dir() for sub in ("laq", "pretrain"))
+    fingerprint.claim(d, settings, f"shared stages (first trained by {by})", exists=exists,
+                      fix=f"remove {d} to train them again, or give this run another output folder")
     return d

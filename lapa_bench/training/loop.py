@@ -131,11 +131,59 @@ def to_device(batch: dict, device) -> dict:
     return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
 
 
-def _batches(n: int, batch_size: int, rng):
-    while True:
-        order = rng.permutation(n)
-        for i in range(0, n - batch_size + 1, batch_size):
-            yield order[i:i + batch_size]
+class _Batches:
+    """Shuffled batches epoch by epoch (the last partial batch of an epoch dropped), with a state that
+    :func:`train_model` saves in ``last/`` so that a resumed run draws exactly the batches it would have."""
+
+    def __init__(self, n: int, batch_size: int, rng):
+        self.n, self.bs, self.rng, self.order, self.pos = n, batch_size, rng, None, 0
+
+    def __next__(self):
+        if self.order is None or self.pos + self.bs > self.n:
+            self.order, self.pos = self.rng.permutation(self.n), 0
+        self.pos += self.bs
+        return self.order[self.pos - self.bs:self.pos]
+
+    def state(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "order": None if self.order is None else self.order.tolist(),
+                "pos": self.pos, "n": self.n, "batch_size": self.bs}
+
+    def load(self, st: dict) -> None:
+        if (st["n"], st["batch_size"]) != (self.n, self.bs):
+            raise ValueError(f"the resume state was saved for {st['n']} samples in batches of {st['batch_size']}, "
+                             f"this run has {self.n} in batches of {self.bs}")
+        self.rng.bit_generator.state = st["rng"]
+        self.order = None if st["order"] is None else np.asarray(st["order"])
+        self.pos = st["pos"]
+
+
+RNG_FILE = "rng.pt"  # in OUT/last: every RNG's state and the batch order's position, for exact resumes
+
+
+def _rng_state(batches: _Batches) -> dict:
+    import random
+
+    import torch
+
+    st = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+          "batches": batches.state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def _set_rng_state(st: dict, batches: _Batches | None = None) -> None:
+    import random
+
+    import torch
+
+    torch.set_rng_state(st["torch"])
+    np.random.set_state(st["numpy"])
+    random.setstate(st["python"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+    if batches is not None:
+        batches.load(st["batches"])
 
 
 def _scalar(v) -> float:
@@ -169,13 +217,20 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
     step = checkpoint.load_state(last, model, opt, rt.device)
     if step:
         print(f"[{name}] resuming from {last} at step {step}")
-    torch.manual_seed(cfg.seed + step)
     wrapped, opt = rt.prepare(_loss_module(model), opt)
-    rng = np.random.default_rng([cfg.seed, step, rt.rank])
     bs = min(cfg.batch_size, len(data))
     if bs < 1:
         raise ValueError(f"[{name}] no training samples (check the dataset folders and max_episodes)")
-    batches = _batches(len(data), bs, rng)
+    batches = _Batches(len(data), bs, np.random.default_rng([cfg.seed, 0, rt.rank]))
+    rng_file = last / (RNG_FILE if rt.rank == 0 else f"rng.rank{rt.rank}.pt")
+    saved_rng = torch.load(rng_file, weights_only=False) if step and rng_file.is_file() else None
+    if saved_rng is not None and saved_rng.get("step") == step:  # exact: the RNGs and batch order where they were
+        _set_rng_state(saved_rng, batches)
+    else:
+        if step:  # a resume state saved before RNG states were: close to, not equal to, an uninterrupted run
+            print(f"[{name}] {last} has no RNG state: the resumed run draws other batches than an uninterrupted one")
+            batches = _Batches(len(data), bs, np.random.default_rng([cfg.seed, step, rt.rank]))
+        torch.manual_seed(cfg.seed + step)
     if rt.main:
         total = sum(p.numel() for p in model.parameters())
         print(f"[{name}] {len(data)} training samples, batch {bs}, {sum(p.numel() for p in params) / 1e6:.2f} M "
@@ -199,6 +254,12 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
 
     def save_last():
         rt.barrier()
+        from lapa_bench.io import atomic_path
+
+        last.mkdir(parents=True, exist_ok=True)
+        tmp = atomic_path(rng_file)
+        torch.save({**_rng_state(batches), "step": step}, tmp)  # before the state file: a step is resumable only with its RNGs
+        os.replace(tmp, rng_file)
         if rt.main:
             checkpoint.save_state(last, model, opt, step, {"name": name, "train": asdict(cfg), **(state or {})})
 
@@ -214,10 +275,13 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
         (out / "val_log.jsonl").unlink(missing_ok=True)
 
     def held_out():
+        """Held-out metrics; the RNGs are left as they were, so evaluating does not change the training."""
+        saved = _rng_state(batches)
         model.eval()
         with torch.no_grad():
             m = evaluate(model, rt.device) if evaluate else {}
         model.train()
+        _set_rng_state(saved)
         return m
 
     def record(m: dict):

@@ -109,6 +109,61 @@ def _discover() -> None:
     plugins.load_entry_points(ENTRY_POINT_GROUP, _BROKEN)
 
 
+def run_method(method: Method, cfg, inputs: Inputs, out, device: str = "auto", seed: int | None = None):
+    """Train ``method`` into ``out``, the one way every command does it (``lapa-bench METHOD train``, the
+    pipeline): the global RNGs are seeded first (``seed``, default the config's first training seed), so the
+    model's initialisation depends on the seed and on nothing that ran before; ``out`` is claimed with the
+    run's fingerprint (:mod:`lapa_bench.fingerprint`: the resolved config and the settings of the datasets it
+    trains on): a finished or resumable run made with other settings is refused, never reused."""
+    from lapa_bench.rollout import seed_everything
+
+    claim_training(method, cfg, inputs, out)
+    seed_everything(first_seed(cfg) if seed is None else seed, 0)
+    return method.train(cfg, inputs, out, device)
+
+
+def claim_training(method: Method, cfg, inputs: Inputs, out) -> bool:
+    """Check ``out``'s fingerprint against this run's settings (recording it for a new run); returns whether
+    the run there is finished. Raises :class:`lapa_bench.fingerprint.FingerprintMismatch` on a mismatch."""
+    from lapa_bench import fingerprint
+    from lapa_bench.training import checkpoint
+
+    done = checkpoint.is_done(out)
+    fingerprint.claim(out, training_settings(method, cfg, inputs), f"a {method.name} training run",
+                      exists=done or checkpoint.resume_step(out) > 0,
+                      fix=f"delete {out} to train it again, or give this run another output folder")
+    return done
+
+
+def training_settings(method: Method, cfg, inputs: Inputs) -> dict:
+    """A training run's fingerprint settings: method, resolved config, and its corpora's dataset settings."""
+    from lapa_bench.config import to_dict
+    from lapa_bench.data.lerobot import dataset_settings
+
+    return {"method": method.name, "config": to_dict(cfg),
+            "inputs": {c: [dataset_settings(d) for d in getattr(inputs, c)] for c in CORPORA}}
+
+
+def first_seed(cfg) -> int:
+    """The seed of the first training stage in a method's config (0 when it has none)."""
+    import dataclasses
+
+    from lapa_bench.training.loop import TrainConfig
+
+    def find(obj):
+        if isinstance(obj, TrainConfig):
+            return obj.seed
+        if dataclasses.is_dataclass(obj):
+            for f in dataclasses.fields(obj):
+                s = find(getattr(obj, f.name))
+                if s is not None:
+                    return s
+        return None
+
+    s = find(cfg)
+    return 0 if s is None else int(s)
+
+
 def available_methods() -> list[str]:
     _discover()
     return sorted(_METHODS)

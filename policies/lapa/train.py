@@ -270,13 +270,14 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
                  shares=("laq.train", "pretrain"))
 def train(cfg: LAPATrainConfig, inputs: Inputs, out, device: str = "auto") -> Path:
     """LAPA: LAQ on the videos, latent pretraining on its codes, action finetuning on the labelled data."""
+    from lapa_bench.data.lerobot import dataset_settings
     from policies.laq.train import train as train_laq
 
     out = Path(out)
     base = out
     if inputs.shared:  # stages 1-2 use only the videos: trained once for every run that shares them
         base = checkpoint.shared_stages(inputs.shared, {
-            "method": "lapa", "videos": inputs.videos, "laq": to_dict(cfg.laq), "pretrain": to_dict(cfg.pretrain),
+            "method": "lapa", "videos": [dataset_settings(v) for v in inputs.videos], "laq": to_dict(cfg.laq), "pretrain": to_dict(cfg.pretrain),
             "model": to_dict(cfg.model), "max_episodes": cfg.max_episodes}, by=str(out))
     laq, pre = base / "laq", base / "pretrain"
     if not checkpoint.is_done(laq):
