@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "(steps x batch, shared ones once, cached ones marked done), episodes evaluated")
     pl.add_argument("--plan-json", default=None, metavar="FILE", help="with --plan's output, write it to FILE as JSON")
     pl.add_argument("--out", default=None, help="override the config's output folder")
+    pl.add_argument("--cells", nargs="+", default=None, metavar="CELL",
+                    help="run only these cells, LABEL/nN/sS (a run's label, labelled demonstrations per task, "
+                    "training seed; `--plan` lists them), and `bounds` for the bounds' evaluation: their stages, "
+                    "checks and evaluation, with the data they need; the report covers every cell evaluated so far")
     pl.add_argument("--until", choices=["data", "train", "eval", "report"], default="report",
                     help="stop after this group of stages (default: all). E.g. collect data here, "
                     "`--until train` on a GPU machine (needs no simulator or assets once data is cached), "
@@ -386,7 +390,7 @@ def cmd_pipeline(args) -> int:
 
             write_json_atomic(args.plan_json, p)
         return 0
-    run(cfg, until=args.until)
+    run(cfg, until=args.until, only=args.cells)
     return 0
 
 

@@ -217,9 +217,20 @@ def _check_resume(root: Path, cfg: CollectConfig) -> None:
     info = root / "meta" / "info.json"
     if not info.is_file():
         return
-    had = json.loads(info.read_text()).get("lapa_bench", {})
+    meta = json.loads(info.read_text())
+    had = meta.get("lapa_bench", {})
     if "noise" not in had:  # not written by `collect` (no oracle settings recorded)
         return
+    shape = list(meta.get("features", {}).get("observation.images.image", {}).get("shape", [])[:2])
+    if shape and shape != list(cfg.image_size):
+        raise ValueError(f"{root} holds frames of {shape[0]}x{shape[1]}; resuming it with --image-size "
+                         f"{cfg.image_size[0]}x{cfg.image_size[1]} would mix two sizes in one dataset: pass "
+                         f"--image-size {shape[0]}x{shape[1]}, or collect into a new --out")
+    for key in ("seed", "keep_failures"):  # (collections made before these were recorded: not compared)
+        if key in had and had[key] != getattr(cfg, key):
+            raise ValueError(f"{root} was collected with {key} {had[key]}; resuming it with {getattr(cfg, key)} "
+                             f"would mix two collections in one dataset: pass {key} {had[key]}, or collect into "
+                             "a new --out")
     before = {"noise": 0.0, "dart": 0.0, "yaw_jitter": 180.0}  # what collections made before a key existed used
     for key, default in before.items():
         old = default if had.get(key) is None else float(had[key])
@@ -242,7 +253,8 @@ def collect_task(cfg: CollectConfig, task_name: str, position: int = 0, workers:
     _check_resume(root, cfg)
     writer = LeRobotWriter(root, fps=specs.CONTROL_HZ, image_shape=(*cfg.image_size, 3),
                            state_names=specs.STATE_NAMES, action_names=specs.ACTION_NAMES,
-                           extra_info={"kind": "demonstrations", "collector": "scripted", "noise": cfg.noise,
+                           extra_info={"kind": "demonstrations", "collector": "scripted", "seed": cfg.seed,
+                                       "keep_failures": cfg.keep_failures, "noise": cfg.noise,
                                        "dart": cfg.dart, "yaw_jitter": cfg.yaw_jitter,
                                        "assets": assets.asset_source(),
                                        "disjointness": {"threshold_m": MIN_EVAL_DISTANCE, "checked_in_code": True}})

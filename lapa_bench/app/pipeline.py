@@ -228,14 +228,36 @@ class Stages:
         t0 = time.perf_counter()
         fn()
         dt = time.perf_counter() - t0 + (rec.get("seconds", 0) if accumulate and rec.get("status") == "done" else 0)
-        self.state["stages"][name] = {"status": "done", "seconds": round(dt, 1)}
-        self._save()
+        self.state["stages"][name] = {"status": "done", "seconds": round(dt, 1), **self.provenance}
+        self._save(name)
         print(f"[pipeline] {name}: done in {dt:.0f} s")
 
-    def _save(self):
+    @property
+    def provenance(self) -> dict:
+        """What a finished stage records beside its wall time: the command, revision, device and when."""
+        import sys
+
+        from lapa_bench import provenance
+
+        return {"command": " ".join(["lapa-bench", *sys.argv[1:]]) if sys.argv and "lapa" in sys.argv[0] else None,
+                "revision": provenance.git_sha(), "device": self.device, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+    device = "cpu"  # where this process trains (set by run())
+
+    def _save(self, name: str):
+        """Write this stage's entry; several pipeline processes may share OUT (``--cells``): each adds its own
+        entries to what is in the file now, under a file lock."""
+        import fcntl
+
         from lapa_bench.io import write_json_atomic
 
-        write_json_atomic(self.path, self.state)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            now = json.loads(self.path.read_text()) if self.path.is_file() else {"stages": {}}
+            now["stages"][name] = self.state["stages"][name]
+            write_json_atomic(self.path, now)
+            self.state = now
 
     def summary(self) -> str:
         w = max([len(k) for k in self.state["stages"]] + [28])
@@ -269,17 +291,36 @@ def validate(cfg: PipelineConfig) -> None:
 GROUPS = ("data", "train", "eval", "report")
 
 
-def run(cfg: PipelineConfig, until: str = "report") -> Path:
-    """Run the stages of ``cfg`` in order, up to and including the group ``until``."""
+def cells(cfg: PipelineConfig) -> dict[str, tuple]:
+    """Every cell of ``cfg``: ``"LABEL/nN/sS"`` (the run's label as a folder name, labelled demonstrations per
+    task, training seed) -> (run, N, S). A cell is one trained policy with its checks and evaluation."""
+    return {f"{slug(r.label)}/n{n}/s{s}": (r, n, s) for r in cfg.runs for n, s in cfg.sweep(r)}
+
+
+def _select_cells(cfg: PipelineConfig, wanted: list[str] | None) -> set[str] | None:
+    if wanted is None:
+        return None
+    known = cells(cfg)
+    bad = [c for c in wanted if c not in known and c != "bounds"]
+    if bad:
+        raise ValueError(f"unknown cell(s) {bad}; this config's cells are {', '.join(known)} (and 'bounds': the "
+                         "scripted/random bounds' evaluation)")
+    return set(wanted)
+
+
+def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = None) -> Path:
+    """Run the stages of ``cfg`` in order, up to and including the group ``until``. ``only``: the cells to run
+    (:func:`cells`; ``"bounds"`` for the bounds' evaluation); the collections then hold what those cells need,
+    and the report covers every cell evaluated in ``OUT`` so far, naming those not yet run."""
     from lapa_bench import assets
     from lapa_bench.app.evaluate import EvalConfig
-    from lapa_bench.app.report import build_report
-    from lapa_bench.training import checkpoint
     from lapa_bench.training.registry import Inputs, claim_training, get_method, run_method
 
     if until not in GROUPS:
         raise ValueError(f"until={until!r}; choose from {list(GROUPS)}")
     validate(cfg)
+    selected = _select_cells(cfg, only)
+    chosen = {k: v for k, v in cells(cfg).items() if selected is None or k in selected}
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(C.to_dict(cfg), indent=2))
@@ -287,13 +328,20 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
         print(f"[pipeline] {cfg.name}: {cfg.note}")
     st = Stages(out, needs_sim={"collect demos", "collect videos", "collect panda videos"},
                 check_sim=assets.check_assets)
+    st.device = cfg.device
     data = out / "data"
-    uses_videos = any("videos" in get_method(r.method).needs for r in cfg.runs)
-    corpora = {"demos": (cfg.demos, data / "demos", cfg.seed, "bridge")}
-    if uses_videos and any(r.videos == "bridge" for r in cfg.runs):
+    runs_now = [r for r, _, _ in chosen.values()]
+    uses_videos = any("videos" in get_method(r.method).needs for r in runs_now)
+    demos_spec = cfg.demos
+    if selected is not None and chosen and cfg.demos_per_task and not cfg.demos.path:
+        # the first N per task of the one collection (attempts are a function of their number: a later, larger
+        # collection extends this one, and its first N are these)
+        demos_spec = dataclasses.replace(cfg.demos, episodes=max(n for _, n, _ in chosen.values()))
+    corpora = {"demos": (demos_spec, data / "demos", cfg.seed, "bridge")}
+    if uses_videos and any(r.videos == "bridge" for r in runs_now):
         # the seeds keep the two collections' layouts apart (and both disjoint from evaluation)
         corpora["videos"] = (cfg.videos, data / "videos", cfg.seed + 1000, "bridge")
-    if uses_videos and any(r.videos == "panda" for r in cfg.runs):
+    if uses_videos and any(r.videos == "panda" for r in runs_now):
         corpora["panda videos"] = (cfg.panda, data / "panda", cfg.seed, "panda")
     where = {}
     for name, (spec, folder, seed, source) in corpora.items():
@@ -301,7 +349,8 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
             where[name] = Path(spec.path)
             continue
         where[name] = folder
-        st.run(f"collect {name}", lambda spec=spec, folder=folder, seed=seed, source=source:
+        st.run(f"collect {name}" + (f" ({spec.episodes}/task)" if spec is not getattr(cfg, name.split()[0], spec) else ""),
+               lambda spec=spec, folder=folder, seed=seed, source=source:
                _collect(spec, folder, seed, source, cfg.workers), done=True)
     if until == "data":
         return _stop(st, out, until)
@@ -312,14 +361,12 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
         m = get_method(r.method)
         videos = where.get("videos" if r.videos == "bridge" else "panda videos")
         for n, seed in cfg.sweep(r):
+            if f"{slug(r.label)}/n{n}/s{seed}" not in chosen:
+                continue
             demos = _labelled_subset(where["demos"], n, data / f"demos_n{n}") if cfg.demos_per_task else where["demos"]
             inputs = Inputs(data=[str(demos)], videos=[str(videos)] if videos and "videos" in m.needs else [],
                             shared=_shared_folder(cfg, out / slug(r.label), seed))
-            key, row, sub, tags = r.label, r.label, "", {}
-            if cfg.is_sweep:  # a run folder per (size, seed); one table row per size, its seeds pooled
-                row = f"{r.label} ({n}/task)" if len(cfg.demos_per_task) > 1 else r.label
-                key, sub = f"{row} seed {seed}", f"n{n}_s{seed}"
-                tags = {"method": r.label, "demos_per_task": n, "train_seed": seed}
+            key, row, sub, tags = _names(cfg, r, n, seed)
             run_out = out / slug(r.label) / sub
             rcfg = cfg.run_config(r, seed)
             done = claim_training(m, rcfg, inputs, run_out)  # a finished run made with other settings stops here
@@ -333,7 +380,8 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
     ev = cfg.eval
     runs, todo = [], []
     jobs = [(key, t.policy, str(t.checkpoint), ev.episodes, ev.seeds, t.row, t.tags) for key, t in ckpts.items()]
-    jobs += [(b, b, None, ev.bound_episodes or ev.episodes, ev.bound_seeds or ev.seeds, b, {}) for b in ev.bounds]
+    if selected is None or "bounds" in selected:
+        jobs += [(b, b, None, ev.bound_episodes or ev.episodes, ev.bound_seeds or ev.seeds, b, {}) for b in ev.bounds]
     for key, name, ck, n, seeds, row, tags in jobs:
         run_dir = out / "eval" / slug(key)
         runs.append(run_dir)
@@ -346,8 +394,18 @@ def run(cfg: PipelineConfig, until: str = "report") -> Path:
         return _stop(st, out, until)
     # success at any step first (the LAPA paper's definition), then at the end (SimplerEnv's), then grasping
     metrics = ["success_once", "success_at_end", "grasped", "consecutive_grasp"]
-    st.run("report", lambda: build_report(runs, out / "report", metric="success_once", metrics=metrics,
-                                          compare_to=_report_reference(cfg)))
+    if selected is not None:  # the report covers every cell evaluated so far, and names the others
+        runs, missing = [], []
+        for cell, (r, n, seed) in cells(cfg).items():
+            d = out / "eval" / slug(_names(cfg, r, n, seed)[0])
+            if any(d.glob("records*.jsonl")):
+                runs.append(d)
+            else:
+                missing.append(cell)
+        runs += [out / "eval" / b for b in ev.bounds if any((out / "eval" / b).glob("records*.jsonl"))]
+    else:
+        missing = []
+    st.run("report", lambda: _report(runs, out / "report", metrics, _report_reference(cfg), missing))
     if cfg.note:
         (out / "report" / "NOTE.md").write_text(f"**{cfg.name}**: {cfg.note}\n")
     print(st.summary())
@@ -395,7 +453,8 @@ def plan(cfg: PipelineConfig) -> dict:
                 if (where, path) in seen:
                     continue
                 seen.add((where, path))
-                trainings.append({"run": r.label, "demos_per_task": n, "train_seed": seed, "stage": f"{r.method}.{path}",
+                trainings.append({"cell": f"{slug(r.label)}/n{n}/s{seed}", "run": r.label, "demos_per_task": n,
+                                  "train_seed": seed, "stage": f"{r.method}.{path}",
                                   "steps": tc.steps, "batch_size": tc.batch_size, "shared": where != str(run_out),
                                   "done": checkpoint.is_done(run_out)})
     ev, tasks = cfg.eval, n_tasks(cfg.eval.tasks)
@@ -420,7 +479,7 @@ def format_plan(p: dict) -> str:
     lines.append(f"[pipeline] plan: {len(p['trainings'])} training stages for {p['checkpoints']} policies "
                  "(steps x batch; shared: trained once for the runs that share it; done: cached)")
     for t in p["trainings"]:
-        lines.append(f"  {t['run']:<22} {t['demos_per_task']:>4}/task seed {t['train_seed']}  {t['stage']:<22} "
+        lines.append(f"  {t['cell']:<22} {t['stage']:<22} "
                      f"{t['steps']:>6} x {t['batch_size']:<4}" + ("  shared" if t["shared"] else "")
                      + ("  done" if t["done"] else ""))
     lines.append("[pipeline] plan: per stage kind (blind twins add their fraction of a finetuning stage)")
@@ -431,6 +490,15 @@ def format_plan(p: dict) -> str:
     return "\n".join(lines)
 
 
+def _names(cfg: PipelineConfig, r: RunSpec, n: int, seed: int) -> tuple[str, str, str, dict]:
+    """A cell's stage key (its evaluation folder's name), table row, run sub-folder and record tags."""
+    if not cfg.is_sweep:
+        return r.label, r.label, "", {}
+    # a run folder per (size, seed); one table row per size, its seeds pooled
+    row = f"{r.label} ({n}/task)" if len(cfg.demos_per_task) > 1 else r.label
+    return f"{row} seed {seed}", row, f"n{n}_s{seed}", {"method": r.label, "demos_per_task": n, "train_seed": seed}
+
+
 class Trained(NamedTuple):
     """A trained run of the pipeline: its policy name, checkpoint, table row, record tags, labelled data."""
     policy: str
@@ -438,6 +506,17 @@ class Trained(NamedTuple):
     row: str
     tags: dict
     demos: Path
+
+
+def _report(runs, folder: Path, metrics, compare_to, missing) -> None:
+    from lapa_bench.app.report import build_report
+
+    build_report(runs, folder, metric="success_once", metrics=metrics, compare_to=compare_to)
+    if missing:
+        note = "\n### Cells not yet run\n\n" + "\n".join(f"- `{c}`" for c in missing) + "\n"
+        with open(folder / "table.md", "a") as f:
+            f.write(note)
+        print(note)
 
 
 def _report_reference(cfg: PipelineConfig) -> str | None:
