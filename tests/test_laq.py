@@ -186,6 +186,11 @@ def test_sweep_trains_probes_and_resumes(tmp_path):
     cfg.train.steps = 2
     with pytest.raises(ConfigError, match="trained for 4 steps"):
         sweep(cfg, device="cpu")
+    cfg.train.steps = 4  # another codebook: the cached LAQs are refused by name, not measured as if they had it
+    cfg.model = LAQConfig(**{**MICRO, "codebook_size": 4})
+    with pytest.raises(ValueError, match=r"frame_gap1' made with other settings \(model.codebook_size: 8 then, "
+                                         r"4 now\): delete"):
+        sweep(cfg, device="cpu")
     assert usage([0, 0, 0, 1], 4) == {"max_share": 0.75, "perplexity": pytest.approx(1.7548, abs=1e-3),
                                       "codes_used": 2}
     with pytest.raises(ConfigError, match="not LAQ settings"):

@@ -4,18 +4,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lapa_bench.app.report import build_report, summarize, wilson_interval
+from lapa_bench.app.report import build_report, load_records, summarize, wilson_interval
 
 
-@pytest.mark.parametrize("k, n, lo, hi", [
-    (0, 10, 0.0, 0.2775),
-    (5, 10, 0.2366, 0.7634),
-    (24, 24, 0.8622, 1.0),
-    (12, 24, 0.3134, 0.6866),
+Z = 1.959963984540054
+
+
+@pytest.mark.parametrize("k, n, lo, hi", [  # closed forms: k = 0 -> [0, z2/(n+z2)], k = n -> [n/(n+z2), 1]
+    (0, 10, 0.0, Z**2 / (10 + Z**2)),
+    (24, 24, 24 / (24 + Z**2), 1.0),
+    (12, 24, 0.314274, 0.685726),  # the symmetric case, to 6 decimals
 ])
 def test_wilson_known_values(k, n, lo, hi):
     a, b = wilson_interval(k, n)
-    assert a == pytest.approx(lo, abs=1e-3) and b == pytest.approx(hi, abs=1e-3)
+    assert a == pytest.approx(lo, abs=1e-6) and b == pytest.approx(hi, abs=1e-6)
+
+
+@pytest.mark.parametrize("k, n", [(5, 10), (81, 263), (1, 96), (95, 96)])
+def test_wilson_is_the_score_equations_roots(k, n):
+    """Independently: the bounds are the roots of (k/n - p)^2 = z^2 p (1 - p) / n in p."""
+    ph, z2 = k / n, Z**2
+    roots = sorted(np.roots([1 + z2 / n, -(2 * ph + z2 / n), ph**2]).real)
+    assert wilson_interval(k, n) == pytest.approx(tuple(roots), abs=1e-9)
 
 
 def test_wilson_empty_is_nan():
@@ -158,3 +168,73 @@ def test_report_counts_outcomes_per_policy(tmp_path):
     md = build_report([d], tmp_path / "out", quiet=True)["markdown"]
     assert "### Outcomes" in md
     assert "| policy | success | never_grasped | not_lifted | unrecorded |" in md and "| p | 1 | 1 | 2 | 1 |" in md
+
+
+def _write_seeds(d, label, outcomes, seeds, run_id="r1", train_seed=None):
+    """``outcomes[seed][i]``: success of layout i (carrot episode i) at evaluation seed ``seed``."""
+    d.mkdir(parents=True)
+    with open(d / "records.jsonl", "w") as f:
+        for s in seeds:
+            for i, ok in enumerate(outcomes[s]):
+                f.write(json.dumps({"policy": label, "label": label, "checkpoint": None, "run_id": run_id,
+                                    "task": "PutCarrotOnPlateInScene-v1", "episode_id": i, "seed": s,
+                                    "success_at_end": bool(ok), "success_once": bool(ok), "grasped": bool(ok),
+                                    "consecutive_grasp": bool(ok),
+                                    "steps": 60, "wall_seconds": 1.0, "error": None,
+                                    "extra": {} if train_seed is None else {"train_seed": train_seed}}) + "\n")
+
+
+def test_replicate_evaluation_seeds_are_one_unit(tmp_path):
+    """Three evaluation seeds that replicate each other give the interval of the distinct layouts (n = 24, not
+    72), the table says so, and the paired bootstrap is the one of a single seed: it resamples units."""
+    from lapa_bench.app.report import paired_difference
+
+    rng = np.random.default_rng(0)
+    a = list(rng.random(24) < 0.5)
+    b = list(rng.random(24) < 0.3)
+    _write_seeds(tmp_path / "a3", "a", {s: a for s in (0, 1, 2)}, (0, 1, 2))
+    _write_seeds(tmp_path / "b3", "b", {s: b for s in (0, 1, 2)}, (0, 1, 2))
+    _write_seeds(tmp_path / "a1", "a", {0: a}, (0,))
+    _write_seeds(tmp_path / "b1", "b", {0: b}, (0,))
+    three = build_report([tmp_path / "a3", tmp_path / "b3"], quiet=True)
+    one = build_report([tmp_path / "a1", tmp_path / "b1"], quiet=True)
+    s3, s1 = (r["summary"].set_index(["policy", "task"]).loc[("a", "Average")] for r in (three, one))
+    lo, hi = wilson_interval(sum(a), 24)
+    assert s3["n"] == 24 and s3["episodes"] == 72
+    assert (s3["success_once_lo"], s3["success_once_hi"]) == pytest.approx((100 * lo, 100 * hi))
+    assert (s3["success_once_lo"], s3["success_once_hi"]) == (s1["success_once_lo"], s1["success_once_hi"])
+    assert "24 layouts x 3 seeds" in three["markdown"]
+    assert "evaluation seeds agree on 24 of 24 layouts: they add no information" in three["markdown"]
+    df3 = load_records([tmp_path / "a3", tmp_path / "b3"])
+    df1 = load_records([tmp_path / "a1", tmp_path / "b1"])
+    d3, d1 = paired_difference(df3, "a", "b"), paired_difference(df1, "a", "b")
+    assert d3 == d1 and d3["layouts"] == 24
+    # seeds that disagree on a layout: that unit counts half
+    c = list(a)
+    c[0] = not a[0]
+    _write_seeds(tmp_path / "mixed", "m", {0: a, 1: c}, (0, 1))
+    sm = build_report([tmp_path / "mixed"], quiet=True)["summary"].set_index(["policy", "task"]).loc[("m", "Average")]
+    assert sm["success_once"] == pytest.approx(100 * (sum(a) + (0.5 - a[0])) / 24)
+
+
+def test_one_label_two_checkpoints_is_refused(tmp_path):
+    """Two folders of the same label from different runs (checkpoints) are not merged into one row."""
+    _write_seeds(tmp_path / "x", "scratch", {0: [True, False]}, (0,), run_id="aaa")
+    _write_seeds(tmp_path / "y", "scratch", {0: [False, False]}, (0,), run_id="bbb")
+    with pytest.raises(ValueError, match=r"label 'scratch' \(trained seed 0\) names 2 different runs"):
+        build_report([tmp_path / "x", tmp_path / "y"], quiet=True)
+    # independently trained seeds of one row are distinct runs by design
+    _write_seeds(tmp_path / "s1", "scratch", {0: [True, True]}, (0,), run_id="ccc", train_seed=1)
+    _write_seeds(tmp_path / "s0", "scratch", {0: [True, False]}, (0,), run_id="aaa", train_seed=0)
+    s = build_report([tmp_path / "s0", tmp_path / "s1"], quiet=True)["summary"]
+    assert s.set_index(["policy", "task"]).loc[("scratch", "Average"), "n"] == 4
+
+
+def test_report_counts_only_the_planned_episodes(tmp_path):
+    """A folder evaluated earlier with more seeds keeps those records; a report of the current settings
+    (the pipeline's ``planned`` keys) counts only what they ask for."""
+    _write_seeds(tmp_path / "r", "p", {0: [True, False], 1: [True, True]}, (0, 1))
+    task = "PutCarrotOnPlateInScene-v1"
+    s = build_report([tmp_path / "r"], quiet=True, planned={str(tmp_path / "r"): {(task, 0, 0), (task, 1, 0)}})
+    avg = s["summary"].set_index(["policy", "task"]).loc[("p", "Average")]
+    assert avg["episodes"] == 2 and avg["success_once"] == 50.0

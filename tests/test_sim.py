@@ -319,3 +319,20 @@ def test_rendering_only_what_is_read_gives_the_same_records(carrot_env, monkeypa
     assert new_seen == old_seen == video_seen and len(new_seen) == 15
     assert all(old_calls) and all(video_calls) and sum(new_calls) == 14  # one render in four (none after the last)
     assert len(frames) == 61
+
+
+def test_one_writer_per_run_folder(tmp_path):
+    """A second evaluation of the same --out (and shard) stops with a message while the first holds the folder;
+    other shards of it may run; once the first is gone (however it ended) the folder is free again."""
+    from lapa_bench.app.evaluate import RunFolderBusy, _lock
+
+    out = tmp_path / "run"
+    out.mkdir()
+    held = _lock(out, None)
+    cfg = EvalConfig(policy="zero", out=str(out), tasks=["carrot"], episodes=1, progress=False)
+    with pytest.raises(RunFolderBusy, match="being written by another evaluation .*pid"):
+        evaluate(cfg)
+    _lock(out, (0, 2)).close()  # a shard has its own lock
+    held.close()
+    evaluate(cfg)
+    assert len(read_records(out)) == 1

@@ -455,12 +455,13 @@ def main(argv=None) -> int:
     from lapa_bench.assets import AssetsMissingError
     from lapa_bench.config import ConfigError
     from lapa_bench.data import DatasetFormatError
-    from lapa_bench.app.evaluate import RunMismatchError
+    from lapa_bench.app.evaluate import RunFolderBusy, RunMismatchError
 
     try:
         handler = getattr(args, "handler", None) or COMMANDS[args.command]
         return handler(args)
-    except (AssetsMissingError, RunMismatchError, ConfigError, DatasetFormatError, FileNotFoundError, ValueError, KeyError) as e:
+    except (AssetsMissingError, RunMismatchError, RunFolderBusy, ConfigError, DatasetFormatError, FileNotFoundError,
+            ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"lapa-bench {args.command}: error: {msg}", file=sys.stderr)
         return 2

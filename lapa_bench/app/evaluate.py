@@ -189,6 +189,7 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
     if policy is None:
         policy = make_policy(cfg.policy, checkpoint=cfg.checkpoint, device=cfg.device, **cfg.policy_config)
     out.mkdir(parents=True, exist_ok=True)
+    lock = _lock(out, cfg.shard)
     write_manifest(cfg, out, policy)
     run_id = cfg.run_id()
     others = sorted({r["run_id"] for r in read_records(out) if r.get("run_id") not in (None, run_id)})
@@ -245,7 +246,35 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
         bar.close()
         if env is not None:
             env.close()
+        lock.close()
     return out
+
+
+class RunFolderBusy(RuntimeError):
+    """Another process is writing this run folder (shard)."""
+
+
+def _lock(out: Path, shard):
+    """One writer per run folder (and shard): an OS file lock, released when the process ends however it ends.
+    A second ``eval`` on the same ``--out`` stops here instead of running every episode again beside the first."""
+    import fcntl
+
+    name = ".lock" if shard is None or shard[1] == 1 else f".lock.shard-{shard[0] + 1}-of-{shard[1]}"
+    fh = open(out / name, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        who = fh.read().strip()
+        fh.close()
+        raise RunFolderBusy(f"{out} is being written by another evaluation ({who or 'another process'}); wait for "
+                            "it to finish (a rerun then resumes), or split the work with --shard I/N instead") from None
+    import os
+
+    fh.truncate(0)
+    fh.write(f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}")
+    fh.flush()
+    return fh
 
 
 def batches(items: list[tuple], size: int) -> list[list[tuple]]:

@@ -1,8 +1,12 @@
 """Success-rate tables (pandas) and plots (matplotlib) from one or more run dirs.
 
-Each cell is a rate over episodes with its Wilson 95% score interval. The ``Average`` column
-pools every episode of the row (equal to the mean of the task rates when every task has the same
-number of episodes, as in the standard protocol).
+What is counted is what is independent. SIMPLER's layout is fixed by the episode id and a trained policy acts
+greedily, so evaluation seeds of one checkpoint on one layout are near-copies, not new samples. A *unit* is
+(policy, trained seed, task, episode id): its evaluation seeds are pooled into one outcome (the mean of their
+successes), and every rate, Wilson 95 % score interval and paired bootstrap rests on units (trained seeds x
+layouts), never on replicate seeds. Tables give n as units and the episodes behind them ("96 layouts x 3
+seeds"); when the seeds of a policy agree on nearly every layout the report says so. The ``Average`` column
+pools every unit of the row.
 """
 from __future__ import annotations
 
@@ -36,7 +40,10 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def load_records(run_dirs) -> pd.DataFrame:
+def load_records(run_dirs, planned: dict | None = None) -> pd.DataFrame:
+    """The records of ``run_dirs``; ``planned`` ({run dir: set of (task, episode id, seed)}): only those
+    episodes of a dir (a folder evaluated earlier with more episodes or seeds keeps its records; a report of the
+    current settings must not count them)."""
     rows = []
     for d in run_dirs:
         d = Path(d)
@@ -44,6 +51,9 @@ def load_records(run_dirs) -> pd.DataFrame:
             raise FileNotFoundError(f"run dir {d} does not exist")
         skipped: list = []
         recs = read_records(d, skipped)
+        if planned is not None and str(d) in planned:
+            keep = planned[str(d)]
+            recs = [r for r in recs if (r["task"], int(r["episode_id"]), int(r["seed"])) in keep]
         ids = sorted({r["run_id"] for r in recs if r.get("run_id")})
         if len(ids) > 1:
             raise ValueError(f"run dir {d} mixes the records of {len(ids)} runs (run ids {ids}); "
@@ -65,10 +75,59 @@ def load_records(run_dirs) -> pd.DataFrame:
     df["train_seed"] = extra.map(lambda e: e.get("train_seed", 0))
     df["method"] = extra.map(lambda e: e.get("method"))
     df["demos_per_task"] = extra.map(lambda e: e.get("demos_per_task"))
+    # one policy identity per row and trained seed: two checkpoints (run ids) under one label would be pooled
+    if "run_id" in df:
+        ids = df[df["run_id"].notna()].groupby(["label", "train_seed"])["run_id"].unique()
+        mixed = {k: v for k, v in ids.items() if len(v) > 1}
+        if mixed:
+            (label, ts), runs = next(iter(mixed.items()))
+            dirs = sorted(set(df[(df["label"] == label) & df["run_id"].isin(runs)]["run_dir"]))
+            raise ValueError(f"label {label!r} (trained seed {ts}) names {len(runs)} different runs (run ids "
+                             f"{sorted(runs)}, in {dirs}): different checkpoints or settings would be pooled in "
+                             "one row; give them distinct labels (eval --label) or report them separately")
     # one row per (label, task, episode, seed, trained seed): the last record wins if a run was merged twice
     df = df.drop_duplicates(subset=["label", "task", "episode_id", "seed", "train_seed"], keep="last")
     df["errored"] = df["error"].notna()
     return df
+
+
+UNIT = ["label", "train_seed", "task", "episode_id"]  # what can differ for a reason: policy, trained seed, layout
+
+
+def units(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit (:data:`UNIT`): each metric the mean over the unit's evaluation seeds (a fraction),
+    ``eval_seeds`` how many there were, ``errored`` whether any of them errored."""
+    d = df.assign(**{m: df[m].astype(float) for m in METRICS}, errored=df["errored"].astype(float))
+    g = d.groupby(UNIT, sort=False)
+    out = g[[*METRICS, "errored"]].mean()
+    out["eval_seeds"] = g.size()
+    for col in ("method", "demos_per_task"):
+        out[col] = g[col].first()
+    return out.reset_index()
+
+
+def seed_agreement(df: pd.DataFrame) -> pd.DataFrame:
+    """Per policy (label) with several evaluation seeds: on how many units all seeds agree on ``success_once``."""
+    rows = []
+    for label, g in df.groupby("label", sort=False):
+        per = g.groupby(UNIT[1:])["success_once"].agg(["nunique", "size"])
+        per = per[per["size"] > 1]
+        if len(per):
+            rows.append({"policy": label, "agree": int((per["nunique"] == 1).sum()), "units": len(per)})
+    return pd.DataFrame(rows)
+
+
+def n_text(n_units: int, n_episodes: int, trained_seeds: int) -> str:
+    """``96 layouts x 3 seeds`` (evaluation seeds), ``288 (3 trained seeds x 96 layouts)``, or ``96``."""
+    unit = f"{n_units}"
+    if trained_seeds > 1:
+        unit += f" ({trained_seeds} trained seeds x {n_units // trained_seeds} layouts)"
+    else:
+        unit += " layouts"
+    if n_episodes != n_units:
+        per = n_episodes / n_units
+        unit += f" x {per:.0f} seeds" if per == int(per) else f", {n_episodes} episodes"
+    return unit
 
 
 def _task_short(env_id: str) -> str:
@@ -91,16 +150,20 @@ def _task_order(env_ids) -> list[str]:
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Long table: one row per (label, task) plus (label, 'Average'), every metric with CI."""
+    """Long table: one row per (label, task) plus (label, 'Average'), every metric with its Wilson interval over
+    units (:func:`units`: evaluation seeds pooled); ``n`` units, ``episodes`` the records behind them."""
     out = []
     order = _task_order(df["task"])
-    for label, g in df.groupby("label", sort=False):
+    u = units(df)
+    for label, g in u.groupby("label", sort=False):
         parts = [(t, g[g["task"] == t]) for t in order if (g["task"] == t).any()] + [("Average", g)]
         for task, s in parts:
+            episodes = int(s["eval_seeds"].sum())
             row = {"policy": label, "task": _task_short(task) if task != "Average" else task,
-                   "n": len(s), "errors": int(s["errored"].sum())}
+                   "n": len(s), "episodes": episodes, "trained_seeds": int(s["train_seed"].nunique()),
+                   "errors": int(round((s["errored"] * s["eval_seeds"]).sum()))}
             for m in METRICS:
-                k = int(s[m].astype(bool).sum())
+                k = float(s[m].sum())  # units' outcomes (fractions when their evaluation seeds disagree)
                 lo, hi = wilson_interval(k, len(s))
                 row[m] = 100 * k / len(s)
                 row[f"{m}_lo"], row[f"{m}_hi"] = 100 * lo, 100 * hi
@@ -112,21 +175,22 @@ def paired_difference(df: pd.DataFrame, a: str, b: str, metric: str = "success_o
                       seed: int = 0) -> dict:
     """Rate of ``a`` minus rate of ``b`` (percentage points) with a 95 % paired-bootstrap interval.
 
-    The two policies are paired on the layouts they share (task, episode id, evaluation seed: the
-    layout is fixed by the episode id, so the same layout is the natural pair). Each bootstrap draw
+    The two policies are paired on the layouts they share (task, episode id: the layout is fixed by the
+    episode id, so the same layout is the natural pair; a policy's evaluation seeds on a layout are pooled into
+    one outcome, never resampled as if independent). Each bootstrap draw
     resamples the shared layouts with replacement and, when ``df`` has several ``train_seed`` values per
     policy (records' ``extra.train_seed``: independently *trained* seeds), each policy's trained seeds
     with replacement, so the interval covers both sources of variance. Returns ``{"diff", "lo", "hi", "layouts", "train_seeds"}``.
     """
-    def table(label):
+    def table(label):  # (layouts, trained seeds), each cell a unit: its evaluation seeds pooled
         g = df[df["label"] == label]
         return (g.assign(v=g[metric].astype(float))
-                .pivot_table(index=["task", "episode_id", "seed"], columns="train_seed", values="v"))
+                .pivot_table(index=["task", "episode_id"], columns="train_seed", values="v", aggfunc="mean"))
 
     ta, tb = table(a), table(b)
     shared = ta.index.intersection(tb.index)
     if not len(shared):
-        raise ValueError(f"{a!r} and {b!r} share no evaluated layouts (task, episode, seed): nothing to pair")
+        raise ValueError(f"{a!r} and {b!r} share no evaluated layouts (task, episode): nothing to pair")
     A, B = ta.loc[shared].to_numpy(), tb.loc[shared].to_numpy()  # (layouts, trained seeds), NaN if missing
     rng = np.random.default_rng(seed)
     diffs = np.empty(n_boot)
@@ -197,7 +261,7 @@ def wide_table(summary: pd.DataFrame, metric: str = "success_at_end", with_ci: b
     t = s.pivot(index="policy", columns="task", values="cell")
     t = t[[c for c in tasks if c in t.columns]]
     avg = summary[summary["task"] == "Average"].set_index("policy")
-    t["n"] = avg["n"]
+    t["n"] = [n_text(r.n, r.episodes, r.trained_seeds) for r in avg.itertuples()] if "episodes" in avg else avg["n"]
     if avg["errors"].any():  # episodes that ended with an error (failures, counted in n), shown when any
         t["errored"] = avg["errors"]
     return t.loc[list(dict.fromkeys(summary["policy"]))]
@@ -232,13 +296,15 @@ def efficiency(df: pd.DataFrame, metric: str = "success_once") -> pd.DataFrame:
     """Rate vs labelled demonstrations per task, per method (the ``method`` and ``demos_per_task`` columns of
     :func:`load_records`, from a pipeline sweep's tags; trained seeds pooled), with Wilson intervals.
     Empty when the records come from no sweep over sizes."""
-    d = df[df["demos_per_task"].notna()].rename(columns={"demos_per_task": "n"})
+    u = units(df)
+    d = u[u["demos_per_task"].notna()].rename(columns={"demos_per_task": "n"})
     rows = []
     for (method, n), g in d.groupby(["method", "n"], sort=True):
-        k = int(g[metric].astype(bool).sum())
+        k = float(g[metric].sum())
         lo, hi = wilson_interval(k, len(g))
         rows.append({"method": method, "demos_per_task": int(n), metric: 100 * k / len(g), "lo": 100 * lo,
-                     "hi": 100 * hi, "episodes": len(g), "train_seeds": int(g["train_seed"].nunique())})
+                     "hi": 100 * hi, "units": len(g), "episodes": int(g["eval_seeds"].sum()),
+                     "train_seeds": int(g["train_seed"].nunique())})
     return pd.DataFrame(rows)
 
 
@@ -287,7 +353,7 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: bool = False,
-                 metrics: list[str] | None = None, compare_to: str | None = None) -> dict:
+                 metrics: list[str] | None = None, compare_to: str | None = None, planned: dict | None = None) -> dict:
     """Print the tables; write ``table.md``, ``table.csv`` (long, every metric) and ``plot.png``.
 
     ``metrics``: which tables to show (default: the headline ``metric`` first, then all others).
@@ -296,14 +362,20 @@ def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: 
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
-    df = load_records(run_dirs)
+    df = load_records(run_dirs, planned)
     summary = summarize(df)
     sections = []
     for m in metrics or (metric, *[k for k in METRICS if k != metric]):
         sections.append((m, wide_table(summary, m)))
     text = []
     for m, t in sections:
-        text.append(f"### {METRICS[m]} (%), Wilson 95% interval\n\n{to_markdown(t)}\n")
+        text.append(f"### {METRICS[m]} (%), Wilson 95% interval over units (trained seeds x layouts; "
+                    f"evaluation seeds pooled)\n\n{to_markdown(t)}\n")
+    agree = seed_agreement(df)
+    for r in agree.itertuples():
+        if r.agree >= 0.9 * r.units:
+            text.append(f"{r.policy}: evaluation seeds agree on {r.agree} of {r.units} layouts: they add no "
+                        "information (n counts layouts, not seeds)\n")
     outcomes = outcome_table(df)
     if len(outcomes):
         text.append(f"### Outcomes (episodes; why each ended as it did: `lapa_bench.rollout.OUTCOMES`)\n\n"

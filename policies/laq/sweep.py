@@ -97,8 +97,19 @@ def measure(name: str, combo: dict, cfg, folder: Path, train_one, device: str) -
     from lapa_bench.training import checkpoint
     from policies.laq.codes import label, probe
 
+    from lapa_bench import fingerprint
+    from lapa_bench.data.lerobot import dataset_settings
+
     model = dataclasses.replace(cfg.model, **combo)
     done = checkpoint.resume_step(folder) if checkpoint.is_done(folder) else 0
+    # what this entry's LAQ, codes and probe depend on; the steps may grow (training goes on from last/)
+    settings = {"model": dataclasses.asdict(model),
+                "train": {k: v for k, v in dataclasses.asdict(cfg.train).items() if k != "steps"},
+                "max_episodes": cfg.max_episodes, "videos": [dataset_settings(v) for v in cfg.videos],
+                "data": [dataset_settings(d) for d in cfg.data]}
+    fingerprint.claim(folder, settings, f"the LAQ sweep's entry {name!r}",
+                      exists=checkpoint.is_done(folder) or checkpoint.resume_step(folder) > 0,
+                      fix=f"delete {folder} to train it again, or give the sweep another --out")
     if done > cfg.train.steps:
         raise ConfigError(f"laq sweep: {folder} was trained for {done} steps, more than --train.steps "
                           f"{cfg.train.steps}; give the same or more steps, or another --out")

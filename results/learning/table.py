@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-from lapa_bench.app.report import load_records, wilson_interval  # noqa: E402
+from lapa_bench.app.report import load_records, n_text, summarize  # noqa: E402
 
 # (method, demos/task, run folder, rollout, training-layout file, evaluation record folders)
 ROWS = [
@@ -123,29 +123,28 @@ def layouts(rel):
 
 
 def simpler(folders):
+    """SIMPLER's success over units (layouts; a checkpoint's evaluation seeds pooled: lapa_bench.app.report)."""
     dirs = [HERE / f for f in folders if any((HERE / f).glob("records*.jsonl"))]
     if not dirs:
         return ["not run", "", "", ""]
     df = load_records(dirs)
-    n = len(df)
-    seeds = sorted(df["seed"].unique().tolist())
+    s = summarize(df)
+    avg = s[s["task"] == "Average"].iloc[0]
+    per = " ".join(f"{s[s['task'] == t]['success_once'].iloc[0]:.0f}" for t in TASKS if (s["task"] == t).any())
 
     def rate(col):
-        k = int(df[col].astype(bool).sum())
-        lo, hi = wilson_interval(k, n)
-        return k, f"{100 * k / n:.1f} [{100 * lo:.0f}, {100 * hi:.0f}]"
+        return f"{avg[col]:.1f} [{avg[col + '_lo']:.0f}, {avg[col + '_hi']:.0f}]"
 
-    short = df["task"].map(SHORT)
-    per = " ".join(f"{100 * df[short == t]['success_once'].astype(bool).mean():.0f}" for t in TASKS)
-    return [f"**{rate('success_once')[1]}** ({per})", rate("success_at_end")[1], rate("grasped")[1],
-            f"{n} (seeds {', '.join(map(str, seeds))})"]
+    return [f"**{rate('success_once')}** ({per})", rate("success_at_end"), rate("grasped"),
+            n_text(int(avg["n"]), int(avg["episodes"]), int(avg["trained_seeds"]))]
 
 
 def main():
     head = ["method", "demos/task", "steps (train time, device)", "held-out error: model / mean action / blind twin",
             "ratio to mean", "rollout", "training layouts: success (spoon carrot stack eggplant)", "grasp",
             "why the failed ones failed (outcome)",
-            "SIMPLER success any step [95 % CI] (spoon carrot stack eggplant, %)", "at end", "grasp (ever)", "n"]
+            "SIMPLER success any step [95 % CI] (spoon carrot stack eggplant, %)", "at end", "grasp (ever)",
+            "n (units: layouts; x evaluation seeds pooled into each)"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for method, n, run, rollout, tl, evals in ROWS:
@@ -154,7 +153,9 @@ def main():
           "(results/learning/trained_layouts.py counts the trained ones). Training layouts: the first 10 "
           "demonstrations per task, closed loop (`data replay-check --policy`), held-out ones excluded. Outcomes "
           "(`lapa_bench.rollout.OUTCOMES`, recorded from the tenth round on; `-` before): never_grasped, not_lifted "
-          "(grasped, never 2 cm above its start), held_off_target, released_off_target.")
+          "(grasped, never 2 cm above its start), held_off_target, released_off_target. SIMPLER intervals: Wilson over "
+          "the independent units (one trained seed x the layouts); a checkpoint's evaluation seeds replicate each "
+          "other (greedy policy, layout fixed by the episode id), so they are pooled into one outcome per layout.")
 
 
 if __name__ == "__main__":
