@@ -33,6 +33,35 @@ def git_sha(path: Path | None = None) -> str | None:
         return None
 
 
+def configured_threads() -> int | None:
+    """``LAPA_BENCH_THREADS``: the torch thread count for every process of a command (None: not set)."""
+    import os
+
+    v = os.environ.get("LAPA_BENCH_THREADS")
+    if not v:
+        return None
+    if not v.isdigit() or int(v) < 1:
+        raise ValueError(f"LAPA_BENCH_THREADS={v!r}: give a whole number of threads >= 1 (e.g. 1), or unset it")
+    return int(v)
+
+
+def default_threads() -> int:
+    """Torch threads per process: ``LAPA_BENCH_THREADS``, else 1. Measured on the 2-core machine
+    (results/benchmarks/threads_cpu.txt): one training step of the 64 px recipe takes 0.089 s with one
+    thread, 0.059 s with two when nothing else runs, but 0.375 s each when two such processes run at once
+    (OpenMP's spin-waiting threads pre-empt each other), and 0.087 s each with one thread apiece. One thread
+    per process never oversubscribes the cores; LAPA_BENCH_THREADS=2 is faster only on an otherwise idle
+    machine."""
+    return configured_threads() or 1
+
+
+def worker_threads(workers: int) -> int:
+    """Threads per process when ``workers`` processes share the cores (never more threads than cores)."""
+    import os
+
+    return min(default_threads(), max(1, (os.cpu_count() or 1) // max(1, workers)))
+
+
 def set_torch_threads(n: int = 1) -> None:
     """Worker-process initializer: ``n`` torch threads, so that parallel workers share the cores."""
     import torch

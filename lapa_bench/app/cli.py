@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+
 EPILOG = """Settings of policies, training methods and pipelines are dataclass fields, set with one syntax:
 --KEY VALUE, dotted for nesting (--finetune.lr 1e-4, --model.image_size 128; --policy.noise 0.01 at
 evaluation; JSON for lists and dicts). --print-config prints any command's resolved config.
@@ -457,6 +458,9 @@ def main(argv=None) -> int:
     from lapa_bench.data import DatasetFormatError
     from lapa_bench.app.evaluate import RunFolderBusy, RunMismatchError
 
+    from lapa_bench.provenance import default_threads, set_torch_threads
+
+    set_torch_threads(default_threads())  # one per process unless LAPA_BENCH_THREADS says (benchmarks/threads.py)
     try:
         handler = getattr(args, "handler", None) or COMMANDS[args.command]
         return handler(args)

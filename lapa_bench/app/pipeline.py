@@ -638,9 +638,9 @@ def _evaluate_all(todo, workers: int, plugins=()) -> None:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    import os
+    from lapa_bench.provenance import worker_threads
 
-    threads = max(1, (os.cpu_count() or 1) // workers)  # no oversubscription of the cores
+    threads = worker_threads(workers)  # no oversubscription of the cores
     # every policy's episodes are split into `workers` shards (own record files), so that no core idles
     # while the last policy finishes; a rerun resumes each shard
     shards = [(label, dataclasses.replace(ec, progress=False, shard=(i, workers)))

@@ -90,12 +90,11 @@ def replay_check(root, max_episodes=None, out=None, progress: bool = True, worke
         results = [r for p in parts for r in _replay_part(p, max_episodes, 0, progress, policy, checkpoint, policy_config)]
     else:
         import multiprocessing as mp
-        import os
         from concurrent.futures import ProcessPoolExecutor
 
-        from lapa_bench.provenance import set_torch_threads
+        from lapa_bench.provenance import set_torch_threads, worker_threads
 
-        threads = max(1, (os.cpu_count() or 1) // workers)  # as the pipeline's eval workers
+        threads = worker_threads(workers)  # as the pipeline's eval workers
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                  initializer=set_torch_threads, initargs=(threads,)) as ex:
             futs = [ex.submit(_replay_part, p, max_episodes, i % workers, progress, policy, checkpoint, policy_config)
