@@ -47,7 +47,13 @@ def load_plugin(spec: str) -> None:
     folder (its ``policy.py`` and ``train.py`` are imported too)."""
     p = Path(spec)
     if not p.exists():
-        importlib.import_module(spec)
+        if "/" in spec or spec.endswith(".py"):
+            raise ValueError(f"plugin {spec!r}: no such file or folder (give a path that exists, or a module name)")
+        try:
+            importlib.import_module(spec)
+        except ModuleNotFoundError as e:
+            raise ValueError(f"plugin {spec!r}: no module {e.name!r} can be imported (install it, or give the path "
+                             "of its file or folder)") from None
         return
     p = p.resolve()
     init = p / "__init__.py" if p.is_dir() else p

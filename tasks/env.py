@@ -47,10 +47,13 @@ def resolve_backend(requested: str = "auto") -> str:
     """``auto`` -> ``gpu`` when CUDA is present, else ``cpu``: ManiSkill's physics *and* rendering."""
     if requested not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {requested!r}")
-    if requested != "auto":
-        return requested
     import torch
 
+    if requested == "gpu" and not torch.cuda.is_available():
+        raise ValueError("backend gpu needs CUDA (ManiSkill's GPU physics and rendering), which this machine does not "
+                         "have; use --backend cpu (or auto)")
+    if requested != "auto":
+        return requested
     return "gpu" if torch.cuda.is_available() else "cpu"
 
 

@@ -205,7 +205,12 @@ def cmd_eval(args) -> int:
     from lapa_bench.app.evaluate import EvalConfig, evaluate, parse_shard
     from lapa_bench.policy import make_policy
 
+    from lapa_bench.policy import ModelPolicy, get_policy_class
+
     overrides = _policy_overrides(args.policy, args.extra)
+    if issubclass(get_policy_class(args.policy), ModelPolicy) and not args.checkpoint and not args.print_config:
+        raise ValueError(f"policy {args.policy!r} is a learned policy: give --checkpoint DIR, a folder its training "
+                         f"wrote (e.g. `lapa-bench {args.policy} train ... --out DIR`); an untrained one says nothing")
     policy = make_policy(args.policy, checkpoint=args.checkpoint, device=args.device, **overrides)
     if args.print_config:
         print(config.dump_yaml(policy.config))
@@ -286,7 +291,7 @@ def cmd_data(args) -> int:
     if args.data_command == "subset":
         from lapa_bench.data.lerobot import subset_datasets
 
-        for p in subset_datasets(args.dataset, args.out, args.episodes):
+        for p in subset_datasets(args.dataset, args.out, args.episodes, exact=True):
             print(f"[data subset] {p}")
         return 0
     if args.checkpoint and not args.policy:
@@ -381,6 +386,9 @@ def cmd_pipeline(args) -> int:
     if args.print_config:
         print(config.dump_yaml(cfg))
         return 0
+    from lapa_bench.app.pipeline import _select_cells
+
+    _select_cells(cfg, args.cells)  # unknown cells stop here, --plan included
     if args.plan or args.plan_json:
         from lapa_bench.app.pipeline import format_plan, plan
 

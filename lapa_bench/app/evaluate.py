@@ -182,6 +182,7 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
 
     out = Path(cfg.out)
     items = plan(cfg.tasks, cfg.episodes, cfg.seeds)
+    cfg.sim_backend()  # an unavailable backend stops here, before the folder is made
     assets.check_assets()
     if cfg.shard is not None:
         i, n = cfg.shard

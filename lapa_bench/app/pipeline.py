@@ -141,6 +141,31 @@ class PipelineConfig:
                 raise C.ConfigError(f"{where}: methods.{name}: {e.args[0]}") from None
             resolved[name] = C.to_dict(C.from_dict(m.config_class, section, where=f"{where}: methods.{name}"))
         cfg.methods = resolved
+        if cfg.workers < 1:
+            raise C.ConfigError(f"{where}: workers {cfg.workers}: give 1 or more processes")
+        ev = cfg.eval
+        for key, value in (("eval.episodes", ev.episodes), ("eval.num_envs", ev.num_envs),
+                           ("eval.bound_episodes", ev.bound_episodes), ("eval.train_layouts", ev.train_layouts)):
+            if value is not None and value < (0 if key == "eval.train_layouts" else 1):
+                raise C.ConfigError(f"{where}: {key} {value}: must be >= {0 if key == 'eval.train_layouts' else 1}")
+        if ev.episodes > 24 or (ev.bound_episodes or 1) > 24:
+            raise C.ConfigError(f"{where}: eval.episodes: SIMPLER has 24 evaluation episodes per task")
+        for key, seeds in (("eval.seeds", ev.seeds), ("eval.bound_seeds", ev.bound_seeds), ("train_seeds", cfg.train_seeds)):
+            if seeds is not None and (not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds)):
+                raise C.ConfigError(f"{where}: {key} {seeds}: give one or more distinct seeds >= 0")
+        if len(set(cfg.demos_per_task)) != len(cfg.demos_per_task):
+            raise C.ConfigError(f"{where}: demos_per_task {cfg.demos_per_task} names a size twice")
+        try:
+            from tasks.env import resolve_backend
+
+            if resolve_backend(ev.backend) == "gpu":
+                import torch
+
+                if not torch.cuda.is_available():
+                    raise C.ConfigError(f"{where}: eval.backend gpu needs CUDA, which this machine does not have; "
+                                        "use backend cpu (or auto)")
+        except ValueError as e:
+            raise C.ConfigError(f"{where}: eval.backend: {e}") from None
         sizes = cfg.demos_per_task or [cfg.demos.episodes]
         if any(n < 1 for n in sizes) or (not cfg.demos.path and max(sizes) > cfg.demos.episodes):
             raise C.ConfigError(f"{where}: demos_per_task {sizes}: each size must be in 1..demos.episodes "

@@ -457,7 +457,7 @@ def resize_datasets(src, dst, size: int) -> list[Path]:
     return out
 
 
-def subset_datasets(src, dst, episodes: int) -> list[Path]:
+def subset_datasets(src, dst, episodes: int, exact: bool = False) -> list[Path]:
     """The first ``episodes`` episodes of every dataset under ``src``, as complete datasets in ``dst``
     (files hard-linked, or copied across file systems; metadata, totals and ``meta/stats.json``
     recomputed for the subset, so a method normalizes with the statistics of the data it trains on).
@@ -467,7 +467,15 @@ def subset_datasets(src, dst, episodes: int) -> list[Path]:
 
     out = []
     single = (Path(src) / "meta" / "info.json").is_file()
-    for ds in open_datasets(src):
+    s_abs, d_abs = Path(src).resolve(), Path(dst).resolve()
+    if s_abs == d_abs or s_abs in d_abs.parents or d_abs in s_abs.parents:
+        raise ValueError(f"data subset: the output {dst} would overlap its source {src}; give another folder")
+    sets = open_datasets(src)
+    short = [f"{ds.root.name} ({len(ds)})" for ds in sets if len(ds) < int(episodes)]
+    if exact and short:
+        raise ValueError(f"data subset: --episodes {episodes} but {', '.join(short)} hold(s) fewer episodes; give "
+                         f"--episodes {min(len(ds) for ds in sets)} or less, or collect more")
+    for ds in sets:
         n = min(int(episodes), len(ds))
         if n < 1:
             raise ValueError(f"a subset needs at least 1 episode, got {episodes}")

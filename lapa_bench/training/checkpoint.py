@@ -57,7 +57,13 @@ def read_config(directory, what: str) -> dict:
 def load_weights(module, directory, map_location: str = "cpu", strict: bool = True):
     from safetensors.torch import load_file
 
-    module.load_state_dict(load_file(Path(directory) / MODEL_FILE, device=map_location), strict=strict)
+    path = Path(directory) / MODEL_FILE
+    try:
+        weights = load_file(path, device=map_location)
+    except Exception as e:  # safetensors' own error for a truncated or damaged file
+        raise ValueError(f"{path} cannot be read ({type(e).__name__}: {e}): the file is incomplete or damaged "
+                         "(an interrupted copy?); copy it again or retrain") from None
+    module.load_state_dict(weights, strict=strict)
     return module
 
 

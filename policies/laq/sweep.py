@@ -61,11 +61,21 @@ def combinations(grid, base) -> list[tuple[str, dict]]:
     else:
         listed = [dict(c) for c in grid]
     out = []
+    from lapa_bench.config import from_dict
+
     for combo in listed:
+        for k, v in combo.items():
+            default = getattr(base, k)
+            numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+            if numeric and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise ConfigError(f"laq sweep: --grid {k} {v!r} is not a number (the setting is {type(default).__name__})")
+            if numeric and (v < 0 or (v == 0 and default != 0)):
+                raise ConfigError(f"laq sweep: --grid {k} {v!r}: LAQ sizes and counts must be > 0")
         try:
+            from_dict(type(base), {**dataclasses.asdict(base), **combo}, where="laq sweep: --grid")
             dataclasses.replace(base, **combo)
         except (TypeError, ValueError) as e:
-            raise ConfigError(f"laq sweep: the combination {combo} is not a valid LAQ config: {e}") from e
+            raise ConfigError(f"laq sweep: the combination {combo} is not a valid LAQ config: {e}") from None
         out.append(("-".join(f"{k}{v}" for k, v in combo.items()), combo))
     names = [n for n, _ in out]
     if len(set(names)) != len(names):
