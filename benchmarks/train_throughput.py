@@ -27,7 +27,7 @@ class _RandomBatches:
         return self.batch
 
 
-def _timed(model, batch: dict, steps: int, device: str) -> dict:
+def _timed(model, batch: dict, steps: int, device: str, compile: bool = False) -> dict:
     """Train through the one loop (lapa_bench.training.train_model); samples/s after 2 warm-up steps,
     from the loop's own log (a row every 2 steps)."""
     import csv
@@ -39,7 +39,7 @@ def _timed(model, batch: dict, steps: int, device: str) -> dict:
 
     bs = len(next(v for v in batch.values() if hasattr(v, "shape")))
     cfg = TrainConfig(steps=steps + 2, batch_size=bs, lr=1e-4, warmup_steps=0, schedule="constant", log_every=2,
-                      save_every=10**9, progress=False)
+                      save_every=10**9, progress=False, compile=compile)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,6 +65,16 @@ def build(stage: str, preset: str, batch_size: int, device: str):
         c = PRESETS[preset]()
         x = torch.rand(b, 3, c.image_size, c.image_size)
         return LAQ(c), {"x_t": x, "x_th": torch.roll(x, 1, dims=3)}
+    if stage == "recipe64":  # the comparison's VLA: 64 px small preset, continuous L1 head, proprio with command state
+        from policies.lapa.configuration_lapa import PRESETS
+        from policies.lapa.modeling_lapa import LAPAModel
+
+        c = PRESETS["small"]()
+        for k, v in dict(image_size=64, random_shift=4, pool_prompt=True, query_tokens="per_step",
+                         command_state=True, head="action").items():
+            setattr(c, k, v)
+        return LAPAModel.build(c), {"image": torch.rand(b, 3, 64, 64), "instruction": ["put carrot on plate"] * b,
+                                    "state": torch.randn(b, c.state_dim), "target": torch.randn(b, c.chunk, 7)}
     if stage.startswith("lapa"):
         from policies.lapa.configuration_lapa import PRESETS
         from policies.lapa.modeling_lapa import LAPAModel
@@ -92,10 +102,12 @@ def build(stage: str, preset: str, batch_size: int, device: str):
     raise ValueError(f"unknown stage {stage!r}")
 
 
-STAGES = ("laq", "lapa-pretrain", "lapa-finetune", "idm", "unipi")
+STAGES = ("laq", "lapa-pretrain", "lapa-finetune", "idm", "unipi", "recipe64")
 
 
 def skip_reason(stage: str, preset: str, device: str) -> str | None:
+    if stage == "recipe64" and preset == "full":
+        return "one config (the 64 px recipe), shown as tiny"
     if preset != "full":
         return None
     if stage.startswith("lapa"):
@@ -111,6 +123,9 @@ def main():
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
+    ap.add_argument("--compile", action="store_true",
+                    help="also measure each row with train.compile (torch.compile of the forward), eager and compiled "
+                         "alternating, and print compiled/eager")
     args = ap.parse_args()
     import torch
 
@@ -128,7 +143,17 @@ def main():
                 continue
             model, batch = build(stage, preset, args.batch_size, device)
             r = _timed(model, batch, args.steps, device)
-            print(f"{stage:<14} {preset:<6} {r['params_m']:>9.2f} {r['samples_per_s']:>10.1f} {r['peak_mib']:>9.0f}")
+            print(f"{stage:<14} {preset:<6} {r['params_m']:>9.2f} {r['samples_per_s']:>10.1f} {r['peak_mib']:>9.0f}",
+                  flush=True)
+            if args.compile:
+                torch.manual_seed(0)
+                cm, cb = build(stage, preset, args.batch_size, device)
+                _timed(cm, cb, 2, device, compile=True)  # compilation happens here, not in the timed steps
+                c = _timed(cm, cb, args.steps, device, compile=True)
+                e = _timed(model, batch, args.steps, device)  # eager again, after the compiled run
+                eager = (r["samples_per_s"] + e["samples_per_s"]) / 2
+                print(f"{stage:<14} {'compiled':<6} {'':>9} {c['samples_per_s']:>10.1f} {c['peak_mib']:>9.0f}  "
+                      f"compiled/eager {c['samples_per_s'] / eager:.2f}", flush=True)
             del model, batch
             if device.startswith("cuda"):
                 torch.cuda.empty_cache()

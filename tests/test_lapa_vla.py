@@ -273,3 +273,34 @@ def test_the_short_token_sequence_keeps_the_outputs():
     assert seen == [full.vision(pixel_values=px).last_hidden_state.shape[1] + 1 + 1 + 4]
     with pytest.raises(ValueError, match="query_tokens"):
         micro(query_tokens="per_dim")
+
+
+def test_the_recipe_forward_compiles_without_graph_breaks():
+    """torch.compile traces the 64 px recipe's forward whole (the conv stem returns transformers' output type,
+    not a SimpleNamespace), and random shifts make the same crops as the per-sample loop they replaced."""
+    import torch._dynamo as dyn
+    import torch.nn.functional as F
+
+    from lapa_bench.data.preprocess import random_shift
+    from policies.lapa.configuration_lapa import PRESETS
+    from policies.lapa.modeling_lapa import LAPAModel
+
+    c = PRESETS["small"]()
+    for k, v in dict(image_size=64, random_shift=4, pool_prompt=True, query_tokens="per_step", command_state=True,
+                     head="action").items():
+        setattr(c, k, v)
+    m = LAPAModel.build(c)
+    tok = m.tokenize(["put carrot on plate", "stack the green block on the yellow block"])
+    assert tok["input_ids"].shape == (2, c.max_prompt_tokens)
+    assert torch.equal(m.tokenize(["put carrot on plate"])["input_ids"][0], tok["input_ids"][0])  # cached, same
+    e = dyn.explain(m.forward)(torch.rand(2, 3, 64, 64), tok["input_ids"], tok["attention_mask"],
+                               torch.randn(2, c.state_dim))
+    assert e.graph_break_count == 0, [str(r.reason)[:200] for r in e.break_reasons]
+
+    x = torch.rand(5, 3, 16, 16)
+    torch.manual_seed(3)
+    got = random_shift(x, 2)
+    torch.manual_seed(3)
+    xp = F.pad(x, (2, 2, 2, 2), mode="replicate")
+    dx, dy = torch.randint(0, 5, (5,)).tolist(), torch.randint(0, 5, (5,)).tolist()
+    assert torch.equal(got, torch.stack([xp[i, :, dy[i]:dy[i] + 16, dx[i]:dx[i] + 16] for i in range(5)]))

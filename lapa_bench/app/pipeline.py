@@ -350,7 +350,6 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
     chosen = {k: v for k, v in cells(cfg).items() if selected is None or k in selected}
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(C.to_dict(cfg), indent=2))
     if cfg.note:
         print(f"[pipeline] {cfg.name}: {cfg.note}")
     st = Stages(out, needs_sim={"collect demos", "collect videos", "collect panda videos"},
@@ -380,6 +379,7 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
                lambda spec=spec, folder=folder, seed=seed, source=source:
                _collect(spec, folder, seed, source, cfg.workers), done=True)
     if until == "data":
+        _write_config(cfg, out)
         return _stop(st, out, until)
 
     # key (the run's label; in a sweep "label (N/task) seed S") -> Trained(policy, checkpoint, table row, tags, demos)
@@ -400,6 +400,7 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
             st.run(key, lambda m=m, rcfg=rcfg, inputs=inputs, run_out=run_out: run_method(
                 m, rcfg, inputs, run_out, cfg.device), done=done)
             ckpts[key] = Trained(m.policy, run_out, row, tags, demos)
+    _write_config(cfg, out)  # every cached stage passed its fingerprint check: this config describes OUT
     if until == "train":
         return _stop(st, out, until)
     learning_check(ckpts, out / "checks", cfg.eval.train_layouts, cfg.workers, st)
@@ -542,6 +543,12 @@ class Trained(NamedTuple):
     row: str
     tags: dict
     demos: Path
+
+
+def _write_config(cfg: PipelineConfig, out: Path) -> None:
+    from lapa_bench.io import write_json_atomic
+
+    write_json_atomic(out / "config.json", C.to_dict(cfg))
 
 
 def _report(runs, folder: Path, metrics, compare_to, missing, planned) -> None:

@@ -72,8 +72,12 @@ def random_shift(x, pad: int, generator=None):
 
     if pad <= 0:
         return x
-    b, _, h, w = x.shape
+    b, c, h, w = x.shape
     xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).tolist()
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).tolist()
-    return torch.stack([xp[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(b)])
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+    # one gather (no per-sample Python loop: torch.compile traces it whole), the same crops
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    return xp[torch.arange(b, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None],
+              rows, cols]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import SimpleNamespace
+from transformers.modeling_outputs import BaseModelOutput
 
 import numpy as np
 import torch
@@ -105,7 +105,8 @@ class ConvStem(nn.Module):
         tokens = f.flatten(2).transpose(1, 2) + self.position
         if self.readout is not None:
             tokens = torch.cat([tokens, self.readout(f).unsqueeze(1)], 1)
-        return SimpleNamespace(last_hidden_state=tokens)
+        # transformers' own output type (not a SimpleNamespace): torch.compile traces through it without a graph break
+        return BaseModelOutput(last_hidden_state=tokens)
 
 
 def sincos_2d(side: int, dim: int) -> torch.Tensor:
@@ -251,10 +252,15 @@ class LAPAModel(nn.Module):
 
     # -- inputs --------------------------------------------------------------------------
     def tokenize(self, instructions: list[str]) -> dict:
-        texts = [self.config.prompt.format(instruction=s) for s in instructions]
-        enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.config.max_prompt_tokens,
-                             return_tensors="pt")
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+        """The prompt's token ids and mask, ``(B, max_prompt_tokens)``; each instruction is tokenized once and
+        cached (a dataset has a handful of instructions; the tokenizer cost a few ms every step)."""
+        cache = self.__dict__.setdefault("_prompt_cache", {})
+        for s in set(instructions) - set(cache):
+            enc = self.tokenizer([self.config.prompt.format(instruction=s)], padding="max_length", truncation=True,
+                                 max_length=self.config.max_prompt_tokens, return_tensors="pt")
+            cache[s] = (enc["input_ids"], enc["attention_mask"])
+        rows = [cache[s] for s in instructions]
+        return {"input_ids": torch.cat([r[0] for r in rows]), "attention_mask": torch.cat([r[1] for r in rows])}
 
     def preprocess_images(self, images: np.ndarray) -> torch.Tensor:
         """uint8 ``(B, H, W, 3)`` -> float ``(B, 3, S, S)`` in [0, 1]: the one preprocessing path
