@@ -1,4 +1,4 @@
-"""LeRobot's own v2.1 code against lapa-bench's datasets, both ways (issue: datasets LeRobot itself loads).
+"""LeRobot's own v2.1 code against lapa-bench's datasets, both ways.
 
 Runs in a Python that has ``lerobot==0.3.3`` (its last release with the v2.1 layout lapa-bench writes),
 not in the project's venv: that release pins ``torch<2.8`` and ``torchvision<0.23`` while the project

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# The LAQ settings sweep of the mini benchmark's second edition (issue "The mini LAPA benchmark, second edition",
-# item 3: latent actions worth learning): the tiny LAQ (64 px) trained on action-free Bridge-task videos at several
+# The LAQ settings sweep of the mini benchmark's second edition : the tiny LAQ (64 px) trained on action-free Bridge-task videos at several
 # frame gaps H, each probed against the true actions (held-out episodes) and measured for codebook usage.
 # Videos: the 400 oracle episodes of results/learning's collection (100 per task, 128 px, layouts disjoint from
 # evaluation; the LAQ never sees their actions); the probe splits the same episodes 80/20 and scores held-out ones.

@@ -1,4 +1,4 @@
-"""The 10 / 25 / 100 table of results/learning (issue "Policies that learn"), built from the committed
+"""The 10 / 25 / 100 table of results/learning, built from the committed
 run folders beside this file (no weights needed): the offline learning check, the training-layout check
 and SIMPLER's evaluation layouts, one row per (policy, demonstrations per task, rollout setting).
 

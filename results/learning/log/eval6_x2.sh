@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sixth round: scratch_100 executing 2 of each chunk of 4 on SIMPLER's 4 x 24 layouts, seed 0 (2 shards).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}" OMP_NUM_THREADS=1
 B=.venv/bin/lapa-bench
 git rev-parse HEAD

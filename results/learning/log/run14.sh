@@ -9,11 +9,11 @@
 #   stage 3: scratch64_25s25k's finetuning command with --init.
 # Declared before the run: executing 4 for both closed-loop checks, SIMPLER at seed 0 (96 layouts; the greedy
 # policy's seeds are near-replicates), compared with scratch64_25s25k's seed-0 records.
-#   nohup bash results/learning/run14.sh > runs/learning/run14.log 2>&1 &      (resumable)
+#   nohup bash results/learning/log/run14.sh > runs/learning/run14.log 2>&1 &      (resumable)
 # Not run yet (2026-12-04): no combination of the LAQ sweeps passes its bar (results/laq_sweep/README.md), and this
 # script stops when none does.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 RUN=run14
 source results/learning/checks.sh  # B, MS_ASSET_DIR, stamp, layouts, rollouts, simpler
 mkdir -p runs/learning

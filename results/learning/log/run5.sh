@@ -2,12 +2,12 @@
 # The fifth round of results/learning (README): the VLA `scratch` (preset small) at 100 demos/task.
 # Order as run (2026-12-01). Training alone on the 2 cores with 2 torch threads; evaluation one thread per process.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
 # data: 100 per task (the first 25 are the fourth round's demos25; the collection resumes where it stopped)
 OMP_NUM_THREADS=1 $B collect --tasks all --episodes 100 --out data/learning/demos --image-size 128x128 --workers 2 --seed 0
-# scratch_100: preset small (8 x 8 conv tokens + query readout), 15000 steps (a budget that fits one session with its evaluation)
+# scratch_100: preset small (8 x 8 conv tokens + query readout), 15000 steps (a budget that fits ~2.5 h with its evaluation)
 OMP_NUM_THREADS=2 $B scratch train --data data/learning/demos --out runs/learning/scratch_100 --model.preset small \
     --finetune.steps 15000 --finetune.warmup_steps 100 --finetune.eval_every 1500 --finetune.keep best \
     --finetune.save_every 500 --blind_twin_fraction 0.1 --finetune.progress false

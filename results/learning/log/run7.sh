@@ -4,7 +4,7 @@
 # 0fd5dee; runs/learning/train7_dart.sh and after7.sh ran these in the background). Training alone on the 2 cores
 # (one 2-thread training, or two 1-thread ones); evaluation one thread per process.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
 layouts() {  # layouts POLICY RUN DATA FILE FLAGS...: the training-layout check (first 10 per task)

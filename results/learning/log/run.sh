@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The learning experiment of results/learning/ (issue "Policies that learn"), exactly as it was run.
+# The learning experiment of results/learning/, exactly as it was run.
 # Data: 25 oracle demonstrations per task at 128x128 (layouts disjoint from evaluation), the first
 # 25 of `collect --episodes 100 --seed 0` (resumable; the collection was stopped at 25 per task).
 # Every command below is resumable; rerun the script after an interruption.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
 DATA=data/learning/demos

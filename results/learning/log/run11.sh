@@ -2,10 +2,10 @@
 # The eleventh round of results/learning (README): the VLA `scratch` at 100 demonstrations per task with
 # configs/learning.yaml's recipe (commanded state, short sequence, last weights), the tenth round's "next, exactly":
 # one model for both closed-loop bars of "Policies that learn". Training alone on the 2 cores with 2 threads;
-# checks one thread per process. Each step's time and revision go to the log (results/learning/run11_logs/).
-#   nohup bash results/learning/run11.sh > runs/learning/run11.log 2>&1 &
+# checks one thread per process. Each step's time and revision go to the log (results/learning/log/run11_logs/).
+#   nohup bash results/learning/log/run11.sh > runs/learning/run11.log 2>&1 &
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
 source results/learning/checks.sh  # layouts, rollouts, simpler

@@ -4,7 +4,7 @@
 # and scratch at 25/task. Order as run (2026-12-01; runs/learning/train9_bc.sh and after9.sh ran these in the
 # background). Training alone on the 2 cores with 2 threads; checks one thread per process.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
 source results/learning/checks.sh  # layouts, simpler, bc10

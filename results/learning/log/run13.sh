@@ -5,10 +5,10 @@
 # cheaper step the mini benchmark's second edition needs to fit its budget. Declared before the run: executing 4, the
 # reference's setting, for both closed-loop checks (no selection). Then, in the same chain so the 2 cores never idle,
 # results/laq_sweep/run.sh (tops the collection up to 100/task, then the LAQ frame-gap sweep).
-# Training alone on the 2 cores with 2 threads; checks one thread per process. Log: results/learning/run13_logs/.
-#   nohup bash results/learning/run13.sh > runs/learning/run13.log 2>&1 &
+# Training alone on the 2 cores with 2 threads; checks one thread per process. Log: results/learning/log/run13_logs/.
+#   nohup bash results/learning/log/run13.sh > runs/learning/run13.log 2>&1 &
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
 source results/learning/checks.sh  # layouts, rollouts, simpler

@@ -6,7 +6,7 @@
 # run10_after.sh ran these in the background; each step's revision is in their logs, copied into the README).
 # Training alone on the 2 cores with 2 threads; checks one thread per process.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
 source results/learning/checks.sh  # layouts, simpler, bc10

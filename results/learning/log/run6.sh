@@ -4,7 +4,7 @@
 # Training alone on the 2 cores with 2 torch threads (a second process on the cores slows a 2-thread training
 # 3-4x: its threads wait for each other); evaluation one thread per process.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
 layouts() {  # layouts RUN DATA FILE FLAGS...: the training-layout check (first 10 per task)

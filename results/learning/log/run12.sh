@@ -4,11 +4,11 @@
 # of 15000 (~117 epochs instead of ~70). The eleventh round found training-layout success falling with epochs per
 # layout (33/36, 31/37, 20/37 at 10, 25, 100 per task, all 15000 steps); 25/task is the size where both bars are within
 # reach in one CPU session (scratchcmd_25: 31/37 with stack 7/9 and eggplant 7/10, SIMPLER 39.6 % at seed 0).
-# Training alone on the 2 cores with 2 threads; checks one thread per process. Log: results/learning/run12_logs/.
+# Training alone on the 2 cores with 2 threads; checks one thread per process. Log: results/learning/log/run12_logs/.
 # As run: step 3 was stopped at 127 of 288 episodes once executing 4 had passed the training-layout bar (run12b.sh).
-#   nohup bash results/learning/run12.sh > runs/learning/run12.log 2>&1 &
+#   nohup bash results/learning/log/run12.sh > runs/learning/run12.log 2>&1 &
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
 source results/learning/checks.sh  # layouts, rollouts, simpler

@@ -2,7 +2,7 @@
 # The fourth round of results/learning (README): the VLA `scratch` with the query readout, at 25 demos/task.
 # Order as run (2026-12-01, one torch thread per process, two at a time on the 2 cores).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}" OMP_NUM_THREADS=1
 B=.venv/bin/lapa-bench
 # data: the same 25 per task as the earlier rounds (the collection's first 25 attempts-in-order per task)

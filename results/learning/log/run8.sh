@@ -6,7 +6,7 @@
 # background). Training alone on the 2 cores (one 2-thread training, or two 1-thread ones); evaluation one thread
 # per process.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
 source results/learning/checks.sh  # layouts, simpler, bc10

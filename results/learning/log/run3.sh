@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The third round of results/learning (README): bc at width 16 with the step budgets that make it manipulate.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}" OMP_NUM_THREADS=1
 B=.venv/bin/lapa-bench
 $B data subset data/learning/demos data/learning/demos25 --episodes 25

@@ -3,10 +3,10 @@
 # all), so the same checkpoint was checked executing 4 (the 10/task winner; command below, run by hand at 16:48 UTC
 # while run12.sh's SIMPLER executing 2 ran): 35/37, every task >= 8/9. run12.sh was then stopped (its SIMPLER executing
 # 2 at 127 of 288 episodes, kept in runs/learning/eval/scratchcmd_25s25k_x2, resumable) and SIMPLER 4 x 24 x 3 run
-# executing 4 here. Log: results/learning/run12_logs/.
-#   nohup bash results/learning/run12b.sh > runs/learning/run12b.log 2>&1 &
+# executing 4 here. Log: results/learning/log/run12_logs/.
+#   nohup bash results/learning/log/run12b.sh > runs/learning/run12b.log 2>&1 &
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"
 B=.venv/bin/lapa-bench
 source results/learning/checks.sh  # layouts, rollouts, simpler
