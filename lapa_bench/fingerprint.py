@@ -94,3 +94,17 @@ def claim(folder, settings: dict, what: str, exists: bool, fix: str, compare=Non
     if diffs:
         raise FingerprintMismatch(f"{folder} holds {what} made with other settings ({describe(diffs)}): {fix}")
     return mine
+
+
+def files_fingerprint(directory) -> str:
+    """A short hash of a checkpoint folder's files (``config.json`` and the weights: their sizes and first MiB,
+    where two trainings differ): what an evaluation run and a policy server name a checkpoint by."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for f in sorted(Path(directory).glob("*")):
+        if f.is_file() and (f.name == "config.json" or f.suffix == ".safetensors"):
+            h.update(f"{f.name}:{f.stat().st_size}".encode())
+            with open(f, "rb") as fh:
+                h.update(fh.read(1 << 20))
+    return h.hexdigest()[:12]

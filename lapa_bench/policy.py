@@ -48,6 +48,11 @@ CONFIG_NAME = "config.json"
 from lapa_bench.config import ConfigError  # noqa: E402  (a policy config is malformed: the one config error)
 
 
+class TransportError(RuntimeError):
+    """The policy could not be reached (a served policy's connection failed): not the policy's failure, so no
+    episode is recorded as failed for it; the run stops, and a rerun resumes."""
+
+
 @dataclasses.dataclass
 class EmptyConfig:
     """A policy without settings."""

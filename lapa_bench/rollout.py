@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from lapa_bench import specs
-from lapa_bench.policy import Policy, format_exception
+from lapa_bench.policy import Policy, TransportError, format_exception
 from lapa_bench.specs import InvalidActionError, check_action
 
 
@@ -174,6 +174,8 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
     contexts = [{"task": env.task.name, "env_id": env.task.env_id, "episode_id": int(e)} for e, _ in items]
     try:
         errors = policy.reset_batch([env.instruction] * n, [int(s) for _, s in items], contexts)
+    except TransportError:
+        raise
     except Exception as e:
         errors = [e] * n
     for rec, e in zip(out, errors):
@@ -187,6 +189,8 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
         if need:
             try:
                 acts = policy.act_batch([obs[b] for b in need], need)
+            except TransportError:  # not a failure of these episodes: the caller stops (nothing recorded)
+                raise
             except Exception as e:
                 acts = [e] * len(need)
             for b, a in zip(need, acts):

@@ -182,6 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "`--until train` on a GPU machine (needs no simulator or assets once data is cached), "
                     "then rerun here to evaluate")
 
+    sv = sub.add_parser("serve", help="serve a policy over a WebSocket (evaluate it elsewhere with --policy remote)",
+                        description="Builds the policy as `eval` does and serves it (lapa_bench/serving/protocol.py: "
+                        "msgpack frames, NumPy arrays as openpi encodes them; an openpi-style client can query it). "
+                        "Evaluate it with `lapa-bench eval --policy remote --policy.url ws://HOST:PORT ...`.")
+    sv.add_argument("--policy", required=True, help="a registered policy (lapa-bench policies); not a privileged one")
+    sv.add_argument("--checkpoint", default=None, help="checkpoint folder of a trained policy")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    sv.add_argument("--port", type=int, default=0, help="port (default 0: a free one, printed)")
+    sv.add_argument("--device", default="auto", help="where a learned policy runs")
+
     sub.add_parser("policies", help="list registered policies")
     sub.add_parser("methods", help="list registered training methods (lapa-bench METHOD train --help)")
     sub.add_parser("tasks", help="list the SIMPLER tasks")
@@ -446,10 +456,35 @@ def cmd_assets(args) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "report": cmd_report, "collect": cmd_collect, "data": cmd_data,
+def cmd_serve(args) -> int:
+    from lapa_bench.policy import ModelPolicy, get_policy_class, make_policy
+    from lapa_bench.serving.server import server_for
+
+    cls = get_policy_class(args.policy)
+    if cls.privileged:
+        raise ValueError(f"policy {args.policy!r} reads the simulator's state (privileged): it cannot be served")
+    if issubclass(cls, ModelPolicy) and not args.checkpoint:
+        raise ValueError(f"policy {args.policy!r} is a learned policy: give --checkpoint DIR")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port {args.port}: give 0 (a free port) or 1..65535")
+    overrides = _policy_overrides(args.policy, args.extra)
+    policy = make_policy(args.policy, checkpoint=args.checkpoint, device=args.device, **overrides)
+    server = server_for(policy, args.policy, args.checkpoint, args.host, args.port)
+    import threading
+
+    threading.Thread(target=lambda: (server.bound.wait(), print(f"[serve] {args.policy} on {server.url} "
+                                                                 "(Ctrl-C stops)", flush=True)), daemon=True).start()
+    try:
+        server.run()
+    except OSError as e:
+        raise ValueError(f"cannot serve on {args.host}:{args.port}: {e}") from None
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "serve": cmd_serve, "report": cmd_report, "collect": cmd_collect, "data": cmd_data,
             "pipeline": cmd_pipeline, "policies": cmd_policies, "methods": cmd_methods, "tasks": cmd_tasks,
             "assets": cmd_assets}
-EXTRA_ARGS = {"eval", "pipeline", "data"}  # take dotted config flags (--policy.KEY / --KEY) parsed late
+EXTRA_ARGS = {"eval", "pipeline", "data", "serve"}  # take dotted config flags (--policy.KEY / --KEY) parsed late
 
 
 def main(argv=None) -> int:
@@ -465,6 +500,7 @@ def main(argv=None) -> int:
     from lapa_bench.config import ConfigError
     from lapa_bench.data import DatasetFormatError
     from lapa_bench.app.evaluate import RunFolderBusy, RunMismatchError
+    from lapa_bench.policy import TransportError
 
     from lapa_bench.provenance import default_threads, set_torch_threads
 
@@ -473,7 +509,7 @@ def main(argv=None) -> int:
         handler = getattr(args, "handler", None) or COMMANDS[args.command]
         return handler(args)
     except (AssetsMissingError, RunMismatchError, RunFolderBusy, ConfigError, DatasetFormatError, FileNotFoundError,
-            ValueError, KeyError) as e:
+            ValueError, KeyError, TransportError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"lapa-bench {args.command}: error: {msg}", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 from lapa_bench import assets, provenance
-from lapa_bench.policy import Policy, config_to_dict, format_exception, make_policy
+from lapa_bench.policy import Policy, TransportError, config_to_dict, format_exception, make_policy
 from lapa_bench.io import write_json_atomic
 from lapa_bench.records import EpisodeRecord, RecordWriter, done_keys, read_records, record_file
 from lapa_bench.rollout import error_record, run_batch
@@ -51,11 +51,15 @@ class EvalConfig:
     retry_errors: bool = True  # an episode recorded with an error runs again (its reason stays in the records)
     progress: bool = True
 
-    def identity(self) -> dict:
-        """What must match for two invocations to share an output dir."""
+    def identity(self, policy=None) -> dict:
+        """What must match for two invocations to share an output dir (with ``policy``: what the policy adds,
+        e.g. a served policy's server metadata: ``remote``)."""
         ident = {"policy": self.policy, "checkpoint": self.checkpoint,
                  "policy_config": self.policy_config, "label": self.label or self.policy,
                  "image_size": list(self.image_size) if self.image_size else None}
+        served = getattr(policy, "run_identity", None)
+        if served is not None:
+            ident["served"] = served()
         if self.tags:  # (runs without tags keep their identity)
             ident["tags"] = self.tags
         if self.sim_backend() != "physx_cpu":  # (CPU runs keep theirs)
@@ -71,19 +75,16 @@ class EvalConfig:
         if self.num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
 
-    def run_id(self) -> str:
+    def run_id(self, policy=None) -> str:
         """Short hash of the identity and of the checkpoint's files (config and weights): written into every
         record, so a run folder cannot mix runs even when its manifest is lost."""
         import hashlib
 
-        h = hashlib.sha1(json.dumps(self.identity(), sort_keys=True, default=str).encode())
+        from lapa_bench.fingerprint import files_fingerprint
+
+        h = hashlib.sha1(json.dumps(self.identity(policy), sort_keys=True, default=str).encode())
         if self.checkpoint:
-            for f in sorted(Path(self.checkpoint).glob("*")):
-                if f.is_file() and (f.name == "config.json" or f.suffix == ".safetensors"):
-                    st = f.stat()
-                    h.update(f"{f.name}:{st.st_size}".encode())
-                    with open(f, "rb") as fh:  # the first MiB: weights differ there between two trainings
-                        h.update(fh.read(1 << 20))
+            h.update(files_fingerprint(self.checkpoint).encode())
         return h.hexdigest()[:12]
 
 
@@ -129,7 +130,7 @@ def _write_video(path: Path, frames: list) -> None:
 
 def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> dict:
     path = out / "manifest.json"
-    ident = cfg.identity()
+    ident = cfg.identity(policy)
     old = None
     if path.exists():
         try:
@@ -192,7 +193,7 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     lock = _lock(out, cfg.shard)
     write_manifest(cfg, out, policy)
-    run_id = cfg.run_id()
+    run_id = cfg.run_id(policy)
     others = sorted({r["run_id"] for r in read_records(out) if r.get("run_id") not in (None, run_id)})
     if others:
         raise RunMismatchError(f"{out} holds records of another run (run ids {others}, this one {run_id}: a "
@@ -225,6 +226,8 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
                       for _, eid, seed in padded]
             try:
                 results = run_batch(env, policy, [(eid, seed) for _, eid, seed in padded], frames)
+            except TransportError:  # the policy could not be reached: not an episode's failure; stop, resumable
+                raise
             except Exception as e:  # the simulator itself failed: record it, rebuild the env
                 results = [error_record(f"environment raised {format_exception(e)}") for _ in padded]
                 env.close()

@@ -1,0 +1,194 @@
+"""The policy server and the `remote` policy: the wire format, the same records as in-process on SIMPLER (single
+and batched), and every transport or policy failure with its message or recorded reason."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import requires_sim
+from lapa_bench.policy import Policy, TransportError, make_policy, register_policy
+from lapa_bench.serving import protocol
+from lapa_bench.serving.server import PolicyServer, server_for
+
+
+# -- the wire format ----------------------------------------------------------------------
+def test_protocol_roundtrip_and_openpi_encoding():
+    msg = {"image": np.arange(12, dtype=np.uint8).reshape(2, 2, 3), "state": np.float32([1, 2]), "k": np.int64(3),
+           "nested": [{"a": np.zeros((1, 7), np.float32)}], "text": "put carrot on plate"}
+    back = protocol.unpackb(protocol.packb(msg))
+    assert back["image"].dtype == np.uint8 and np.array_equal(back["image"], msg["image"])
+    assert back["k"] == 3 and back["nested"][0]["a"].shape == (1, 7) and back["text"] == msg["text"]
+    # an openpi client's frame (openpi_client.msgpack_numpy: bytes keys __ndarray__, data, dtype, shape)
+    import msgpack
+
+    a = np.ones((3, 7), np.float32)
+    frame = msgpack.packb({"actions": {b"__ndarray__": True, b"data": a.tobytes(), b"dtype": a.dtype.str,
+                                       b"shape": a.shape}}, use_bin_type=True)
+    assert np.array_equal(protocol.unpackb(frame)["actions"], a)
+    with pytest.raises(ValueError, match="cannot send"):
+        protocol.packb({"x": np.array([object()])})
+
+
+# -- policies for the failure cases ---------------------------------------------------------
+_STATE = {"die_on_episode": None, "server": None}
+
+
+@register_policy("test_server_raises")
+class _Raises(Policy):
+    def act(self, obs):
+        raise RuntimeError("the model broke")
+
+
+@register_policy("test_server_nan")
+class _NaN(Policy):
+    def act(self, obs):
+        return np.full(7, np.nan, np.float32)
+
+
+@register_policy("test_server_slow")
+class _Slow(Policy):
+    def act(self, obs):
+        time.sleep(3)
+        return np.zeros(7, np.float32)
+
+
+@register_policy("test_server_dies")
+class _Dies(Policy):
+    """Holds still; stops its server at the first step of episode ``_STATE['die_on_episode']``."""
+
+    def reset(self, instruction, seed=None, context=None):
+        self.episode = (context or {}).get("episode_id")
+
+    def act(self, obs):
+        if _STATE["die_on_episode"] is not None and self.episode == _STATE["die_on_episode"]:
+            _STATE["server"].stop()
+            time.sleep(1)
+        return np.array([0, 0, 0, 0, 0, 0, 1], np.float32)
+
+
+def _serve(name, **cfg):
+    return server_for(make_policy(name, **cfg), name, None).start()
+
+
+def test_no_server_and_bad_handshakes():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    t0 = time.time()
+    with pytest.raises(TransportError, match=rf"no policy server at ws://127.0.0.1:{port} .*lapa-bench serve"):
+        make_policy("remote", url=f"ws://127.0.0.1:{port}", connect_timeout=2).reset("x")
+    assert time.time() - t0 < 5
+    for meta, why in (({**protocol.metadata("zero", {}, None, {}), "version": 99}, "version 99"),
+                      ({**protocol.metadata("zero", {}, None, {}), "action_dim": 6}, "6-D actions"),
+                      ({"hello": 1}, "does not speak lapa-bench-policy")):
+        srv = PolicyServer(make_policy("zero"), meta).start()
+        try:
+            with pytest.raises(TransportError, match=why):
+                make_policy("remote", url=srv.url).reset("x")
+        finally:
+            srv.stop()
+
+
+def test_timeout_and_server_side_errors():
+    obs = {"image": np.zeros((8, 8, 3), np.uint8), "instruction": "x", "state": np.zeros(7, np.float32)}
+    slow = _serve("test_server_slow")
+    try:
+        p = make_policy("remote", url=slow.url, timeout=0.5)
+        p.reset("x")
+        with pytest.raises(TransportError, match=r"no reply from .* within 0.5 s"):
+            p.act(obs)
+    finally:
+        slow.stop()
+    bad = _serve("test_server_raises")
+    try:
+        p = make_policy("remote", url=bad.url)
+        p.reset("x")
+        with pytest.raises(RuntimeError, match="on the server: RuntimeError: the model broke"):
+            p.act(obs)
+        assert p.reset_batch(["x", "x"], [0, 1], [{}, {}]) == [None, None]
+        out = p.act_batch([obs, obs], [0, 1])  # per slot, as in-process
+        assert all("the model broke" in str(e) for e in out)
+    finally:
+        bad.stop()
+
+
+def test_server_refuses_privileged_policies():
+    with pytest.raises(ValueError, match="privileged"):
+        server_for(make_policy("scripted"), "scripted", None)
+
+
+# -- on the simulator -----------------------------------------------------------------------
+def _strip(recs):
+    keep = ("task", "episode_id", "seed", "success_at_end", "success_once", "grasped", "consecutive_grasp", "steps",
+            "error", "outcome")
+    return sorted([{k: r[k] for k in keep} for r in recs], key=lambda r: (r["task"], r["episode_id"], r["seed"]))
+
+
+@requires_sim
+def test_remote_gives_the_in_process_records(tmp_path):
+    """A fixed checkpoint (a 64 px `scratch`, chunks executed 2 at a time) served over loopback gives the same
+    records as in-process, one episode at a time and 2 in lockstep; the server's identity is in the manifest."""
+    import json
+
+    import torch
+
+    from lapa_bench.app.evaluate import EvalConfig, evaluate
+    from lapa_bench.records import read_records
+
+    torch.manual_seed(0)
+    model = make_policy("scratch", preset="small", image_size=64, pool_prompt=True, query_tokens="per_step",
+                        command_state=True, execute=2, device="cpu")
+    model.save_pretrained(tmp_path / "ck")
+    ck = str(tmp_path / "ck")
+    srv = server_for(make_policy("scratch", checkpoint=ck, device="cpu"), "scratch", ck).start()
+    try:
+        common = dict(tasks=["carrot"], episodes=2, seeds=[0], progress=False)
+        for n in (1, 2):
+            local = evaluate(EvalConfig(policy="scratch", checkpoint=ck, out=str(tmp_path / f"local{n}"),
+                                        num_envs=n, backend="cpu", **common))
+            remote = evaluate(EvalConfig(policy="remote", policy_config={"url": srv.url},
+                                         out=str(tmp_path / f"remote{n}"), num_envs=n, backend="cpu", **common),
+                              policy=make_policy("remote", url=srv.url))
+            assert _strip(read_records(local)) == _strip(read_records(remote))
+        ident = json.loads((tmp_path / "remote1" / "manifest.json").read_text())["identity"]["served"]
+        assert ident["policy"] == "scratch" and ident["checkpoint"] and ident["config"]["execute"] == 2
+    finally:
+        srv.stop()
+
+
+@requires_sim
+def test_policy_errors_are_recorded_and_a_dead_server_stops_the_run(tmp_path):
+    from lapa_bench.app.evaluate import EvalConfig, evaluate
+    from lapa_bench.records import read_records
+
+    common = dict(tasks=["carrot"], seeds=[0], progress=False)
+    for name, reason in (("test_server_raises", "on the server: RuntimeError: the model broke"),
+                         ("test_server_nan", "invalid action")):
+        srv = _serve(name)
+        try:
+            out = evaluate(EvalConfig(policy="remote", policy_config={"url": srv.url}, out=str(tmp_path / name),
+                                      episodes=1, **common), policy=make_policy("remote", url=srv.url))
+            (rec,) = read_records(out)
+            assert reason in rec["error"] and rec["outcome"] == "error"
+        finally:
+            srv.stop()
+    # the server dies during episode 1 (the second): the run stops, episode 0 is kept, nothing counted as failed
+    _STATE["die_on_episode"] = 1
+    _STATE["server"] = srv = _serve("test_server_dies")
+    port = srv.port
+    cfg = EvalConfig(policy="remote", policy_config={"url": srv.url}, out=str(tmp_path / "dies"), episodes=3, **common)
+    with pytest.raises(TransportError, match="went away"):
+        evaluate(cfg, policy=make_policy("remote", url=srv.url))
+    assert [r["episode_id"] for r in read_records(tmp_path / "dies")] == [0]
+    _STATE["die_on_episode"] = None  # the same policy and config served again: the rerun resumes
+    srv = server_for(make_policy("test_server_dies"), "test_server_dies", None, port=port).start()
+    try:
+        evaluate(cfg, policy=make_policy("remote", url=srv.url))
+        recs = read_records(tmp_path / "dies")
+        assert sorted(r["episode_id"] for r in recs) == [0, 1, 2] and not any(r["error"] for r in recs)
+    finally:
+        srv.stop()
