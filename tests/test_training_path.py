@@ -594,3 +594,21 @@ def test_a_finished_run_is_not_reused_for_other_settings(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "holds a scratch training run made with other settings (config.model.image_size: 32 then, 64 now)" in err
     assert "delete" in err and "another output folder" in err
+
+
+def test_dataset_settings_outlive_the_data(tmp_path):
+    """A committed results folder keeps `DIR.settings.json` beside a regenerable dataset: with the data gone, the
+    settings of the inputs of a cached artifact still compare (and match), so a fresh clone need not regenerate
+    a corpus that no remaining stage reads."""
+    import shutil
+
+    from lapa_bench.app.pipeline import _sidecar_matches
+    from lapa_bench.data.lerobot import dataset_settings, write_settings_sidecar
+
+    ds = tiny_dataset(tmp_path / "videos" / "carrot", episodes=3).parent
+    before = dataset_settings(ds)
+    recipe = {"tasks": ["carrot"], "episodes": 3, "seed": 1000, "source": "bridge"}
+    write_settings_sidecar(ds, recipe)
+    shutil.rmtree(ds)
+    assert dataset_settings(ds) == before
+    assert _sidecar_matches(ds, recipe) and not _sidecar_matches(ds, {**recipe, "episodes": 4})

@@ -375,9 +375,17 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
             where[name] = Path(spec.path)
             continue
         where[name] = folder
-        st.run(f"collect {name}" + (f" ({spec.episodes}/task)" if spec is not getattr(cfg, name.split()[0], spec) else ""),
-               lambda spec=spec, folder=folder, seed=seed, source=source:
-               _collect(spec, folder, seed, source, cfg.workers), done=True)
+        recipe = {**C.to_dict(spec), "seed": seed, "source": source}
+        if name != "demos" and not _corpus_needed(cfg, chosen, name, out) and _sidecar_matches(folder, recipe):
+            print(f"[pipeline] collect {name}: not needed (every stage that reads it is done; the settings it was "
+                  f"made with: {folder.name}.settings.json)")
+            continue
+        label = f"collect {name}" + (f" ({spec.episodes}/task)" if spec is not getattr(cfg, name.split()[0], spec) else "")
+        st.run(label, lambda spec=spec, folder=folder, seed=seed, source=source:
+               _collect(spec, folder, seed, source, cfg.workers), done=_collected(folder, spec, source))
+        from lapa_bench.data.lerobot import write_settings_sidecar
+
+        write_settings_sidecar(folder, recipe)
     if until == "data":
         _write_config(cfg, out)
         return _stop(st, out, until)
@@ -543,6 +551,50 @@ class Trained(NamedTuple):
     row: str
     tags: dict
     demos: Path
+
+
+def _collected(folder: Path, spec: CorpusSpec, source: str) -> bool:
+    """The collection in ``folder`` holds ``spec.episodes`` per task already (else collect runs, and resumes)."""
+    from lapa_bench.app.panda_videos import PANDA_TASKS
+    from lapa_bench.data.lerobot import DatasetFormatError, open_datasets
+    from tasks import resolve_tasks
+
+    try:
+        sets = open_datasets(folder)
+    except DatasetFormatError:
+        return False
+    names = (PANDA_TASKS if spec.tasks in (["all"], []) else spec.tasks) if source == "panda" \
+        else [t.name for t in resolve_tasks(spec.tasks)]
+    have = {ds.root.name: len(ds) for ds in sets}
+    return all(have.get(n, 0) >= spec.episodes for n in names)
+
+
+def _sidecar_matches(folder: Path, recipe: dict) -> bool:
+    from lapa_bench.data.lerobot import settings_sidecar
+
+    side = settings_sidecar(folder)
+    return side.is_file() and json.loads(side.read_text()).get("spec") == json.loads(json.dumps(recipe))
+
+
+def _corpus_needed(cfg: PipelineConfig, chosen: dict, corpus: str, out: Path) -> bool:
+    """Whether a chosen cell still has a stage that reads the video corpus ``corpus``: a run not finished whose
+    method does not share its video stages, or whose shared video stages are not all finished."""
+    from lapa_bench.training import checkpoint
+    from lapa_bench.training.registry import get_method
+
+    for r, n, seed in chosen.values():
+        m = get_method(r.method)
+        if "videos" not in m.needs or corpus != ("videos" if r.videos == "bridge" else "panda videos"):
+            continue
+        run_out = out / slug(r.label) / _names(cfg, r, n, seed)[2]
+        if checkpoint.is_done(run_out):
+            continue
+        shared = _shared_folder(cfg, out / slug(r.label), seed)
+        if not m.shares or shared is None:
+            return True
+        if not all(checkpoint.is_done(Path(shared) / path.split(".")[0]) for path in m.shares):
+            return True
+    return False
 
 
 def _write_config(cfg: PipelineConfig, out: Path) -> None:

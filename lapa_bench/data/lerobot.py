@@ -409,6 +409,9 @@ def dataset_settings(path) -> list[dict]:
     feature shapes, fps and the settings its collector recorded (oracle, noise, seed, assets' kind); not
     its location, so a dataset regenerated with the same settings in a fresh clone has the same settings.
     The fingerprint of a training run's inputs (:mod:`lapa_bench.fingerprint`)."""
+    side = settings_sidecar(path)
+    if not Path(path).exists() and side.is_file():  # regenerable data not present here: what it was made with
+        return json.loads(side.read_text())["settings"]
     out = []
     for ds in open_datasets(path):
         extra = {k: v for k, v in ds.info.get("lapa_bench", {}).items() if k not in _WHERE_FROM}
@@ -418,6 +421,23 @@ def dataset_settings(path) -> list[dict]:
                     "shapes": {k: f.get("shape") for k, f in sorted(ds.info["features"].items())},
                     "collected": extra})
     return out
+
+
+def settings_sidecar(path) -> Path:
+    """``DIR.settings.json`` beside a dataset folder: its :func:`dataset_settings`, kept where the data itself
+    is not (a committed results folder whose datasets are regenerable), so that the settings of an artifact's
+    inputs can be compared without the data."""
+    p = Path(path)
+    return p.parent / f"{p.name}.settings.json"
+
+
+def write_settings_sidecar(path, spec: dict) -> Path:
+    """Record :func:`dataset_settings` of ``path`` and the ``spec`` that collected it beside the folder."""
+    from lapa_bench.io import write_json_atomic
+
+    side = settings_sidecar(path)
+    write_json_atomic(side, {"spec": spec, "settings": dataset_settings(path)}, sort_keys=True)
+    return side
 
 
 def stored_image_size(sources) -> tuple | None:
