@@ -238,3 +238,31 @@ def test_report_counts_only_the_planned_episodes(tmp_path):
     s = build_report([tmp_path / "r"], quiet=True, planned={str(tmp_path / "r"): {(task, 0, 0), (task, 1, 0)}})
     avg = s["summary"].set_index(["policy", "task"]).loc[("p", "Average")]
     assert avg["episodes"] == 2 and avg["success_once"] == 50.0
+
+
+def test_paired_bootstrap_against_an_independent_computation():
+    """A mixed case (one trained seed each): the paired bootstrap's interval equals a direct resampling of the
+    per-layout differences with the same generator, and is much narrower than an unpaired one when the two
+    policies' outcomes correlate (they fail on the same hard layouts)."""
+    from lapa_bench.app.report import paired_difference
+
+    rng = np.random.default_rng(7)
+    hard = rng.random(96) < 0.5
+    a = ~hard | (rng.random(96) < 0.2)  # a solves the easy layouts and a few hard ones
+    b = ~hard & (rng.random(96) < 0.8)  # b loses some easy ones
+    d = paired_difference(_df([("a", e, v, 0) for e, v in enumerate(a)] + [("b", e, v, 0) for e, v in enumerate(b)]),
+                          "a", "b", n_boot=2000, seed=3)
+    diff = a.astype(float) - b.astype(float)
+    g = np.random.default_rng(3)
+    boots = []
+    for _ in range(2000):  # the same draws the report makes: layouts, then each policy's (single) trained seed
+        rows = g.integers(96, size=96)
+        g.integers(1, size=1), g.integers(1, size=1)
+        boots.append(diff[rows].mean())
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    assert d["diff"] == pytest.approx(100 * diff.mean())
+    assert (d["lo"], d["hi"]) == pytest.approx((100 * lo, 100 * hi))
+    # unpaired: a and b resampled independently
+    un = [a[g.integers(96, size=96)].mean() - b[g.integers(96, size=96)].mean() for _ in range(2000)]
+    ulo, uhi = np.percentile(un, [2.5, 97.5])
+    assert (d["hi"] - d["lo"]) < 0.75 * 100 * (uhi - ulo)

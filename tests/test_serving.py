@@ -131,7 +131,8 @@ def _strip(recs):
 @requires_sim
 def test_remote_gives_the_in_process_records(tmp_path):
     """A fixed checkpoint (a 64 px `scratch`, chunks executed 2 at a time) served over loopback gives the same
-    records as in-process, one episode at a time and 2 in lockstep; the server's identity is in the manifest."""
+    records as in-process, one episode at a time and 2 in lockstep (and batched = one at a time for the VLA
+    itself); the server's identity is in the manifest."""
     import json
 
     import torch
@@ -147,6 +148,7 @@ def test_remote_gives_the_in_process_records(tmp_path):
     srv = server_for(make_policy("scratch", checkpoint=ck, device="cpu"), "scratch", ck).start()
     try:
         common = dict(tasks=["carrot"], episodes=2, seeds=[0], progress=False)
+        runs = {}
         for n in (1, 2):
             local = evaluate(EvalConfig(policy="scratch", checkpoint=ck, out=str(tmp_path / f"local{n}"),
                                         num_envs=n, backend="cpu", **common))
@@ -154,6 +156,8 @@ def test_remote_gives_the_in_process_records(tmp_path):
                                          out=str(tmp_path / f"remote{n}"), num_envs=n, backend="cpu", **common),
                               policy=make_policy("remote", url=srv.url))
             assert _strip(read_records(local)) == _strip(read_records(remote))
+            runs[n] = _strip(read_records(local))
+        assert runs[1] == runs[2]  # the learned policy batched (one forward pass for 2 envs) = one at a time
         ident = json.loads((tmp_path / "remote1" / "manifest.json").read_text())["identity"]["served"]
         assert ident["policy"] == "scratch" and ident["checkpoint"] and ident["config"]["execute"] == 2
     finally:

@@ -136,6 +136,11 @@ def test_random_policy_is_seeded_and_typical():
     b = np.stack([p.act({}) for _ in range(50)])
     assert np.array_equal(a, b)
     assert np.all(np.abs(a[:, :3]) <= 0.02 + 1e-6) and set(np.unique(a[:, 6])) <= {-1.0, 1.0}
+    # random, not constant: every dimension varies, both gripper commands occur, translations fill +-2 cm
+    assert np.all(a[:, :6].std(0) > 0.003) and set(np.unique(a[:, 6])) == {-1.0, 1.0}
+    assert np.abs(a[:, :3]).max() > 0.015 and abs(a[:, :3].mean()) < 0.005
+    p.reset("x", seed=2, context={"episode_id": 2})  # another seed, another sequence
+    assert not np.array_equal(a, np.stack([p.act({}) for _ in range(50)]))
 
 
 def test_spaces_documented():
