@@ -161,7 +161,7 @@ def test_sweep_trains_probes_and_resumes(tmp_path):
 
     ds = str(_toy_videos(tmp_path / "ds", episodes=4))
     cfg = SweepConfig(videos=[ds], data=[ds], out=str(tmp_path / "sweep"), grid={"frame_gap": [1, 2]},
-                      model=LAQConfig(**MICRO), min_r2_translation=-100.0, max_code_share=1.0,
+                      model=LAQConfig(**MICRO),
                       train=TrainConfig(steps=3, batch_size=4, log_every=1, save_every=3, progress=False,
                                         val_fraction=0.25))
     res = sweep(cfg, device="cpu")
@@ -169,9 +169,18 @@ def test_sweep_trains_probes_and_resumes(tmp_path):
     assert names == ["frame_gap1", "frame_gap2"]
     for r in res["rows"]:
         assert 0 < r["max_share_data"] <= 1 and 0 < r["max_share_videos"] <= 1
-        assert 1 <= r["codes_used"] <= 8 and r["passes"]  # the bars are set to pass anything finite here
+        assert 1 <= r["codes_used"] <= 8
         assert {"r2_dx", "r2_dy", "r2_dz", "improvement_vs_copy"} <= set(r)
-    assert res["best"] in names
+        # the actions are random: no code explains them, so the default bar (R^2 >= 0.5) is not met
+        assert r["r2_translation"] < 0.5 and not r["passes"]
+    assert res["best"] is None
+    # bars between the two rows' values: exactly the better row passes, and it is the one picked
+    r2 = {r["name"]: r["r2_translation"] for r in res["rows"]}
+    hi, lo = max(r2, key=r2.get), min(r2, key=r2.get)
+    if r2[hi] > r2[lo]:
+        cfg.min_r2_translation, cfg.max_code_share = (r2[hi] + r2[lo]) / 2, 1.0
+        res = sweep(cfg, device="cpu")
+        assert [r["passes"] for r in res["rows"]] == [n == hi for n in names] and res["best"] == hi
     assert (tmp_path / "sweep" / "sweep.md").read_text().count("\n| frame_gap") == 2
     assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 0
     log = (tmp_path / "sweep" / "frame_gap2" / "log.csv").read_text()
@@ -245,3 +254,37 @@ def test_action_transformer_over_the_difference(tmp_path):
     (raw.get("config", raw)).pop("action_depth")
     cfg_file.write_text(json.dumps(raw))
     assert LAQ.from_pretrained(tmp_path / "old").config.action_depth == 0
+
+
+def test_probe_known_answers(tmp_path):
+    """The probe on data where the answer is known: codes that determine the translation (one token per axis:
+    its sign; a fourth token constant) give R^2 ~ 1 on held-out episodes; the same codes shuffled across steps
+    give R^2 ~ 0."""
+    import numpy as np
+
+    from lapa_bench.data import LeRobotWriter, episode_key, open_datasets
+    from lapa_bench.specs import ACTION_NAMES
+    from policies.laq.codes import probe
+    from policies.laq.configuration_laq import LAQConfig
+    from policies.laq.modeling_laq import LAQ
+
+    LAQ(LAQConfig(**{**MICRO, "code_seq_len": 4, "codebook_size": 3, "frame_gap": 1})).save_pretrained(tmp_path / "laq")
+    rng = np.random.default_rng(0)
+    w = LeRobotWriter(tmp_path / "ds" / "carrot", fps=5, image_shape=(8, 8, 3), action_names=ACTION_NAMES)
+    signs = []
+    for e in range(20):
+        s = rng.integers(-1, 2, size=(12, 3))
+        a = np.zeros((12, 7), np.float32)
+        a[:, :3] = 0.01 * s
+        a[:, 6] = 1
+        signs.append(np.hstack([s + 1, np.ones((12, 1), int)]))  # code index 0, 1, 2 per axis
+        w.add_episode(np.zeros((12, 8, 8, 3), np.uint8), task="x", actions=a)
+    ds = open_datasets(tmp_path / "ds")[0]
+    codes = {episode_key(ds, i): signs[i] for i in range(20)}
+    right = probe(tmp_path / "laq", [str(tmp_path / "ds")], codes=codes, device="cpu")
+    assert right["r2_translation"] > 0.99
+    flat = np.concatenate(signs)
+    perm = rng.permutation(len(flat))
+    shuffled = {k: flat[perm[12 * i:12 * i + 12]] for i, k in enumerate(codes)}
+    wrong = probe(tmp_path / "laq", [str(tmp_path / "ds")], codes=shuffled, device="cpu")
+    assert abs(wrong["r2_translation"]) < 0.15

@@ -95,3 +95,44 @@ def test_collect_resume_refuses_another_image_size_or_seed(tmp_path):
     with pytest.raises(ValueError, match="collected with seed 0"):
         _check_resume(tmp_path / "carrot", CollectConfig(tasks=["carrot"], episodes=1, out=str(tmp_path),
                                                          image_size=(128, 128), seed=3))
+
+
+# -- documented commands that run no simulator ------------------------------------------------
+def test_print_config_loads_back(tmp_path, capsys):
+    """`METHOD train --print-config` prints YAML that `--config` reads back to the same resolved config."""
+    capsys.readouterr()
+    assert main(["scratch", "train", "--data", "x", "--out", "y", "--model.preset", "small", "--finetune.steps", "7",
+                 "--print-config"]) == 0
+    first = capsys.readouterr().out
+    (tmp_path / "c.yaml").write_text(first)
+    assert main(["scratch", "train", "--data", "x", "--out", "y", "--config", str(tmp_path / "c.yaml"),
+                 "--print-config"]) == 0
+    assert capsys.readouterr().out == first and "steps: 7" in first
+
+
+def test_report_compare_to_and_data_resize(tmp_path, capsys):
+    from test_report import _write_run
+
+    a = [("PutCarrotOnPlateInScene-v1", i < 3) for i in range(4)]
+    _write_run(tmp_path / "a", "pol_a", a)
+    _write_run(tmp_path / "b", "pol_b", [(t, False) for t, _ in a])
+    assert main(["report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "t"),
+                 "--compare-to", "pol_b"]) == 0
+    assert "| pol_a | +75.0 [" in (tmp_path / "t" / "table.md").read_text()
+    _refused(["report", str(tmp_path / "a"), "--compare-to", "nobody"], capsys, "compare to 'nobody'")
+    ds = tiny_dataset(tmp_path / "ds" / "carrot", episodes=2, size=32).parent
+    assert main(["data", "resize", str(ds), str(tmp_path / "small"), "--size", "16"]) == 0
+    from lapa_bench.data.lerobot import open_datasets
+
+    assert open_datasets(tmp_path / "small")[0].image_size() == (16, 16)
+
+
+def test_interrupt_exits_130(monkeypatch, capsys):
+    from lapa_bench.app import cli
+
+    def boom(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, "tasks", boom)
+    assert main(["tasks"]) == 130
+    assert "re-run the same command to resume" in capsys.readouterr().err
