@@ -18,36 +18,18 @@ import sys
 import time
 
 
-def worker(steps: int, warmup: int, threads: int, compiled: bool = False) -> dict:
-    """Seconds per step of forward + backward + AdamW on one random batch of the recipe's model."""
+def worker(steps: int, warmup: int, threads: int) -> dict:
+    """Seconds per step of the recipe's model on one random batch, through the one training loop."""
     import torch
 
-    from policies.lapa.configuration_lapa import PRESETS
-    from policies.lapa.modeling_lapa import LAPAModel
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from train_throughput import _timed, build
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    c = PRESETS["small"]()
-    for k, v in dict(image_size=64, random_shift=4, execute=4, pool_prompt=True, query_tokens="per_step",
-                     command_state=True, head="action").items():
-        setattr(c, k, v)
-    model = LAPAModel.build(c)
-    b = 32
-    batch = {"image": torch.rand(b, 3, 64, 64), "instruction": ["put carrot on plate"] * b,
-             "state": torch.randn(b, model.config.state_dim if hasattr(model.config, "state_dim") else 7),
-             "target": torch.randn(b, c.chunk, 7)}
-    loss_fn = torch.compile(model.loss) if compiled else model.loss
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    times = []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
-        loss, _ = loss_fn(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return {"s_per_step": sum(times) / len(times)}
+    model, batch = build("recipe64", "tiny", 32, "cpu")
+    _timed(model, batch, warmup, "cpu")
+    return {"s_per_step": 32 / _timed(model, batch, steps, "cpu")["samples_per_s"]}
 
 
 def run_row(n_procs: int, threads: int, policy: str, steps: int, warmup: int) -> float:
@@ -69,7 +51,7 @@ def main():
     if args.worker:
         print(json.dumps(worker(args.steps, args.warmup, args.threads)))
         return
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
     from lapa_bench import provenance
 
     print(f"revision {provenance.git_sha()}, {os.cpu_count()} cores, {args.steps} timed steps after {args.warmup}, "

@@ -55,6 +55,22 @@ def default_threads() -> int:
     return configured_threads() or 1
 
 
+def apply_threads() -> None:
+    """The command line's thread default for this process and the processes it starts: torch's threads when torch
+    is loaded, else ``OMP_NUM_THREADS`` before it loads (an explicit ``OMP_NUM_THREADS`` is kept, unless
+    ``LAPA_BENCH_THREADS`` says otherwise). Importing torch here would cost a command like `--help` seconds."""
+    import os
+    import sys
+
+    n = configured_threads()
+    if "torch" in sys.modules:
+        set_torch_threads(n or int(os.environ.get("OMP_NUM_THREADS") or 1))
+    elif n:
+        os.environ["OMP_NUM_THREADS"] = str(n)
+    else:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
 def worker_threads(workers: int) -> int:
     """Threads per process when ``workers`` processes share the cores (never more threads than cores)."""
     import os

@@ -17,7 +17,7 @@ import numpy as np
 from lapa_bench import assets, specs
 from lapa_bench.data.preprocess import resize
 from lapa_bench.geometry import pose_in_frame, quat_to_euler_xyz
-from lapa_bench.rollout import EnvList
+from lapa_bench.env_list import EnvList
 
 GRIPPER_QPOS_CLOSED, GRIPPER_QPOS_OPEN = 0.015, 0.037
 
@@ -71,7 +71,7 @@ class SimplerBridgeEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": specs.CONTROL_HZ}
 
     def __init__(self, task, image_size=None, num_envs: int = 1, backend: str = "auto"):
-        from tasks import get_task
+        from tasks.specs import get_task
 
         self.task = get_task(task)
         assets.check_assets()  # before mani_skill is imported: never reach its y/n prompt

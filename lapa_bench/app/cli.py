@@ -502,9 +502,9 @@ def main(argv=None) -> int:
     from lapa_bench.app.evaluate import RunFolderBusy, RunMismatchError
     from lapa_bench.policy import TransportError
 
-    from lapa_bench.provenance import default_threads, set_torch_threads
+    from lapa_bench.provenance import apply_threads
 
-    set_torch_threads(default_threads())  # one per process unless LAPA_BENCH_THREADS says (benchmarks/threads.py)
+    apply_threads()  # one per process unless LAPA_BENCH_THREADS says (benchmarks/threads.py)
     try:
         handler = getattr(args, "handler", None) or COMMANDS[args.command]
         return handler(args)

@@ -18,8 +18,11 @@ from torch import nn
 
 from lapa_bench.data.convnet import conv_stack
 from lapa_bench.data.text import ByteTextEmbedding
+from lapa_bench.specs import ACTION_DIM
 from lapa_bench.training import checkpoint
 from policies.bc.configuration_bc import BCConfig
+
+GRIPPER = ACTION_DIM - 1  # the last action dimension: the gripper command (lapa_bench.specs)
 
 
 class BCModel(nn.Module):
@@ -33,9 +36,9 @@ class BCModel(nn.Module):
         self.state_proj = nn.Linear(c.state_dim, 64) if c.proprio else None
         d = c.hidden + c.text_dim + (64 if c.proprio else 0)
         self.mlp = nn.Sequential(nn.Linear(d, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.hidden), nn.SiLU(),
-                                 nn.Linear(c.hidden, c.chunk * 7))
-        self.register_buffer("action_mean", torch.zeros(7))
-        self.register_buffer("action_std", torch.ones(7))
+                                 nn.Linear(c.hidden, c.chunk * ACTION_DIM))
+        self.register_buffer("action_mean", torch.zeros(ACTION_DIM))
+        self.register_buffer("action_std", torch.ones(ACTION_DIM))
         self.register_buffer("state_mean", torch.zeros(c.state_dim))
         self.register_buffer("state_std", torch.ones(c.state_dim))
 
@@ -63,7 +66,7 @@ class BCModel(nn.Module):
         feats = [self.image_proj(self.convs(pixels * 2 - 1)), self.encode_text(instructions)]
         if self.state_proj is not None:
             feats.append(self.state_proj((state - self.state_mean) / self.state_std))
-        return self.mlp(torch.cat(feats, -1)).view(len(pixels), self.config.chunk, 7)
+        return self.mlp(torch.cat(feats, -1)).view(len(pixels), self.config.chunk, ACTION_DIM)
 
     def loss(self, batch: dict):
         """Training contract: ``image``, ``instruction``, ``state``, ``target`` (B, chunk, 7) raw actions."""
@@ -74,8 +77,8 @@ class BCModel(nn.Module):
             x = random_shift(x, self.config.random_shift)
         out = self(x, batch["instruction"], batch.get("state"))
         a = batch["target"].float()
-        delta = F.l1_loss(out[..., :6], ((a - self.action_mean) / self.action_std)[..., :6])
-        grip = F.binary_cross_entropy_with_logits(out[..., 6], (a[..., 6] > 0).float())
+        delta = F.l1_loss(out[..., :GRIPPER], ((a - self.action_mean) / self.action_std)[..., :GRIPPER])
+        grip = F.binary_cross_entropy_with_logits(out[..., GRIPPER], (a[..., GRIPPER] > 0).float())
         return delta + grip, {"l1": delta, "gripper_bce": grip}
 
     @torch.no_grad()
@@ -83,7 +86,7 @@ class BCModel(nn.Module):
         """-> actions ``(B, chunk, 7)`` in env units (gripper -1 / +1)."""
         out = self(pixels, instructions, state)
         act = out * self.action_std + self.action_mean
-        act[..., 6] = torch.where(out[..., 6] > 0, 1.0, -1.0)
+        act[..., GRIPPER] = torch.where(out[..., GRIPPER] > 0, 1.0, -1.0)
         return act
 
     @torch.no_grad()
