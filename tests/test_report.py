@@ -266,3 +266,20 @@ def test_paired_bootstrap_against_an_independent_computation():
     un = [a[g.integers(96, size=96)].mean() - b[g.integers(96, size=96)].mean() for _ in range(2000)]
     ulo, uhi = np.percentile(un, [2.5, 97.5])
     assert (d["hi"] - d["lo"]) < 0.75 * 100 * (uhi - ulo)
+
+
+def test_a_pipeline_whose_every_episode_errored_fails(tmp_path):
+    from lapa_bench.app.pipeline import _report
+
+    d = tmp_path / "e"
+    d.mkdir()
+    with open(d / "records.jsonl", "w") as f:
+        for i in range(3):
+            f.write(json.dumps({"policy": "p", "label": "p", "checkpoint": None, "task": "PutCarrotOnPlateInScene-v1",
+                                "episode_id": i, "seed": 0, "success_at_end": False, "success_once": False,
+                                "grasped": False, "consecutive_grasp": False, "steps": 0, "error": "boom"}) + "\n")
+    with pytest.raises(ValueError, match="every evaluated episode ended with an error"):
+        _report([d], tmp_path / "r", ["success_once"], None, [], None)
+    _write_run(tmp_path / "ok", "q", [("PutCarrotOnPlateInScene-v1", True)])
+    _report([d, tmp_path / "ok"], tmp_path / "r2", ["success_once"], None, ["x/n1/s0"], None)  # one good: no error
+    assert "Cells not yet run" in (tmp_path / "r2" / "table.md").read_text()

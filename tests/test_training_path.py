@@ -517,11 +517,14 @@ def test_pipeline_sweep_shares_lapas_video_stages(tmp_path):
     assert inits == {str(root / "shared" / "all_seeds" / "pretrain")}
 
     longer = {**raw["methods"]["lapa"], "pretrain": {**stage, "steps": 3}}
-    # a finished run of the old settings is refused by its own fingerprint, naming the key and both values
+    # a finished run of the old settings is refused by its own fingerprint, naming the key and both values, and
+    # OUT/config.json keeps describing what is there
+    written = (tmp_path / "once" / "config.json").read_text()
     with pytest.raises(ValueError, match=r"n2_s0 holds a lapa training run made with other settings "
                                          r"\(config.pretrain.steps: 2 then, 3 now\): delete"):
         run(PipelineConfig.from_dict({**raw, "shared_stages": "once", "demos_per_task": [2, 4],
                                       "methods": {"lapa": longer}}), until="train")
+    assert (tmp_path / "once" / "config.json").read_text() == written
     # and a new run on the shared stages of the old settings by theirs
     with pytest.raises(ValueError, match=r"all_seeds holds shared stages .* made with other settings "
                                          r"\(pretrain.steps: 2 then, 3 now\): remove .*all_seeds"):
