@@ -70,7 +70,7 @@ class SimplerBridgeEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": specs.CONTROL_HZ}
 
-    def __init__(self, task, image_size=None, num_envs: int = 1, backend: str = "auto"):
+    def __init__(self, task, image_size=None, num_envs: int = 1, backend: str = "auto", render_scale: float = 1.0):
         from tasks.specs import get_task
 
         self.task = get_task(task)
@@ -91,6 +91,9 @@ class SimplerBridgeEnv(gym.Env):
                              "make_env(task, num_envs=N, backend='cpu') for a list of CPU envs, or backend='gpu'")
         self.num_envs = int(num_envs)
         self.sim_backend = "physx_cuda" if self.backend == "gpu" else "physx_cpu"
+        if not 0.1 <= render_scale <= 1.0:
+            raise ValueError(f"render_scale must be in [0.1, 1] (1: SIMPLER's 640x480 camera), got {render_scale}")
+        self.render_scale = float(render_scale)
         self._env = gym.make(
             self.task.env_id,
             obs_mode="rgb+segmentation",
@@ -98,6 +101,7 @@ class SimplerBridgeEnv(gym.Env):
             sim_backend=self.sim_backend,
             render_backend=self.backend,
             max_episode_steps=self.task.max_steps,
+            **({} if render_scale == 1.0 else {"sensor_configs": {"3rd_view_camera": _scaled_camera(render_scale)}}),
         )
         u = self._env.unwrapped
         self._eval_layouts = (u.xyz_configs.clone(), u.quat_configs.clone())  # SIMPLER's 24 layouts
@@ -300,6 +304,23 @@ class SimplerBridgeEnv(gym.Env):
         return out
 
 
+CAMERA_SIZE = (480, 640)  # SIMPLER's 3rd_view_camera (H, W) and its intrinsics (both scenes: a Logitech C920)
+CAMERA_K = np.array([[623.588, 0, 319.501], [0, 623.588, 239.545], [0, 0, 1]])
+
+
+def _scaled_camera(scale: float) -> dict:
+    """The camera at ``scale`` of its resolution with the intrinsics scaled with it (the same view, fewer pixels;
+    ManiSkill resizes the greenscreen background to it). For development checks only: a policy sees the frame
+    after a resize either way, but not the same pixels."""
+    h, w = (round(x * scale) for x in CAMERA_SIZE)
+    k = CAMERA_K.copy()
+    k[0, 0] *= w / CAMERA_SIZE[1]
+    k[1, 1] *= h / CAMERA_SIZE[0]
+    k[0, 2] = (k[0, 2] + 0.5) * w / CAMERA_SIZE[1] - 0.5
+    k[1, 2] = (k[1, 2] + 0.5) * h / CAMERA_SIZE[0] - 0.5
+    return {"width": w, "height": h, "intrinsic": k}
+
+
 def _exact_fast_greenscreen(u) -> None:
     """SIMPLER's greenscreen (``BaseDigitalTwinEnv._green_sceen_rgb``: background pixels take the real image,
     pixels of the robot and the task's objects keep the render), with the mask from a lookup table over the
@@ -340,7 +361,7 @@ class _SceneView:
         return self.env.privileged_state(self.i)
 
 
-def make_env(task, image_size=None, num_envs: int = 1, backend: str = "auto"):
+def make_env(task, image_size=None, num_envs: int = 1, backend: str = "auto", render_scale: float = 1.0):
     """Make the env of one SIMPLER Bridge task.
 
     ``task``: short name (``spoon``, ``carrot``, ``stack``, ``eggplant``) or ManiSkill env id.
@@ -348,9 +369,12 @@ def make_env(task, image_size=None, num_envs: int = 1, backend: str = "auto"):
     ``backend``: ``auto`` (GPU physics and rendering when CUDA is present), ``cpu`` or ``gpu``.
     ``num_envs``: scenes stepped in lockstep (the batched API); on the CPU an :class:`EnvList` of
     single-scene envs, on the GPU one ManiSkill env with ``num_envs`` scenes.
+    ``render_scale``: < 1 renders the camera at that fraction of 640x480 (intrinsics scaled): development checks
+    only, never a committed SIMPLER result.
     Raises :class:`lapa_bench.assets.AssetsMissingError` when the assets are not installed.
     """
     backend = resolve_backend(backend)
     if num_envs > 1 and backend == "cpu":
-        return EnvList([SimplerBridgeEnv(task, image_size=image_size, backend="cpu") for _ in range(num_envs)])
-    return SimplerBridgeEnv(task, image_size=image_size, num_envs=num_envs, backend=backend)
+        return EnvList([SimplerBridgeEnv(task, image_size=image_size, backend="cpu", render_scale=render_scale)
+                        for _ in range(num_envs)])
+    return SimplerBridgeEnv(task, image_size=image_size, num_envs=num_envs, backend=backend, render_scale=render_scale)

@@ -376,3 +376,31 @@ def test_two_shards_merge_into_one_report(tmp_path, capsys):
     assert (tmp_path / "table" / "table.md").read_text() == (tmp_path / "table_whole" / "table.md").read_text()
     assert main(base + ["--shard", "1/2"]) == 0  # a rerun of a finished shard runs nothing
     assert len(read_records(out)) == 4
+
+
+def test_reduced_render_resolution_is_opt_in_and_never_mixed(tmp_path):
+    """`--render-scale 0.5` renders the camera at 320x240 (the same view: intrinsics scaled), is marked in the
+    manifest, and a folder of full-resolution records refuses it."""
+    import json
+
+    from lapa_bench.app.evaluate import RunMismatchError
+    from tasks import make_env
+
+    frames = {}
+    for scale in (0.5, 1.0):
+        env = make_env("carrot", image_size=(120, 160), render_scale=scale)
+        try:
+            frames[scale] = env.reset(seed=0, options={"episode_id": 3})[0]["image"].astype(float)
+            cam = env.unwrapped_env._sensors["3rd_view_camera"].config
+            assert (cam.height, cam.width) == ((240, 320) if scale == 0.5 else (480, 640))
+        finally:
+            env.close()
+    # the same scene, framed the same (the policy's frame is resized to image_size either way): close pixels
+    assert np.abs(frames[0.5] - frames[1.0]).mean() < 3  # measured 0.44; unscaled intrinsics (a zoom): 13.5
+    out = tmp_path / "run"
+    evaluate(EvalConfig(policy="zero", out=str(out), tasks=["carrot"], episodes=1, progress=False))
+    with pytest.raises(RunMismatchError, match="render_scale"):
+        evaluate(EvalConfig(policy="zero", out=str(out), tasks=["carrot"], episodes=1, progress=False, render_scale=0.5))
+    dev = tmp_path / "dev"
+    evaluate(EvalConfig(policy="zero", out=str(dev), tasks=["carrot"], episodes=1, progress=False, render_scale=0.5))
+    assert "REDUCED RESOLUTION" in json.loads((dev / "manifest.json").read_text())["render"]["note"]

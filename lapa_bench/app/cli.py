@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--backend", choices=["auto", "cpu", "gpu"], default=S,
                    help="simulator: auto (ManiSkill GPU physics and rendering when CUDA is present), cpu or gpu "
                    "(default auto; recorded in the manifest, and a run folder never mixes backends)")
+    e.add_argument("--render-scale", type=float, default=S, metavar="S",
+                   help="render the camera at S x 640x480 (e.g. 0.5: 320x240, intrinsics scaled): faster development "
+                   "checks only, marked in the manifest and never mixed with full-resolution records (default 1)")
     e.add_argument("--no-retry-errors", action="store_true",
                    help="keep episodes recorded with an error as they are (default: a rerun retries them)")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -229,7 +232,7 @@ def cmd_eval(args) -> int:
                      shard=parse_shard(args.shard), device=args.device, progress=not args.no_progress,
                      retry_errors=not args.no_retry_errors,
                      **_given(args, ("tasks", "episodes", "seeds", "video", "label", "image_size", "num_envs",
-                                     "backend")))
+                                     "backend", "render_scale")))
     out = evaluate(cfg, policy)
     from lapa_bench.app.report import build_report
 

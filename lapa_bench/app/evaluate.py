@@ -48,6 +48,9 @@ class EvalConfig:
     # part of the identity (a run folder never mixes backends); `num_envs` episodes run in lockstep
     backend: str = "auto"
     num_envs: int = 1
+    # < 1: the camera renders at that fraction of SIMPLER's 640x480 (intrinsics scaled): development checks only;
+    # part of the identity (a folder of full-resolution records refuses it) and marked in the manifest
+    render_scale: float = 1.0
     retry_errors: bool = True  # an episode recorded with an error runs again (its reason stays in the records)
     progress: bool = True
 
@@ -64,6 +67,8 @@ class EvalConfig:
             ident["tags"] = self.tags
         if self.sim_backend() != "physx_cpu":  # (CPU runs keep theirs)
             ident["sim_backend"] = self.sim_backend()
+        if self.render_scale != 1.0:  # (full-resolution runs keep theirs)
+            ident["render_scale"] = self.render_scale
         return ident
 
     def sim_backend(self) -> str:
@@ -158,6 +163,8 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> 
         "torch_threads": provenance.torch_threads(),
         "sim_backend": cfg.sim_backend(),
         "num_envs": cfg.num_envs,
+        "render": {"scale": cfg.render_scale, "note": None if cfg.render_scale == 1.0 else
+                   "REDUCED RESOLUTION: a development check, not a SIMPLER result"},
         "created": (old or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -220,7 +227,8 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
                 if env is not None:
                     env.close()
                 bar.set_description(f"eval {label} [{t.name}]")
-                env = make_env(t, image_size=cfg.image_size, num_envs=cfg.num_envs, backend=cfg.backend)
+                env = make_env(t, image_size=cfg.image_size, num_envs=cfg.num_envs, backend=cfg.backend,
+                               render_scale=cfg.render_scale)
             padded = batch + [batch[-1]] * (cfg.num_envs - len(batch))  # a short last batch: repeats, dropped
             frames = [[] if eid in video_eps.get(t.env_id, []) and seed == cfg.seeds[0] else None
                       for _, eid, seed in padded]
