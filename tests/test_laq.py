@@ -288,3 +288,31 @@ def test_probe_known_answers(tmp_path):
     shuffled = {k: flat[perm[12 * i:12 * i + 12]] for i, k in enumerate(codes)}
     wrong = probe(tmp_path / "laq", [str(tmp_path / "ds")], codes=shuffled, device="cpu")
     assert abs(wrong["r2_translation"]) < 0.15
+
+
+def test_laq_commands_from_the_cli(tmp_path, capsys):
+    """The documented `laq` commands, one real call each: train, label, probe, inspect, sweep --grid."""
+    import json
+
+    import numpy as np
+
+    from lapa_bench.app.cli import main
+
+    ds = str(_toy_videos(tmp_path / "ds", episodes=4))
+    micro = [f"--model.{k} {v}" for k, v in MICRO.items()]
+    micro = [x for m in micro for x in m.split()]
+    train = ["--train.steps", "3", "--train.batch_size", "4", "--train.progress", "false", "--train.val_fraction", "0.25"]
+    assert main(["laq", "train", "--videos", ds, "--out", str(tmp_path / "laq"), "--device", "cpu", *micro, *train]) == 0
+    assert main(["laq", "label", "--checkpoint", str(tmp_path / "laq"), "--data", ds, "--out",
+                 str(tmp_path / "codes.npz"), "--device", "cpu"]) == 0
+    codes = dict(np.load(tmp_path / "codes.npz"))
+    assert len(codes) == 4 and all(c.shape[1] == 4 for c in codes.values())
+    assert main(["laq", "probe", "--checkpoint", str(tmp_path / "laq"), "--data", ds, "--out",
+                 str(tmp_path / "probe.json"), "--device", "cpu"]) == 0
+    assert set(json.loads((tmp_path / "probe.json").read_text())["r2"]) >= {"dx", "dy", "dz"}
+    assert main(["laq", "inspect", "--laq", str(tmp_path / "laq"), "--data", ds, "--out", str(tmp_path / "insp"),
+                 "--examples", "2", "--device", "cpu"]) == 0
+    assert (tmp_path / "insp" / "index.html").stat().st_size > 0
+    assert main(["laq", "sweep", "--videos", ds, "--data", ds, "--out", str(tmp_path / "sweep"), "--device", "cpu",
+                 "--grid", '{"frame_gap": [1, 2]}', *micro, *train]) == 0
+    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["rows"][1]["name"] == "frame_gap2"

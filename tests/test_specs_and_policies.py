@@ -147,3 +147,34 @@ def test_spaces_documented():
     obs = specs.observation_space()
     assert obs["image"].shape == (480, 640, 3) and obs["state"].shape == (7,)
     assert specs.action_space().shape == (7,)
+
+
+def test_methods_entry_point(tmp_path, monkeypatch):
+    """An installed distribution that declares `lapa_bench.methods` registers its training method."""
+    import lapa_bench.training.registry as reg
+
+    pkg = tmp_path / "extmeth_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent("""
+        from dataclasses import dataclass, field
+        from lapa_bench.training import TrainConfig, register_method
+        @dataclass
+        class ExtConfig:
+            train: TrainConfig = field(default_factory=TrainConfig)
+        @register_method("ext_method", config=ExtConfig)
+        def train(cfg, inputs, out, device="auto"):
+            '''An external method.'''
+            return out
+    """))
+    dist = tmp_path / "extmeth_pkg-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: extmeth-pkg\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[lapa_bench.methods]\next = extmeth_pkg\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(reg, "_DISCOVERED", False)
+    try:
+        assert "ext_method" in reg.available_methods()
+        assert reg.get_method("ext_method").summary == "An external method."
+    finally:
+        reg._METHODS.pop("ext_method", None)
+        sys.modules.pop("extmeth_pkg", None)

@@ -289,6 +289,11 @@ def test_a_toy_trainable_method_from_its_own_folder_runs_through_the_pipeline(tm
            "demos": {"path": str(ds)}, "methods": {"toy": {"train": {"steps": 6}}}, "runs": [{"method": "toy"}],
            "eval": {"tasks": ["carrot"], "episodes": 1, "seeds": [0], "bounds": []}}
     (tmp_path / "toy.yaml").write_text(yaml.safe_dump(cfg))
+    # --until data: the data stages only (here none to collect), nothing trained
+    r = subprocess.run([sys.executable, "-m", "lapa_bench.app.cli", "pipeline", str(tmp_path / "toy.yaml"), "--until",
+                        "data"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0 and "stopped after the 'data' stages" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    assert not (tmp_path / "run" / "toy").exists() and (tmp_path / "run" / "config.json").is_file()
     r = subprocess.run([sys.executable, "-m", "lapa_bench.app.cli", "pipeline", str(tmp_path / "toy.yaml")],
                        capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
