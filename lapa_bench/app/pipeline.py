@@ -340,8 +340,6 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
     (:func:`cells`; ``"bounds"`` for the bounds' evaluation); the collections then hold what those cells need,
     and the report covers every cell evaluated in ``OUT`` so far, naming those not yet run."""
     from lapa_bench import assets
-    from lapa_bench.app.evaluate import EvalConfig
-    from lapa_bench.training.registry import Inputs, claim_training, get_method, run_method
 
     if until not in GROUPS:
         raise ValueError(f"until={until!r}; choose from {list(GROUPS)}")
@@ -355,6 +353,30 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
     st = Stages(out, needs_sim={"collect demos", "collect videos", "collect panda videos"},
                 check_sim=assets.check_assets)
     st.device = cfg.device
+    where = _collect_corpora(cfg, chosen, selected, out, st)
+    if until == "data":
+        _write_config(cfg, out)
+        return _stop(st, out, until)
+    ckpts = _train_cells(cfg, chosen, where, out, st)
+    _write_config(cfg, out)  # every cached stage passed its fingerprint check: this config describes OUT
+    if until == "train":
+        return _stop(st, out, until)
+    learning_check(ckpts, out / "checks", cfg.eval.train_layouts, cfg.workers, st)
+    _evaluate_cells(cfg, ckpts, selected is None or "bounds" in selected, out, st)
+    if until == "eval":
+        return _stop(st, out, until)
+    _report_cells(cfg, ckpts, selected, out, st)
+    print(st.summary())
+    print(f"[pipeline] table and plot: {out / 'report'}")
+    return out
+
+
+def _collect_corpora(cfg: PipelineConfig, chosen: dict, selected, out: Path, st: "Stages") -> dict:
+    """The data stages: the labelled demonstrations (the first N per task the chosen cells need) and the video
+    corpora their methods read (skipped when no chosen cell still reads one); returns corpus name -> folder."""
+    from lapa_bench.data.lerobot import write_settings_sidecar
+    from lapa_bench.training.registry import get_method
+
     data = out / "data"
     runs_now = [r for r, _, _ in chosen.values()]
     uses_videos = any("videos" in get_method(r.method).needs for r in runs_now)
@@ -383,14 +405,15 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
         label = f"collect {name}" + (f" ({spec.episodes}/task)" if spec is not getattr(cfg, name.split()[0], spec) else "")
         st.run(label, lambda spec=spec, folder=folder, seed=seed, source=source:
                _collect(spec, folder, seed, source, cfg.workers), done=_collected(folder, spec, source))
-        from lapa_bench.data.lerobot import write_settings_sidecar
-
         write_settings_sidecar(folder, recipe)
-    if until == "data":
-        _write_config(cfg, out)
-        return _stop(st, out, until)
+    return where
 
-    # key (the run's label; in a sweep "label (N/task) seed S") -> Trained(policy, checkpoint, table row, tags, demos)
+
+def _train_cells(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: "Stages") -> dict:
+    """The training stages of the chosen cells (a finished run is reused only when its fingerprint matches);
+    returns key (the run's label; in a sweep "label (N/task) seed S") -> :class:`Trained`."""
+    from lapa_bench.training.registry import Inputs, claim_training, get_method, run_method
+
     ckpts = {}
     for r in cfg.runs:
         m = get_method(r.method)
@@ -398,7 +421,8 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
         for n, seed in cfg.sweep(r):
             if f"{slug(r.label)}/n{n}/s{seed}" not in chosen:
                 continue
-            demos = _labelled_subset(where["demos"], n, data / f"demos_n{n}") if cfg.demos_per_task else where["demos"]
+            demos = _labelled_subset(where["demos"], n, out / "data" / f"demos_n{n}") if cfg.demos_per_task \
+                else where["demos"]
             inputs = Inputs(data=[str(demos)], videos=[str(videos)] if videos and "videos" in m.needs else [],
                             shared=_shared_folder(cfg, out / slug(r.label), seed))
             key, row, sub, tags = _names(cfg, r, n, seed)
@@ -408,30 +432,40 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
             st.run(key, lambda m=m, rcfg=rcfg, inputs=inputs, run_out=run_out: run_method(
                 m, rcfg, inputs, run_out, cfg.device), done=done)
             ckpts[key] = Trained(m.policy, run_out, row, tags, demos)
-    _write_config(cfg, out)  # every cached stage passed its fingerprint check: this config describes OUT
-    if until == "train":
-        return _stop(st, out, until)
-    learning_check(ckpts, out / "checks", cfg.eval.train_layouts, cfg.workers, st)
+    return ckpts
+
+
+def _evaluate_cells(cfg: PipelineConfig, ckpts: dict, bounds: bool, out: Path, st: "Stages") -> None:
+    """SIMPLER's evaluation of every trained policy (and, with ``bounds``, of the bounds), resumable."""
+    from lapa_bench import assets
+    from lapa_bench.app.evaluate import EvalConfig
 
     ev = cfg.eval
-    runs, todo = [], []
+    todo = []
     jobs = [(key, t.policy, str(t.checkpoint), ev.episodes, ev.seeds, t.row, t.tags) for key, t in ckpts.items()]
-    if selected is None or "bounds" in selected:
+    if bounds:
         jobs += [(b, b, None, ev.bound_episodes or ev.episodes, ev.bound_seeds or ev.seeds, b, {}) for b in ev.bounds]
     for key, name, ck, n, seeds, row, tags in jobs:
-        run_dir = out / "eval" / slug(key)
-        runs.append(run_dir)
-        todo.append((key, EvalConfig(policy=name, checkpoint=ck, out=str(run_dir), tasks=ev.tasks, episodes=n,
-                                     seeds=seeds, label=row, tags=tags, device=cfg.device, backend=ev.backend,
-                                     num_envs=ev.num_envs)))
+        todo.append((key, EvalConfig(policy=name, checkpoint=ck, out=str(out / "eval" / slug(key)), tasks=ev.tasks,
+                                     episodes=n, seeds=seeds, label=row, tags=tags, device=cfg.device,
+                                     backend=ev.backend, num_envs=ev.num_envs)))
     st.run("eval (" + ", ".join(t[0] for t in todo) + ")",
            lambda: (assets.check_assets(), _evaluate_all(todo, cfg.workers, cfg.plugins)), accumulate=True)
-    if until == "eval":
-        return _stop(st, out, until)
+
+
+def _report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "Stages") -> None:
+    """The report of exactly the episodes the config asks for: the cells run now or, with ``--cells``, every cell
+    evaluated in ``OUT`` so far (the others named as not yet run)."""
+    from lapa_bench.app.evaluate import plan as eval_plan
+
+    ev = cfg.eval
     # success at any step first (the LAPA paper's definition), then at the end (SimplerEnv's), then grasping
     metrics = ["success_once", "success_at_end", "grasped", "consecutive_grasp"]
+    runs, missing = [out / "eval" / slug(key) for key in ckpts], []
+    if selected is None or "bounds" in selected:
+        runs += [out / "eval" / b for b in ev.bounds]
     if selected is not None:  # the report covers every cell evaluated so far, and names the others
-        runs, missing = [], []
+        runs = []
         for cell, (r, n, seed) in cells(cfg).items():
             d = out / "eval" / slug(_names(cfg, r, n, seed)[0])
             if any(d.glob("records*.jsonl")):
@@ -439,9 +473,6 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
             else:
                 missing.append(cell)
         runs += [out / "eval" / b for b in ev.bounds if any((out / "eval" / b).glob("records*.jsonl"))]
-    else:
-        missing = []
-    from lapa_bench.app.evaluate import plan as eval_plan
 
     def keys(n, seeds):
         return {(t.env_id, int(e), int(sd)) for t, e, sd in eval_plan(ev.tasks, n, seeds)}
@@ -453,9 +484,6 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
     st.run("report", lambda: _report(runs, out / "report", metrics, _report_reference(cfg), missing, planned))
     if cfg.note:
         (out / "report" / "NOTE.md").write_text(f"**{cfg.name}**: {cfg.note}\n")
-    print(st.summary())
-    print(f"[pipeline] table and plot: {out / 'report'}")
-    return out
 
 
 def plan(cfg: PipelineConfig) -> dict:
