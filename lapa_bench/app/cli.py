@@ -26,6 +26,9 @@ examples:
 """
 
 
+S = argparse.SUPPRESS  # flags default to "not given": defaults live in the dataclasses (EvalConfig, CollectConfig), shown in the help
+
+
 def _d(cls, name: str):
     """The default of a dataclass field (for help texts: defaults are defined only there)."""
     from lapa_bench.config import field_default
@@ -52,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
+    for add in (_add_eval, _add_report, _add_collect, _add_data, add_method_commands, _add_pipeline, _add_serve,
+                _add_listings):
+        add(sub)
+    return p
+
+
+def _add_eval(sub) -> None:
+    """`lapa-bench eval`."""
     e = sub.add_parser("eval", help="roll a policy out on SIMPLER tasks (resumable)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Evaluate a policy on SIMPLER WidowX tasks. One JSON record per finished "
@@ -61,10 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", default=None, help="checkpoint folder (config.json + weights) to load")
     e.add_argument("--device", default="auto", help="where learned policies run: auto, cpu, cuda, cuda:N")
     e.add_argument("--print-config", action="store_true", help="print the policy's resolved config and exit")
-    from lapa_bench.app.collect import CollectConfig
     from lapa_bench.app.evaluate import EvalConfig
 
-    S = argparse.SUPPRESS  # defaults live in the dataclasses (EvalConfig, CollectConfig), shown in the help
     e.add_argument("--tasks", nargs="+", default=S, help=f"'all' or task names/env ids (default {_d(EvalConfig, 'tasks')})")
     e.add_argument("--episodes", type=int, default=S,
                    help=f"evaluation episode ids per task, first N of 24 (default {_d(EvalConfig, 'episodes')})")
@@ -89,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep episodes recorded with an error as they are (default: a rerun retries them)")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+
+def _add_report(sub) -> None:
+    """`lapa-bench report`."""
     r = sub.add_parser("report", help="success-rate table + plot from run folders",
                        description="Build the comparison table (pandas) with Wilson 95% intervals, print it, "
                        "and write table.md, table.csv and plot.png to --out.")
@@ -101,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also print every other policy minus this one (e.g. scratch) in percentage points, with "
                    "a 95%% paired-bootstrap interval over the layouts both ran (and their trained seeds); a "
                    "pipeline sweep's method name compares each labelled-set size with that method's same size")
+
+
+def _add_collect(sub) -> None:
+    """`lapa-bench collect`."""
+    from lapa_bench.app.collect import CollectConfig
 
     c = sub.add_parser("collect", help="collect scripted demonstrations (LeRobot v2.1), disjoint from evaluation",
                        description="Roll the privileged `scripted` oracle out from random layouts that keep every "
@@ -135,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(every core for any number of tasks; the dataset is the same for any N); panda: N tasks at a time")
     c.add_argument("--no-progress", action="store_true")
 
+
+def _add_data(sub) -> None:
+    """`lapa-bench data`."""
     d = sub.add_parser("data", help="inspect and check datasets")
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     di = dsub.add_parser("info", help="episodes, frames, tasks, success, action stats, contact sheet PNG")
@@ -163,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("out")
     ss.add_argument("--episodes", type=int, required=True, help="episodes per dataset (per task)")
 
-    add_method_commands(sub)
 
+def _add_pipeline(sub) -> None:
+    """`lapa-bench pipeline`."""
     pl = sub.add_parser("pipeline", help="data -> LAQ -> LAPA -> baselines -> eval -> table, cached and resumable",
                         description="Runs every stage of a pipeline config (configs/quickstart.yaml, "
                         "configs/mini.yaml). A rerun skips finished stages and resumes an interrupted one.")
@@ -185,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "`--until train` on a GPU machine (needs no simulator or assets once data is cached), "
                     "then rerun here to evaluate")
 
+
+def _add_serve(sub) -> None:
+    """`lapa-bench serve`."""
     sv = sub.add_parser("serve", help="serve a policy over a WebSocket (evaluate it elsewhere with --policy remote)",
                         description="Builds the policy as `eval` does and serves it (lapa_bench/serving/protocol.py: "
                         "msgpack frames, NumPy arrays as openpi encodes them; an openpi-style client can query it). "
@@ -195,13 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=0, help="port (default 0: a free one, printed)")
     sv.add_argument("--device", default="auto", help="where a learned policy runs")
 
+
+def _add_listings(sub) -> None:
+    """`lapa-bench policies, methods, tasks, assets`."""
     sub.add_parser("policies", help="list registered policies")
     sub.add_parser("methods", help="list registered training methods (lapa-bench METHOD train --help)")
     sub.add_parser("tasks", help="list the SIMPLER tasks")
     a = sub.add_parser("assets", help="check or download the SIMPLER assets",
                        description="ManiSkill reads $MS_ASSET_DIR/data (default ~/.maniskill/data).")
     a.add_argument("action", choices=["check", "download"])
-    return p
 
 
 def _policy_overrides(policy: str, extra: list[str]) -> dict:
