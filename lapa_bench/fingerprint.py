@@ -68,13 +68,24 @@ def read(folder) -> dict | None:
         return None
 
 
-def claim(folder, settings: dict, what: str, exists: bool, fix: str, compare=None) -> dict:
+def _fill(theirs, defaults, mine):
+    """``theirs`` with each key that ``mine`` has and it lacks taken from ``defaults`` (recursively)."""
+    if not isinstance(theirs, dict) or not isinstance(defaults, dict) or not isinstance(mine, dict):
+        return theirs
+    out = {k: _fill(v, defaults.get(k), mine.get(k)) for k, v in theirs.items()}
+    out.update({k: defaults[k] for k in mine if k not in theirs and k in defaults})
+    return out
+
+
+def claim(folder, settings: dict, what: str, exists: bool, fix: str, compare=None, defaults: dict | None = None) -> dict:
     """Check (or, for a new artifact, record) ``folder``'s fingerprint; returns the canonical settings.
 
     ``exists``: the folder already holds something of this artifact (a finished or resumable run, episodes);
     such a folder without a fingerprint was made before fingerprints existed and is refused too (its settings
     are unknown). ``fix``: how to start over (e.g. "delete FOLDER or use another --out"). ``compare``: keys of
-    the settings to compare (default all), e.g. a dataset may grow, its count aside.
+    the settings to compare (default all), e.g. a dataset may grow, its count aside. ``defaults``: the settings a
+    default config gives; a key an older fingerprint lacks (a setting added since) counts as its default, which by
+    this project's rule reproduces what was done before the setting existed.
     """
     from lapa_bench.io import write_json_atomic
 
@@ -88,7 +99,7 @@ def claim(folder, settings: dict, what: str, exists: bool, fix: str, compare=Non
         folder.mkdir(parents=True, exist_ok=True)
         write_json_atomic(folder / FILE, {"what": what, "settings": mine}, sort_keys=True)
         return mine
-    theirs = old.get("settings", {})
+    theirs = _fill(old.get("settings", {}), canonical(defaults) if defaults is not None else None, mine)
     keys = compare if compare is not None else sorted(set(theirs) | set(mine))
     diffs = differences({k: theirs.get(k, "<absent>") for k in keys}, {k: mine.get(k, "<absent>") for k in keys})
     if diffs:

@@ -620,3 +620,18 @@ def test_dataset_settings_outlive_the_data(tmp_path):
     shutil.rmtree(ds)
     assert dataset_settings(ds) == before
     assert _sidecar_matches(ds, recipe) and not _sidecar_matches(ds, {**recipe, "episodes": 4})
+
+
+def test_a_setting_added_later_counts_as_its_default(tmp_path):
+    """A fingerprint written before a setting existed compares as that setting's default (which, by rule,
+    reproduces what was done before); any other value is refused."""
+    from lapa_bench import fingerprint
+
+    old = {"config": {"finetune": {"steps": 5}}}
+    fingerprint.claim(tmp_path, old, "a run", exists=False, fix="x")
+    defaults = {"config": {"finetune": {"steps": 1000, "compile": False}}}
+    fingerprint.claim(tmp_path, {"config": {"finetune": {"steps": 5, "compile": False}}}, "a run", exists=True,
+                      fix="x", defaults=defaults)
+    with pytest.raises(fingerprint.FingerprintMismatch, match="config.finetune.compile: false then, true now"):
+        fingerprint.claim(tmp_path, {"config": {"finetune": {"steps": 5, "compile": True}}}, "a run", exists=True,
+                          fix="x", defaults=defaults)

@@ -143,18 +143,20 @@ def load_best(directory, model, device) -> None:
 NOT_COMPARED = ("seed",)  # besides lapa_bench.fingerprint.NOT_DETERMINING: shared stages may differ in training seeds
 
 
-def shared_stages(directory, built_from: dict, by: str) -> Path:
+def shared_stages(directory, built_from: dict, by: str, defaults: dict | None = None) -> Path:
     """Claim ``directory`` for stages that several runs share (e.g. LAPA's LAQ and latent pretraining, which
     use only the videos), with the fingerprint of ``built_from`` (the settings and corpora those stages
     depend on: :func:`lapa_bench.fingerprint.claim`, which also records ``by``, the run that trained them).
     A later run must bring the same settings (training seeds aside: the pipeline keeps one folder per seed
     unless it shares across seeds), else this stops with the settings that differ, before any training on
-    top of the wrong stages."""
+    top of the wrong stages. ``defaults``: ``built_from`` of a default config (keys added since count as theirs)."""
     from lapa_bench import fingerprint
 
     d = Path(directory)
     settings = fingerprint.canonical(built_from, drop=fingerprint.NOT_DETERMINING | set(NOT_COMPARED))
     exists = any((d / sub / CONFIG_FILE).is_file() or (d / sub / LAST).is_dir() for sub in ("laq", "pretrain"))
     fingerprint.claim(d, settings, f"shared stages (first trained by {by})", exists=exists,
-                      fix=f"remove {d} to train them again, or give this run another output folder")
+                      fix=f"remove {d} to train them again, or give this run another output folder",
+                      defaults=None if defaults is None else
+                      fingerprint.canonical(defaults, drop=fingerprint.NOT_DETERMINING | set(NOT_COMPARED)))
     return d

@@ -126,12 +126,14 @@ def claim_training(method: Method, cfg, inputs: Inputs, out) -> bool:
     """Check ``out``'s fingerprint against this run's settings (recording it for a new run); returns whether
     the run there is finished. Raises :class:`lapa_bench.fingerprint.FingerprintMismatch` on a mismatch."""
     from lapa_bench import fingerprint
+    from lapa_bench.config import to_dict
     from lapa_bench.training import checkpoint
 
     done = checkpoint.is_done(out)
     fingerprint.claim(out, training_settings(method, cfg, inputs), f"a {method.name} training run",
                       exists=done or checkpoint.resume_step(out) > 0,
-                      fix=f"delete {out} to train it again, or give this run another output folder")
+                      fix=f"delete {out} to train it again, or give this run another output folder",
+                      defaults={"config": to_dict(method.config_class())})
     return done
 
 

@@ -276,9 +276,11 @@ def train(cfg: LAPATrainConfig, inputs: Inputs, out, device: str = "auto") -> Pa
     out = Path(out)
     base = out
     if inputs.shared:  # stages 1-2 use only the videos: trained once for every run that shares them
+        d = LAPATrainConfig()
         base = checkpoint.shared_stages(inputs.shared, {
-            "method": "lapa", "videos": [dataset_settings(v) for v in inputs.videos], "laq": to_dict(cfg.laq), "pretrain": to_dict(cfg.pretrain),
-            "model": to_dict(cfg.model), "max_episodes": cfg.max_episodes}, by=str(out))
+            "method": "lapa", "videos": [dataset_settings(v) for v in inputs.videos], "laq": to_dict(cfg.laq),
+            "pretrain": to_dict(cfg.pretrain), "model": to_dict(cfg.model), "max_episodes": cfg.max_episodes},
+            by=str(out), defaults={"laq": to_dict(d.laq), "pretrain": to_dict(d.pretrain), "model": to_dict(d.model)})
     laq, pre = base / "laq", base / "pretrain"
     if not checkpoint.is_done(laq):
         train_laq(cfg.laq, Inputs(videos=inputs.videos), laq, device)
