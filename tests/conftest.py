@@ -8,6 +8,9 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_ASSETS = REPO.parent / "shared" / "simpler-assets"
 if not os.environ.get("MS_ASSET_DIR") and (SHARED_ASSETS / "data").is_dir():
     os.environ["MS_ASSET_DIR"] = str(SHARED_ASSETS)
+# the suite runs alone: its in-process training uses every core (lapa-bench's one-thread default is for processes
+# that share the machine); subprocesses that must be deterministic set their own count
+os.environ.setdefault("LAPA_BENCH_THREADS", str(os.cpu_count() or 1))
 
 
 def _assets_ok() -> bool:
