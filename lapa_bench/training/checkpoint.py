@@ -6,7 +6,8 @@
     OUT/last/               resume point: the same two files + optimizer.pt + trainer_state.json
     OUT/log.csv             training log (one row every ``log_every`` steps)
     OUT/best/               with ``keep: best``: the best held-out step's weights + best.json
-    SHARED/stages.json      a folder of stages several runs share (:func:`shared_stages`): what they were built from
+    OUT/fingerprint.json    the settings that made it (lapa_bench.fingerprint); in a folder of stages several runs
+                            share (:func:`shared_stages`), what those stages were built from
 
 Every file is written atomically (temp file + rename), so a crash never leaves a torn checkpoint.
 """
