@@ -3,7 +3,8 @@
     OUT/config.json         {"policy": NAME} or {"model": NAME}, plus "config": the model's resolved config
     OUT/model.safetensors   the weights (buffers such as action bins and normalizer stats included)
     OUT/eval.json           held-out metrics: written last, it is the *done marker* of a training run
-    OUT/last/               resume point: the same two files + optimizer.pt + trainer_state.json
+    OUT/last/               resume point: the same two files + optimizer.pt + trainer_state.json + rng.pt (every RNG
+                            and the batch order: a resumed run ends where an uninterrupted one would)
     OUT/log.csv             training log (one row every ``log_every`` steps)
     OUT/best/               with ``keep: best``: the best held-out step's weights + best.json
     OUT/fingerprint.json    the settings that made it (lapa_bench.fingerprint); in a folder of stages several runs
