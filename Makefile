@@ -17,7 +17,7 @@ endif
 .PHONY: install vulkan test demo mini bench lerobot-venv clean help
 help:
 	@echo "make install  - .venv with lapa-bench[dev] (+ lavapipe Vulkan if no GPU driver)"
-	@echo "make test     - the test suite (real ManiSkill env, ~10 min on 2 CPU cores)"
+	@echo "make test     - the test suite (real ManiSkill env; ~10-20 min on 2 CPU cores)"
 	@echo "make demo     - quickstart: the whole pipeline at toy size (smoke run, ~20 min), prints the table"
 	@echo "make mini     - the mini LAPA benchmark (configs/mini.yaml; hours: run it in the background)"
 	@echo "make bench    - harness overhead benchmark"
