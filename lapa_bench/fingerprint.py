@@ -77,13 +77,12 @@ def _fill(theirs, defaults, mine):
     return out
 
 
-def claim(folder, settings: dict, what: str, exists: bool, fix: str, compare=None, defaults: dict | None = None) -> dict:
+def claim(folder, settings: dict, what: str, exists: bool, fix: str, defaults: dict | None = None) -> dict:
     """Check (or, for a new artifact, record) ``folder``'s fingerprint; returns the canonical settings.
 
     ``exists``: the folder already holds something of this artifact (a finished or resumable run, episodes);
     such a folder without a fingerprint was made before fingerprints existed and is refused too (its settings
-    are unknown). ``fix``: how to start over (e.g. "delete FOLDER or use another --out"). ``compare``: keys of
-    the settings to compare (default all), e.g. a dataset may grow, its count aside. ``defaults``: the settings a
+    are unknown). ``fix``: how to start over (e.g. "delete FOLDER or use another --out"). ``defaults``: the settings a
     default config gives; a key an older fingerprint lacks (a setting added since) counts as its default, which by
     this project's rule reproduces what was done before the setting existed.
     """
@@ -100,8 +99,7 @@ def claim(folder, settings: dict, what: str, exists: bool, fix: str, compare=Non
         write_json_atomic(folder / FILE, {"what": what, "settings": mine}, sort_keys=True)
         return mine
     theirs = _fill(old.get("settings", {}), canonical(defaults) if defaults is not None else None, mine)
-    keys = compare if compare is not None else sorted(set(theirs) | set(mine))
-    diffs = differences({k: theirs.get(k, "<absent>") for k in keys}, {k: mine.get(k, "<absent>") for k in keys})
+    diffs = differences(theirs, mine)
     if diffs:
         raise FingerprintMismatch(f"{folder} holds {what} made with other settings ({describe(diffs)}): {fix}")
     return mine

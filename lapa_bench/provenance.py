@@ -46,29 +46,27 @@ def configured_threads() -> int | None:
 
 
 def default_threads() -> int:
-    """Torch threads per process: ``LAPA_BENCH_THREADS``, else 1. Measured on the 2-core machine
-    (results/benchmarks/threads_cpu.txt): one training step of the 64 px recipe takes 0.089 s with one
-    thread, 0.059 s with two when nothing else runs, but 0.375 s each when two such processes run at once
-    (OpenMP's spin-waiting threads pre-empt each other), and 0.087 s each with one thread apiece. One thread
-    per process never oversubscribes the cores; LAPA_BENCH_THREADS=2 is faster only on an otherwise idle
-    machine."""
-    return configured_threads() or 1
+    """Torch threads per process: ``LAPA_BENCH_THREADS``, else an explicit ``OMP_NUM_THREADS``, else 1. Measured
+    on the 2-core machine (results/benchmarks/threads_cpu.txt): one training step of the 64 px recipe takes
+    0.089 s with one thread, 0.059 s with two when nothing else runs, but 0.375 s each when two such processes
+    run at once (OpenMP's spin-waiting threads pre-empt each other), and 0.087 s each with one thread apiece.
+    One thread per process never oversubscribes the cores; 2 is faster only on an otherwise idle machine."""
+    import os
+
+    return configured_threads() or int(os.environ.get("OMP_NUM_THREADS") or 1)
 
 
 def apply_threads() -> None:
-    """The command line's thread default for this process and the processes it starts: torch's threads when torch
-    is loaded, else ``OMP_NUM_THREADS`` before it loads (an explicit ``OMP_NUM_THREADS`` is kept, unless
-    ``LAPA_BENCH_THREADS`` says otherwise). Importing torch here would cost a command like `--help` seconds."""
+    """The command line's thread default (:func:`default_threads`) for this process and the processes it starts:
+    torch's threads when torch is loaded, else ``OMP_NUM_THREADS`` before it loads (importing torch here would
+    cost a command like `--help` seconds)."""
     import os
     import sys
 
-    n = configured_threads()
     if "torch" in sys.modules:
-        set_torch_threads(n or int(os.environ.get("OMP_NUM_THREADS") or 1))
-    elif n:
-        os.environ["OMP_NUM_THREADS"] = str(n)
+        set_torch_threads(default_threads())
     else:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ["OMP_NUM_THREADS"] = str(default_threads())
 
 
 def worker_threads(workers: int) -> int:

@@ -13,7 +13,7 @@ import numpy as np
 
 from lapa_bench import specs
 from lapa_bench.policy import Policy, TransportError, format_exception
-from lapa_bench.env_list import EnvList, _step  # noqa: F401  (EnvList: re-exported)
+from lapa_bench.env_list import EnvList  # noqa: F401  (re-exported: the rollout's env for N single-scene envs)
 from lapa_bench.specs import InvalidActionError, check_action
 
 

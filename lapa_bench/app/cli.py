@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _policy_arguments(p) -> None:
+    """The flags that name the policy a command builds (`eval`, `serve`); --policy.KEY VALUE come as extra args."""
+    p.add_argument("--policy", required=True, help="registered policy name (see `lapa-bench policies`)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint folder (config.json + weights) to load")
+    p.add_argument("--device", default="auto", help="where learned policies run: auto, cpu, cuda, cuda:N")
+
+
 def _add_eval(sub) -> None:
     """`lapa-bench eval`."""
     e = sub.add_parser("eval", help="roll a policy out on SIMPLER tasks (resumable)",
@@ -68,9 +75,7 @@ def _add_eval(sub) -> None:
                        description="Evaluate a policy on SIMPLER WidowX tasks. One JSON record per finished "
                        "episode is appended to OUT/records*.jsonl; re-running the same command skips "
                        "finished episodes (safe after a crash or kill -9).")
-    e.add_argument("--policy", required=True, help="registered policy name (see `lapa-bench policies`)")
-    e.add_argument("--checkpoint", default=None, help="checkpoint folder (config.json + weights) to load")
-    e.add_argument("--device", default="auto", help="where learned policies run: auto, cpu, cuda, cuda:N")
+    _policy_arguments(e)
     e.add_argument("--print-config", action="store_true", help="print the policy's resolved config and exit")
     from lapa_bench.app.evaluate import EvalConfig
 
@@ -213,11 +218,9 @@ def _add_serve(sub) -> None:
                         description="Builds the policy as `eval` does and serves it (lapa_bench/serving/protocol.py: "
                         "msgpack frames, NumPy arrays as openpi encodes them; an openpi-style client can query it). "
                         "Evaluate it with `lapa-bench eval --policy remote --policy.url ws://HOST:PORT ...`.")
-    sv.add_argument("--policy", required=True, help="a registered policy (lapa-bench policies); not a privileged one")
-    sv.add_argument("--checkpoint", default=None, help="checkpoint folder of a trained policy")
+    _policy_arguments(sv)
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     sv.add_argument("--port", type=int, default=0, help="port (default 0: a free one, printed)")
-    sv.add_argument("--device", default="auto", help="where a learned policy runs")
 
 
 def _add_listings(sub) -> None:
@@ -239,18 +242,23 @@ def _policy_overrides(policy: str, extra: list[str]) -> dict:
     return config.typed_overrides(cls.config_class, config.parse_dotted(extra, "policy."), "--policy.")
 
 
+def _build_policy(args, need_checkpoint: bool = True):
+    """The policy of `--policy/--checkpoint/--device/--policy.KEY VALUE` and its typed overrides; a learned
+    policy without a checkpoint is refused (an untrained model says nothing) unless ``need_checkpoint`` is off."""
+    from lapa_bench.policy import ModelPolicy, get_policy_class, make_policy
+
+    overrides = _policy_overrides(args.policy, args.extra)
+    if need_checkpoint and issubclass(get_policy_class(args.policy), ModelPolicy) and not args.checkpoint:
+        raise ValueError(f"policy {args.policy!r} is a learned policy: give --checkpoint DIR, a folder its training "
+                         f"wrote (e.g. `lapa-bench {args.policy} train ... --out DIR`); an untrained one says nothing")
+    return make_policy(args.policy, checkpoint=args.checkpoint, device=args.device, **overrides), overrides
+
+
 def cmd_eval(args) -> int:
     from lapa_bench import config
     from lapa_bench.app.evaluate import EvalConfig, evaluate, parse_shard
-    from lapa_bench.policy import make_policy
 
-    from lapa_bench.policy import ModelPolicy, get_policy_class
-
-    overrides = _policy_overrides(args.policy, args.extra)
-    if issubclass(get_policy_class(args.policy), ModelPolicy) and not args.checkpoint and not args.print_config:
-        raise ValueError(f"policy {args.policy!r} is a learned policy: give --checkpoint DIR, a folder its training "
-                         f"wrote (e.g. `lapa-bench {args.policy} train ... --out DIR`); an untrained one says nothing")
-    policy = make_policy(args.policy, checkpoint=args.checkpoint, device=args.device, **overrides)
+    policy, overrides = _build_policy(args, need_checkpoint=not args.print_config)
     if args.print_config:
         print(config.dump_yaml(policy.config))
         return 0
@@ -486,19 +494,12 @@ def cmd_assets(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from lapa_bench.policy import ModelPolicy, get_policy_class, make_policy
     from lapa_bench.serving.server import server_for
 
-    cls = get_policy_class(args.policy)
-    if cls.privileged:
-        raise ValueError(f"policy {args.policy!r} reads the simulator's state (privileged): it cannot be served")
-    if issubclass(cls, ModelPolicy) and not args.checkpoint:
-        raise ValueError(f"policy {args.policy!r} is a learned policy: give --checkpoint DIR")
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port {args.port}: give 0 (a free port) or 1..65535")
-    overrides = _policy_overrides(args.policy, args.extra)
-    policy = make_policy(args.policy, checkpoint=args.checkpoint, device=args.device, **overrides)
-    server = server_for(policy, args.policy, args.checkpoint, args.host, args.port)
+    policy, _ = _build_policy(args)
+    server = server_for(policy, args.policy, args.checkpoint, args.host, args.port)  # refuses privileged policies
     import threading
 
     threading.Thread(target=lambda: (server.bound.wait(), print(f"[serve] {args.policy} on {server.url} "

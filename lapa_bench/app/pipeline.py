@@ -158,12 +158,7 @@ class PipelineConfig:
         try:
             from tasks.env import resolve_backend
 
-            if resolve_backend(ev.backend) == "gpu":
-                import torch
-
-                if not torch.cuda.is_available():
-                    raise C.ConfigError(f"{where}: eval.backend gpu needs CUDA, which this machine does not have; "
-                                        "use backend cpu (or auto)")
+            resolve_backend(ev.backend)  # an unknown backend, or gpu without CUDA, stops here
         except ValueError as e:
             raise C.ConfigError(f"{where}: eval.backend: {e}") from None
         sizes = cfg.demos_per_task or [cfg.demos.episodes]
@@ -204,19 +199,11 @@ class PipelineConfig:
     def run_config(self, run: RunSpec, train_seed: int = 0):
         """The typed config of one run: ``methods.<method>`` with the run's own overrides; ``train_seed``
         is added to the seed of every training stage in it (0: the config's own seeds)."""
-        from lapa_bench.training import TrainConfig
-        from lapa_bench.training.registry import get_method
+        from lapa_bench.training.registry import get_method, train_stages
 
         cfg = C.from_dict(get_method(run.method).config_class, C.merge(self.methods.get(run.method, {}), run.config))
-
-        def shift(obj):
-            if isinstance(obj, TrainConfig):
-                obj.seed += train_seed
-            elif dataclasses.is_dataclass(obj):
-                for f in dataclasses.fields(obj):
-                    shift(getattr(obj, f.name))
-
-        shift(cfg)
+        for _, tc in train_stages(cfg):
+            tc.seed += train_seed
         return cfg
 
     def sweep(self, run: RunSpec) -> list[tuple[int, int]]:
@@ -237,8 +224,9 @@ def slug(label: str) -> str:
 class Stages:
     """Runs named stages once, records their wall time, and prints what it does."""
 
-    def __init__(self, out: Path, needs_sim=(), check_sim=None):
+    def __init__(self, out: Path, needs_sim=(), check_sim=None, device: str = "auto"):
         self.needs_sim, self.check_sim = set(needs_sim), check_sim  # assets are checked only when needed
+        self.device = device  # where this process trains: recorded with each stage
         self.path = out / "pipeline.json"
         self.state = json.loads(self.path.read_text()) if self.path.is_file() else {"stages": {}}
 
@@ -268,8 +256,6 @@ class Stages:
 
         return {"command": " ".join(["lapa-bench", *sys.argv[1:]]) if sys.argv and "lapa" in sys.argv[0] else None,
                 "revision": provenance.git_sha(), "device": self.device, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-
-    device = "cpu"  # where this process trains (set by run())
 
     def _save(self, name: str):
         """Write this stage's entry; several pipeline processes may share OUT (``--cells``): each adds its own
@@ -318,10 +304,15 @@ def validate(cfg: PipelineConfig) -> None:
 GROUPS = ("data", "train", "eval", "report")
 
 
+def cell_id(r: RunSpec, n: int, seed: int) -> str:
+    """``"LABEL/nN/sS"``: the run's label as a folder name, labelled demonstrations per task, training seed."""
+    return f"{slug(r.label)}/n{n}/s{seed}"
+
+
 def cells(cfg: PipelineConfig) -> dict[str, tuple]:
-    """Every cell of ``cfg``: ``"LABEL/nN/sS"`` (the run's label as a folder name, labelled demonstrations per
-    task, training seed) -> (run, N, S). A cell is one trained policy with its checks and evaluation."""
-    return {f"{slug(r.label)}/n{n}/s{s}": (r, n, s) for r in cfg.runs for n, s in cfg.sweep(r)}
+    """Every cell of ``cfg``: :func:`cell_id` -> (run, N, S). A cell is one trained policy with its checks and
+    evaluation."""
+    return {cell_id(r, n, s): (r, n, s) for r in cfg.runs for n, s in cfg.sweep(r)}
 
 
 def _select_cells(cfg: PipelineConfig, wanted: list[str] | None) -> set[str] | None:
@@ -351,8 +342,7 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
     if cfg.note:
         print(f"[pipeline] {cfg.name}: {cfg.note}")
     st = Stages(out, needs_sim={"collect demos", "collect videos", "collect panda videos"},
-                check_sim=assets.check_assets)
-    st.device = cfg.device
+                check_sim=assets.check_assets, device=cfg.device)
     where = _collect_corpora(cfg, chosen, selected, out, st)
     if until == "data":
         _write_config(cfg, out)
@@ -419,7 +409,7 @@ def _train_cells(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: 
         m = get_method(r.method)
         videos = where.get("videos" if r.videos == "bridge" else "panda videos")
         for n, seed in cfg.sweep(r):
-            if f"{slug(r.label)}/n{n}/s{seed}" not in chosen:
+            if cell_id(r, n, seed) not in chosen:
                 continue
             demos = _labelled_subset(where["demos"], n, out / "data" / f"demos_n{n}") if cfg.demos_per_task \
                 else where["demos"]
@@ -461,11 +451,10 @@ def _report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "St
     ev = cfg.eval
     # success at any step first (the LAPA paper's definition), then at the end (SimplerEnv's), then grasping
     metrics = ["success_once", "success_at_end", "grasped", "consecutive_grasp"]
-    runs, missing = [out / "eval" / slug(key) for key in ckpts], []
-    if selected is None or "bounds" in selected:
-        runs += [out / "eval" / b for b in ev.bounds]
-    if selected is not None:  # the report covers every cell evaluated so far, and names the others
-        runs = []
+    runs, missing = [], []
+    if selected is None:  # the cells of this run, and the bounds
+        runs = [out / "eval" / slug(key) for key in ckpts] + [out / "eval" / b for b in ev.bounds]
+    else:  # the report covers every cell evaluated so far, and names the others
         for cell, (r, n, seed) in cells(cfg).items():
             d = out / "eval" / slug(_names(cfg, r, n, seed)[0])
             if any(d.glob("records*.jsonl")):
@@ -493,8 +482,8 @@ def plan(cfg: PipelineConfig) -> dict:
     ``done`` marks what is cached in ``cfg.out`` already. Totals per stage kind make the budget arithmetic
     (measured seconds per sample or episode x these counts) one multiplication each."""
     from lapa_bench.app.panda_videos import PANDA_TASKS
-    from lapa_bench.training import TrainConfig, checkpoint
-    from lapa_bench.training.registry import get_method
+    from lapa_bench.training import checkpoint
+    from lapa_bench.training.registry import get_method, train_stages
     from tasks import resolve_tasks
 
     out = Path(cfg.out)
@@ -507,13 +496,6 @@ def plan(cfg: PipelineConfig) -> dict:
         panda_tasks(spec.tasks) if name == "panda videos" else n_tasks(spec.tasks)), "path": spec.path}
         for name, spec in corpora]
 
-    def stages(obj, prefix=""):
-        if isinstance(obj, TrainConfig):
-            yield prefix.rstrip("."), obj
-        elif dataclasses.is_dataclass(obj):
-            for f in dataclasses.fields(obj):
-                yield from stages(getattr(obj, f.name), f"{prefix}{f.name}.")
-
     trainings, seen = [], set()
     for r in cfg.runs:
         m = get_method(r.method)
@@ -521,12 +503,12 @@ def plan(cfg: PipelineConfig) -> dict:
             sub = f"n{n}_s{seed}" if cfg.is_sweep else ""
             run_out = out / slug(r.label) / sub
             shared = _shared_folder(cfg, out / slug(r.label), seed)
-            for path, tc in stages(cfg.run_config(r, seed)):
+            for path, tc in train_stages(cfg.run_config(r, seed)):
                 where = shared if shared and path in m.shares else str(run_out)
                 if (where, path) in seen:
                     continue
                 seen.add((where, path))
-                trainings.append({"cell": f"{slug(r.label)}/n{n}/s{seed}", "run": r.label, "demos_per_task": n,
+                trainings.append({"cell": cell_id(r, n, seed), "run": r.label, "demos_per_task": n,
                                   "train_seed": seed, "stage": f"{r.method}.{path}",
                                   "steps": tc.steps, "batch_size": tc.batch_size, "shared": where != str(run_out),
                                   "done": checkpoint.is_done(run_out)})

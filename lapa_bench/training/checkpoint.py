@@ -156,7 +156,8 @@ def shared_stages(directory, built_from: dict, by: str, defaults: dict | None = 
 
     d = Path(directory)
     settings = fingerprint.canonical(built_from, drop=fingerprint.NOT_DETERMINING | set(NOT_COMPARED))
-    exists = any((d / sub / CONFIG_FILE).is_file() or (d / sub / LAST).is_dir() for sub in ("laq", "pretrain"))
+    # any stage trained or started in it (whatever the method calls its stages)
+    exists = d.is_dir() and any((s / CONFIG_FILE).is_file() or (s / LAST).is_dir() for s in d.iterdir() if s.is_dir())
     fingerprint.claim(d, settings, f"shared stages (first trained by {by})", exists=exists,
                       fix=f"remove {d} to train them again, or give this run another output folder",
                       defaults=None if defaults is None else

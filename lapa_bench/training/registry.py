@@ -109,16 +109,16 @@ def _discover() -> None:
     plugins.load_entry_points(ENTRY_POINT_GROUP, _BROKEN)
 
 
-def run_method(method: Method, cfg, inputs: Inputs, out, device: str = "auto", seed: int | None = None):
+def run_method(method: Method, cfg, inputs: Inputs, out, device: str = "auto"):
     """Train ``method`` into ``out``, the one way every command does it (``lapa-bench METHOD train``, the
-    pipeline): the global RNGs are seeded first (``seed``, default the config's first training seed), so the
-    model's initialisation depends on the seed and on nothing that ran before; ``out`` is claimed with the
-    run's fingerprint (:mod:`lapa_bench.fingerprint`: the resolved config and the settings of the datasets it
-    trains on): a finished or resumable run made with other settings is refused, never reused."""
+    pipeline): ``out`` is claimed with the run's fingerprint (:mod:`lapa_bench.fingerprint`: the resolved
+    config and the settings of the datasets it trains on: a finished or resumable run made with other settings
+    is refused, never reused), then the global RNGs are seeded with the config's first training seed, so the
+    model's initialisation depends on the seed and on nothing that ran before."""
     from lapa_bench.rollout import seed_everything
 
     claim_training(method, cfg, inputs, out)
-    seed_everything(first_seed(cfg) if seed is None else seed, 0)
+    seed_everything(next((tc.seed for _, tc in train_stages(cfg)), 0), 0)
     return method.train(cfg, inputs, out, device)
 
 
@@ -146,24 +146,18 @@ def training_settings(method: Method, cfg, inputs: Inputs) -> dict:
             "inputs": {c: [dataset_settings(d) for d in getattr(inputs, c)] for c in CORPORA}}
 
 
-def first_seed(cfg) -> int:
-    """The seed of the first training stage in a method's config (0 when it has none)."""
+def train_stages(cfg, prefix: str = ""):
+    """Every training stage of a method's config: ``(dotted path, TrainConfig)``, in field order
+    (e.g. LAPA's ``("laq.train", ...), ("pretrain", ...), ("finetune", ...)``)."""
     import dataclasses
 
     from lapa_bench.training.loop import TrainConfig
 
-    def find(obj):
-        if isinstance(obj, TrainConfig):
-            return obj.seed
-        if dataclasses.is_dataclass(obj):
-            for f in dataclasses.fields(obj):
-                s = find(getattr(obj, f.name))
-                if s is not None:
-                    return s
-        return None
-
-    s = find(cfg)
-    return 0 if s is None else int(s)
+    if isinstance(cfg, TrainConfig):
+        yield prefix.rstrip("."), cfg
+    elif dataclasses.is_dataclass(cfg):
+        for f in dataclasses.fields(cfg):
+            yield from train_stages(getattr(cfg, f.name), f"{prefix}{f.name}.")
 
 
 def available_methods() -> list[str]:
