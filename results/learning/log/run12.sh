@@ -3,7 +3,7 @@
 # scratch recipe: commanded state, short sequence, last weights) at 25 demonstrations per task with 25000 steps instead
 # of 15000 (~117 epochs instead of ~70). The eleventh round found training-layout success falling with epochs per
 # layout (33/36, 31/37, 20/37 at 10, 25, 100 per task, all 15000 steps); 25/task is the size where both bars are within
-# reach in one CPU session (scratchcmd_25: 31/37 with stack 7/9 and eggplant 7/10, SIMPLER 39.6 % at seed 0).
+# reach in ~2.5 h of CPU (scratchcmd_25: 31/37 with stack 7/9 and eggplant 7/10, SIMPLER 39.6 % at seed 0).
 # Training alone on the 2 cores with 2 threads; checks one thread per process. Log: results/learning/log/run12_logs/.
 # As run: step 3 was stopped at 127 of 288 episodes once executing 4 had passed the training-layout bar (run12b.sh).
 #   nohup bash results/learning/log/run12.sh > runs/learning/run12.log 2>&1 &
