@@ -13,16 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lapa_bench.data.convnet import conv_stack
 from lapa_bench.data.text import ByteTextEmbedding
 from lapa_bench.specs import ACTION_DIM
-from lapa_bench.training import checkpoint
+from lapa_bench.training import checkpoint, continuous_actions
 from policies.bc.configuration_bc import BCConfig
-
-GRIPPER = ACTION_DIM - 1  # the last action dimension: the gripper command (lapa_bench.specs)
 
 
 class BCModel(nn.Module):
@@ -37,23 +34,14 @@ class BCModel(nn.Module):
         d = c.hidden + c.text_dim + (64 if c.proprio else 0)
         self.mlp = nn.Sequential(nn.Linear(d, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.hidden), nn.SiLU(),
                                  nn.Linear(c.hidden, c.chunk * ACTION_DIM))
-        self.register_buffer("action_mean", torch.zeros(ACTION_DIM))
-        self.register_buffer("action_std", torch.ones(ACTION_DIM))
-        self.register_buffer("state_mean", torch.zeros(c.state_dim))
-        self.register_buffer("state_std", torch.ones(c.state_dim))
+        continuous_actions.add_normalizer_buffers(self, ACTION_DIM, c.state_dim)
 
     def set_normalizer(self, normalizer) -> None:
-        """Action and state mean/std from the one normalizer (``meta/stats.json``; the commanded state's from
-        :func:`lapa_bench.data.command.add_command_stats`)."""
-        from lapa_bench.data.command import state_stats
-
-        s = normalizer.stats["action"]
-        pairs = [("action", s["mean"], s["std"])]
-        if self.config.proprio:
-            pairs.append(("state", *state_stats(normalizer, self.config.command_state)))
-        for prefix, mean, std in pairs:
-            getattr(self, f"{prefix}_mean").copy_(torch.as_tensor(mean, dtype=torch.float32))
-            getattr(self, f"{prefix}_std").copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-6))
+        """Action and state mean/std from the one normalizer (:mod:`lapa_bench.training.continuous_actions`)."""
+        if "action" not in normalizer.stats:
+            raise ValueError("bc needs action statistics to normalize its targets; the dataset's meta/stats.json "
+                             "has none (datasets written by `lapa-bench collect` have them)")
+        continuous_actions.set_normalizer(self, normalizer, self.config.command_state, state=self.config.proprio)
 
     def encode_text(self, instructions: list[str]) -> torch.Tensor:
         return self.text.encode(instructions, self.config.max_prompt_bytes)
@@ -76,18 +64,12 @@ class BCModel(nn.Module):
         if self.training and self.config.random_shift:
             x = random_shift(x, self.config.random_shift)
         out = self(x, batch["instruction"], batch.get("state"))
-        a = batch["target"].float()
-        delta = F.l1_loss(out[..., :GRIPPER], ((a - self.action_mean) / self.action_std)[..., :GRIPPER])
-        grip = F.binary_cross_entropy_with_logits(out[..., GRIPPER], (a[..., GRIPPER] > 0).float())
-        return delta + grip, {"l1": delta, "gripper_bce": grip}
+        return continuous_actions.l1_gripper_loss(out, batch["target"], self.action_mean, self.action_std)
 
     @torch.no_grad()
     def predict_batch(self, pixels, instructions, state) -> torch.Tensor:
         """-> actions ``(B, chunk, 7)`` in env units (gripper -1 / +1)."""
-        out = self(pixels, instructions, state)
-        act = out * self.action_std + self.action_mean
-        act[..., GRIPPER] = torch.where(out[..., GRIPPER] > 0, 1.0, -1.0)
-        return act
+        return continuous_actions.decode(self(pixels, instructions, state), self.action_mean, self.action_std)
 
     @torch.no_grad()
     def predict(self, images: np.ndarray, instructions: list[str], states: np.ndarray) -> np.ndarray:

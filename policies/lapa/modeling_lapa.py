@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lapa_bench.training import checkpoint
+from lapa_bench.training import checkpoint, continuous_actions
 from policies.lapa.configuration_lapa import LAPAConfig
 
 
@@ -219,23 +219,11 @@ class LAPAModel(nn.Module):
         self.query_proj = nn.Linear(self.config.query_readout, c.num_query_tokens * ld) \
             if self.config.query_readout else None
         if self.config.normalized and not hasattr(self, "action_mean"):  # filled by `set_normalizer`
-            for prefix, dim in (("action", self.config.action_dim), ("state", self.config.state_dim)):
-                self.register_buffer(f"{prefix}_mean", torch.zeros(dim))
-                self.register_buffer(f"{prefix}_std", torch.ones(dim))
+            continuous_actions.add_normalizer_buffers(self, self.config.action_dim, self.config.state_dim)
 
     def set_normalizer(self, normalizer) -> None:
-        """Action and state mean/std from the one normalizer (``meta/stats.json``; the commanded state's from
-        :func:`lapa_bench.data.command.add_command_stats`)."""
-        from lapa_bench.data.command import state_stats
-
-        pairs = []
-        if "action" in normalizer.stats:
-            pairs.append(("action", normalizer.stats["action"]["mean"], normalizer.stats["action"]["std"]))
-        if "observation.state" in normalizer.stats:
-            pairs.append(("state", *state_stats(normalizer, self.config.command_state)))
-        for prefix, mean, std in pairs:
-            getattr(self, f"{prefix}_mean").copy_(torch.as_tensor(mean, dtype=torch.float32))
-            getattr(self, f"{prefix}_std").copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-6))
+        """Action and state mean/std from the one normalizer (:mod:`lapa_bench.training.continuous_actions`)."""
+        continuous_actions.set_normalizer(self, normalizer, self.config.command_state)
 
     def replace_head(self, kind: str) -> "LAPAModel":
         """Swap the output head (``latent`` -> ``action`` for finetuning); towers and projector stay."""
@@ -314,10 +302,8 @@ class LAPAModel(nn.Module):
         out = self(x, tok["input_ids"].to(x.device), tok["attention_mask"].to(x.device), batch.get("state"))
         if self.config.head == "action" and self.config.action_head == "l1":
             out = out[..., 0].view(len(x), self.config.chunk, self.config.action_dim)
-            a = batch["target"].float().view(out.shape)
-            delta = nn.functional.l1_loss(out[..., :-1], ((a - self.action_mean) / self.action_std)[..., :-1])
-            grip = nn.functional.binary_cross_entropy_with_logits(out[..., -1], (a[..., -1] > 0).float())
-            return delta + grip, {"l1": delta, "gripper_bce": grip}
+            return continuous_actions.l1_gripper_loss(out, batch["target"].view(out.shape), self.action_mean,
+                                                      self.action_std)
         target = batch["target"].long().reshape(len(x), -1)
         ce = nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]).float(), target.reshape(-1))
         return ce, {"accuracy": (out.argmax(-1) == target).float().mean()}
@@ -343,9 +329,7 @@ class LAPAModel(nn.Module):
             return out.argmax(-1)
         if c.action_head == "l1":
             out = out[..., 0].view(len(pixels), c.chunk, c.action_dim)
-            act = out * self.action_std + self.action_mean
-            act[..., -1] = torch.where(out[..., -1] > 0, 1.0, -1.0)
-            return act
+            return continuous_actions.decode(out, self.action_mean, self.action_std)
         idx = out.argmax(-1).view(len(pixels), c.chunk, c.action_dim)
         return torch.stack([self.action_centers[d][idx[..., d]] for d in range(c.action_dim)], -1)
 
