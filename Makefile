@@ -48,7 +48,8 @@ bench: install
 
 # LeRobot's last v2.1 release pins torch<2.8 / torchvision<0.23, which cannot share .venv with the
 # pinned CPU torch: a separate venv (torch 2.14.1 + torchvision 0.29.1, LeRobot without its pins) runs
-# scripts/lerobot_interop.py for tests/test_collect.py::test_lerobot_loads_a_collected_dataset.
+# scripts/lerobot_interop.py for tests/test_collect.py::test_lerobot_loads_a_collected_dataset, and
+# scripts/lerobot_policy.py (train an ACT policy with LeRobot's code, serve it to `--policy remote`).
 # (Where these torch wheels are not on disk, pip downloads a CUDA build of several GB.)
 LEROBOT_VENV ?= .venv-lerobot
 lerobot-venv: $(LEROBOT_VENV)/.installed
@@ -59,7 +60,9 @@ $(LEROBOT_VENV)/.installed:
 	$(LEROBOT_VENV)/bin/python -m pip install -q --no-deps lerobot==0.3.3
 	$(LEROBOT_VENV)/bin/python -m pip install -q "datasets>=2.19,<=3.6.0" "huggingface-hub>=0.34.2" jsonlines \
 	    "av>=14.2.0" draccus==0.10.0 einops packaging "imageio[ffmpeg]" termcolor "deepdiff<9" "gymnasium<1.0" \
-	    pandas pyarrow
+	    pandas pyarrow pyserial safetensors
+	@# scripts/lerobot_policy.py serves a LeRobot policy with lapa-bench's protocol (numpy + msgpack + websockets)
+	$(LEROBOT_VENV)/bin/python -m pip install -q websockets msgpack opencv-python-headless
 	$(LEROBOT_VENV)/bin/python -m pip install -q --no-deps torchcodec==0.17.0  # LeRobot's video decoder
 	@# torchcodec decodes through the system's FFmpeg libraries (Debian: libavcodec59 & co.)
 	@ldconfig -p | grep -q libavcodec.so || { [ "$$(id -u)" = 0 ] && apt-get install -y -q --no-install-recommends \

@@ -196,3 +196,60 @@ def test_policy_errors_are_recorded_and_a_dead_server_stops_the_run(tmp_path):
         assert sorted(r["episode_id"] for r in recs) == [0, 1, 2] and not any(r["error"] for r in recs)
     finally:
         srv.stop()
+
+
+# -- a policy from another framework: LeRobot's ACT, served from LeRobot's own venv ---------------------
+def _lerobot_python():
+    from test_collect import LEROBOT_PYTHON
+
+    return LEROBOT_PYTHON
+
+
+@pytest.mark.skipif(not _lerobot_python().exists(), reason="LeRobot 0.3.3 cannot share this venv (it pins torch<2.8): "
+                    "`make lerobot-venv` builds .venv-lerobot, where scripts/lerobot_policy.py trains and serves")
+def test_a_lerobot_policy_served_from_its_own_venv_acts_as_it_does_in_process(tmp_path):
+    """ACT trained (two steps) by LeRobot's own training script on a dataset LeRobot wrote, served from LeRobot's
+    venv with scripts/lerobot_policy.py, queried by `remote` here: the same actions as the same checkpoint called
+    in-process in that venv, over two action chunks (LeRobot's own queue) and after a reset."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    py, script = str(_lerobot_python()), str(repo / "scripts" / "lerobot_policy.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = tmp_path / "act"
+    r = subprocess.run([py, script, "train", str(repo / "tests" / "fixtures" / "lerobot_v21"), "--out", str(run),
+                        "--steps", "2", "--batch-size", "2", "--policy.dim_model=32",
+                        "--policy.dim_feedforward=64", "--policy.n_heads=2", "--policy.latent_dim=8"],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    rng = np.random.default_rng(0)  # camera-sized frames, as the env sends them
+    images = rng.integers(0, 256, (9, 480, 640, 3), dtype=np.uint8)
+    states = rng.normal(size=(9, 7)).astype(np.float32)
+    np.savez(tmp_path / "obs.npz", images=images, states=states, instruction="put the spoon on the towel")
+    r = subprocess.run([py, script, "act", str(run), str(tmp_path / "obs.npz"), str(tmp_path / "in_process.npy")],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    expected = np.load(tmp_path / "in_process.npy")
+    assert expected.shape == (9, 7) and np.isfinite(expected).all() and len(np.unique(expected[:, 0])) > 1
+
+    server = subprocess.Popen([py, script, "serve", str(run), "--port", "0"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        line = ""
+        for line in server.stdout:
+            if line.startswith("serving"):
+                break
+        assert " at ws://" in line, f"the server printed no URL (exit {server.poll()})"
+        remote = make_policy("remote", url=line.split(" at ")[-1].strip())
+        assert remote.run_identity()["policy"] == "lerobot/act" and remote.run_identity()["checkpoint"]
+        for attempt in range(2):  # a reset empties LeRobot's action queue: the same actions again
+            remote.reset("put the spoon on the towel", seed=attempt)
+            got = np.concatenate([remote.act({"image": img, "state": s, "instruction": "put the spoon on the towel"})
+                                  for img, s in zip(images, states)])
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+        remote.close()
+    finally:
+        server.kill()
+        server.wait()

@@ -498,6 +498,24 @@ def test_pipeline_sweep_shares_lapas_video_stages(tmp_path):
             assert not (ft / "laq").exists() and not (ft / "pretrain").exists()
             assert json.loads((ft / "last" / "trainer_state.json").read_text())["init"] == str(shared / "pretrain")
     assert sorted(p.name for p in (root / "shared").iterdir()) == ["s0", "s1"]
+    # each seed's LAQ probed on the labelled demos (cached by the LAQ's and the data's fingerprints), and the
+    # report's LAQ table: one row per trained seed
+    from lapa_bench.app.pipeline import Stages, _probe_laqs, cells, laq_table
+
+    cfg = PipelineConfig.from_dict(raw)
+    st = Stages(tmp_path / "run")
+    _probe_laqs(cfg, cells(cfg), {"demos": demos}, tmp_path / "run", st)
+    probes = [root / "shared" / f"s{s}" / "laq" / "probe.json" for s in (0, 1)]
+    first = [json.loads(p.read_text()) for p in probes]
+    assert all(pr["made_from"]["demos_per_task"] == 3 and pr["episodes"] == 3 for pr in first)
+    table = laq_table(tmp_path / "run")
+    assert table.count("\n| lapa | s") == 2 and "/8 |" in table  # the tiny LAQ's 8 codes
+    stamp = [p.stat().st_mtime_ns for p in probes]
+    _probe_laqs(cfg, cells(cfg), {"demos": demos}, tmp_path / "run", st)
+    assert [p.stat().st_mtime_ns for p in probes] == stamp  # cached
+    probes[0].write_text(json.dumps({**first[0], "made_from": {**first[0]["made_from"], "laq": "another"}}))
+    _probe_laqs(cfg, cells(cfg), {"demos": demos}, tmp_path / "run", st)
+    assert json.loads(probes[0].read_text())["made_from"] == first[0]["made_from"]  # another LAQ's probe: redone
     # `pipeline --plan` counts what the run trained: the shared stages once per seed, all of it cached now
     from lapa_bench.app.pipeline import plan
 

@@ -352,6 +352,7 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
     if until == "train":
         return _stop(st, out, until)
     learning_check(ckpts, out / "checks", cfg.eval.train_layouts, cfg.workers, st)
+    _probe_laqs(cfg, chosen, where, out, st)
     _evaluate_cells(cfg, ckpts, selected is None or "bounds" in selected, out, st)
     if until == "eval":
         return _stop(st, out, until)
@@ -613,6 +614,59 @@ def _write_config(cfg: PipelineConfig, out: Path) -> None:
     write_json_atomic(out / "config.json", C.to_dict(cfg))
 
 
+def _probe_laqs(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: "Stages") -> None:
+    """Each chosen LAPA cell's LAQ (one per seed: shared stages) probed against the labelled demonstrations of the
+    main size: do its codes carry the true actions (held-out R^2 of a linear probe, :func:`policies.laq.codes.probe`)?
+    ``laq/probe.json`` keeps the LAQ's and the data's fingerprints; a probe of another LAQ or other data is redone."""
+    from lapa_bench.data.lerobot import dataset_settings
+    from lapa_bench.fingerprint import canonical, files_fingerprint
+    from lapa_bench.io import write_json_atomic
+
+    n = cfg.main_size or max(cfg.demos_per_task or [cfg.demos.episodes])
+    for r, _, seed in chosen.values():
+        shared = _shared_folder(cfg, out / slug(r.label), seed)
+        laq = Path(shared) / "laq" if shared else None
+        if laq is None or not (laq / "eval.json").is_file():
+            continue
+        demos = _labelled_subset(where["demos"], n, out / "data" / f"demos_n{n}") if cfg.demos_per_task \
+            else where["demos"]
+        made_from = {"laq": files_fingerprint(laq), "data": canonical(dataset_settings(demos)), "demos_per_task": n}
+        path = laq / "probe.json"
+        if path.is_file() and json.loads(path.read_text()).get("made_from") == made_from:
+            continue
+
+        def probe_one(laq=laq, demos=demos, path=path, made_from=made_from):
+            from policies.laq.codes import probe
+
+            write_json_atomic(path, {**probe(laq, [str(demos)], device=cfg.device), "made_from": made_from})
+
+        st.run(f"LAQ probe ({r.label} seed {seed}, {n}/task)", probe_one)
+
+
+def laq_table(out: Path) -> str:
+    """The LAQ of every LAPA run in ``out`` that has one (per trained seed): how far it beats copying the first
+    frame, how many codes it uses and the largest one's share, and its probe R^2 (codes -> true actions)."""
+    rows = []
+    for ev_file in sorted(out.glob("*/shared/*/laq/eval.json")):
+        ev, laq = json.loads(ev_file.read_text()), ev_file.parent
+        pr = json.loads((laq / "probe.json").read_text()) if (laq / "probe.json").is_file() else {}
+        counts = ev.get("usage") or [0]
+        r2 = pr.get("r2", {})
+        fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+        rows.append(f"| {laq.parts[-4]} | {laq.parts[-2]} | {100 * ev['improvement_vs_copy']:.1f} % | "
+                    f"{ev.get('codes_used', '-')}/{len(counts)} | {100 * max(counts) / max(sum(counts), 1):.1f} % | "
+                    f"{fmt(pr.get('r2_translation'))} ({' '.join(fmt(r2.get(k)) for k in ('dx', 'dy', 'dz'))}) | "
+                    f"{pr.get('made_from', {}).get('demos_per_task', '-')} |")
+    if not rows:
+        return ""
+    return ("\n### LAPA's latent actions (the LAQ each LAPA row finetunes from)\n\n"
+            "| run | trained seed | reconstruction below copying | codes used | largest code | probe R^2: xyz mean "
+            "(dx dy dz) | probe data (demos/task) |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+            "Reconstruction and code usage on held-out video pairs (the LAQ's `eval.json`); probe: a linear map from "
+            "one-hot codes to the true action summed over the frame gap, fitted on 80 % of the labelled episodes, "
+            "R^2 on the rest (`laq/probe.json`).\n")
+
+
 def _report(runs, folder: Path, metrics, compare_to, missing, planned) -> None:
     from lapa_bench.app.report import build_report
 
@@ -621,8 +675,10 @@ def _report(runs, folder: Path, metrics, compare_to, missing, planned) -> None:
     if len(avg) and (avg["errors"] >= avg["episodes"]).all():
         raise ValueError(f"every evaluated episode ended with an error (the reasons: {folder / 'table.md'} and "
                            "the records): the table holds no result")
+    note = laq_table(folder.parent)
     if missing:
-        note = "\n### Cells not yet run\n\n" + "\n".join(f"- `{c}`" for c in missing) + "\n"
+        note += "\n### Cells not yet run\n\n" + "\n".join(f"- `{c}`" for c in missing) + "\n"
+    if note:
         with open(folder / "table.md", "a") as f:
             f.write(note)
         print(note)
