@@ -230,6 +230,35 @@ def test_records_carry_the_run_identity_so_a_lost_manifest_cannot_mix_runs(tmp_p
         build_report([tmp_path / "run"], quiet=True)
 
 
+def test_a_committed_evaluation_is_found_done_from_another_checkout(tmp_path):
+    """The same command from a fresh clone (another path to the same checkpoint) finds a committed cell's
+    evaluation done, also one whose manifest named the checkpoint by its path (an earlier revision); another
+    checkpoint at that path is refused."""
+    import shutil
+
+    from lapa_bench.app.evaluate import RunMismatchError
+    from lapa_bench.fingerprint import files_fingerprint
+
+    root = Path(__file__).resolve().parents[1]
+    committed = root / "results" / "mini" / "eval" / "scratch_25" / "task_seed_0"  # manifest: a path identity
+    assert "/" in json.loads((committed / "manifest.json").read_text())["identity"]["checkpoint"]
+    ck = tmp_path / "clone" / "results" / "mini" / "scratch" / "n25_s0"
+    shutil.copytree(root / "results" / "mini" / "scratch" / "n25_s0", ck,
+                    ignore=shutil.ignore_patterns("last", "blind_twin"))
+    shutil.copytree(committed, tmp_path / "eval")
+    before = (tmp_path / "eval" / "records.jsonl").read_text()
+    conf = json.loads((committed / "manifest.json").read_text())["config"]
+    cfg = EvalConfig(**{**conf, "checkpoint": str(ck), "out": str(tmp_path / "eval"), "progress": False})
+    evaluate(cfg)  # every episode done: nothing re-run, nothing added
+    assert (tmp_path / "eval" / "records.jsonl").read_text() == before
+    m = json.loads((tmp_path / "eval" / "manifest.json").read_text())
+    assert m["identity"]["checkpoint"] == files_fingerprint(ck) and m["identity_before"]["checkpoint"].endswith("n25_s0")
+    evaluate(cfg)  # and again, from the manifest it rewrote
+    (ck / "config.json").write_text((ck / "config.json").read_text() + "\n")
+    with pytest.raises(RunMismatchError):  # other files at the same path: another run
+        evaluate(cfg)
+
+
 def test_maniskill_prompt_is_refused(carrot_env):
     """Even if ManiSkill itself decides to ask its y/n download question, we raise instead."""
     from mani_skill.utils import download_asset

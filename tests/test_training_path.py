@@ -653,3 +653,22 @@ def test_a_setting_added_later_counts_as_its_default(tmp_path):
     with pytest.raises(fingerprint.FingerprintMismatch, match="config.finetune.compile: false then, true now"):
         fingerprint.claim(tmp_path, {"config": {"finetune": {"steps": 5, "compile": True}}}, "a run", exists=True,
                           fix="x", defaults=defaults)
+
+
+def test_learning_check_keeps_the_rows_of_cells_checked_by_other_runs(tmp_path, capsys):
+    """`--cells` checks a few cells at a time: checks/learning_check.json keeps every cell checked so far, a cell
+    checked again replaces its own row."""
+    from lapa_bench.app.pipeline import Trained, learning_check
+
+    def cell(name, err):
+        ck = tmp_path / name.replace("/", "_")
+        ck.mkdir(exist_ok=True)
+        (ck / "eval.json").write_text(json.dumps({"action_error": err, "mean_action_error": 0.4, "learned": True}))
+        return {name: Trained("scratch", ck, name, {}, None)}
+
+    folder = tmp_path / "checks"
+    learning_check(cell("scratch/n25/s0", 0.15), folder, 0, 1, None)
+    learning_check(cell("scratch/n25/s1", 0.14), folder, 0, 1, None)
+    learning_check(cell("scratch/n25/s0", 0.16), folder, 0, 1, None)
+    rows = json.loads((folder / "learning_check.json").read_text())
+    assert [(r["label"], r["action_error"]) for r in rows] == [("scratch/n25/s1", 0.14), ("scratch/n25/s0", 0.16)]

@@ -57,7 +57,11 @@ class EvalConfig:
     def identity(self, policy=None) -> dict:
         """What must match for two invocations to share an output dir (with ``policy``: what the policy adds,
         e.g. a served policy's server metadata: ``remote``)."""
-        ident = {"policy": self.policy, "checkpoint": self.checkpoint,
+        from lapa_bench.fingerprint import files_fingerprint
+
+        # the checkpoint by its files, not by where it lies: the same command on a fresh clone (another path)
+        # finds its folder its own, and another checkpoint at the same path is another run
+        ident = {"policy": self.policy, "checkpoint": files_fingerprint(self.checkpoint) if self.checkpoint else None,
                  "policy_config": self.policy_config, "label": self.label or self.policy,
                  "image_size": list(self.image_size) if self.image_size else None}
         served = getattr(policy, "run_identity", None)
@@ -87,10 +91,28 @@ class EvalConfig:
 
         from lapa_bench.fingerprint import files_fingerprint
 
-        h = hashlib.sha1(json.dumps(self.identity(policy), sort_keys=True, default=str).encode())
-        if self.checkpoint:
-            h.update(files_fingerprint(self.checkpoint).encode())
-        return h.hexdigest()[:12]
+        return _run_id(self.identity(policy), self.checkpoint)
+
+
+def _run_id(identity: dict, checkpoint: str | None) -> str:
+    import hashlib
+
+    from lapa_bench.fingerprint import files_fingerprint
+
+    h = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode())
+    if checkpoint:
+        h.update(files_fingerprint(checkpoint).encode())
+    return h.hexdigest()[:12]
+
+
+def _path_identity_of(old: dict, new: dict, checkpoint: str | None) -> bool:
+    """``old`` is an identity written before checkpoints were named by their files (a path there) and names the
+    same run as ``new`` apart from that path; the records' run ids then check the files (see ``evaluate``)."""
+    ck = old.get("checkpoint")
+    if not isinstance(ck, str) or "/" not in ck or not checkpoint:
+        return False
+    rest = lambda ident: {k: v for k, v in ident.items() if k != "checkpoint"}  # noqa: E731
+    return rest(old) == rest(new) and Path(ck).name == Path(checkpoint).name
 
 
 def plan(tasks, episodes: int, seeds) -> list[tuple]:
@@ -142,13 +164,18 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> 
             old = json.loads(path.read_text())
         except json.JSONDecodeError:
             old = None
-        if old is not None and old.get("identity") != json.loads(json.dumps(ident)):
+        same = old is None or old.get("identity") == json.loads(json.dumps(ident))
+        if not same and _path_identity_of(old["identity"], json.loads(json.dumps(ident)), cfg.checkpoint):
+            same = True
+            old["identity_before"] = old.get("identity_before") or old["identity"]
+        if not same:
             raise RunMismatchError(
                 f"{out} already holds a run of {old.get('identity')}, not {ident}. "
                 "Use another --out, or delete that folder to start over."
             )
     manifest = {
         "identity": ident,
+        **({"identity_before": old["identity_before"]} if old and old.get("identity_before") else {}),
         "config": {k: v for k, v in dataclasses.asdict(cfg).items()
                    if k not in ("progress", "device", "retry_errors")},
         "device": cfg.device,
@@ -199,9 +226,12 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
         policy = make_policy(cfg.policy, checkpoint=cfg.checkpoint, device=cfg.device, **cfg.policy_config)
     out.mkdir(parents=True, exist_ok=True)
     lock = _lock(out, cfg.shard)
-    write_manifest(cfg, out, policy)
+    manifest = write_manifest(cfg, out, policy)
     run_id = cfg.run_id(policy)
-    others = sorted({r["run_id"] for r in read_records(out) if r.get("run_id") not in (None, run_id)})
+    ours = {None, run_id}
+    if manifest.get("identity_before"):  # records written when the identity named the checkpoint by its path
+        ours.add(_run_id(manifest["identity_before"], cfg.checkpoint))
+    others = sorted({r["run_id"] for r in read_records(out) if r.get("run_id") not in ours})
     if others:
         raise RunMismatchError(f"{out} holds records of another run (run ids {others}, this one {run_id}: a "
                                "different policy, config or checkpoint). Use another --out, or delete that folder.")

@@ -735,7 +735,12 @@ def learning_check(ckpts: dict, folder: Path, train_layouts: int, workers: int, 
     if not rows:
         return rows
     folder.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(folder / "learning_check.json", rows)
+    # the file keeps every cell checked in this folder (`--cells` runs check a few at a time): rows of the cells
+    # checked now replace their earlier rows, the others stay
+    path = folder / "learning_check.json"
+    now = {r["label"] for r in rows}
+    kept = [r for r in (json.loads(path.read_text()) if path.is_file() else []) if r.get("label") not in now]
+    write_json_atomic(path, kept + rows)
     print("[pipeline] learning check (held-out action error in std units; lower is better):")
     for r in rows:
         fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
