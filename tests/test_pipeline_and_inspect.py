@@ -138,6 +138,10 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     md = (out / "report" / "table.md").read_text()
     assert md.index("success at any step") < md.index("success at end") < md.index("grasp (ever)")
     assert "success at any step: difference to scratch" in md and "\n| lapa | " in md.split("difference to")[1]
+    # each cell's compute, stage by stage, in its folder and in the report
+    compute = json.loads((out / "scratch" / "compute.json").read_text())["stages"]
+    assert [p["stage"] for p in compute][:2] == ["finetune", "training-layout check"] and compute[0]["seconds"] > 0
+    assert compute[-1]["stage"] == "SIMPLER evaluation (1 episodes)" and "### Compute per cell" in md
     zero = [json.loads(x) for f in (out / "eval" / "zero").glob("records*.jsonl") for x in f.read_text().splitlines()]
     assert [r["seed"] for r in zero] == [1]  # bound_seeds
     assert list((out / "eval" / "zero").glob("records.shard-*-of-2.jsonl"))  # eval split over the 2 workers

@@ -471,7 +471,8 @@ def _report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "St
     planned = {str(d): keys(ev.episodes, ev.seeds) for d in runs}
     planned.update({str(out / "eval" / b): keys(ev.bound_episodes or ev.episodes, ev.bound_seeds or ev.seeds)
                     for b in ev.bounds})
-    st.run("report", lambda: _report(runs, out / "report", metrics, _report_reference(cfg), missing, planned))
+    st.run("report", lambda: _report(runs, out / "report", metrics, _report_reference(cfg), missing, planned,
+                                     cell_compute(cfg, out)))
     if cfg.note:
         (out / "report" / "NOTE.md").write_text(f"**{cfg.name}**: {cfg.note}\n")
 
@@ -667,7 +668,74 @@ def laq_table(out: Path) -> str:
             "R^2 on the rest (`laq/probe.json`).\n")
 
 
-def _report(runs, folder: Path, metrics, compare_to, missing, planned) -> None:
+def _train_seconds(folder: Path):
+    """(seconds, device, complete) of a training stage folder: its wall time over every session (``seconds``),
+    or, for runs made before that was recorded, the last session's (``complete`` False)."""
+    ev = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").is_file() else None
+    if ev is None or "train" not in ev:
+        return None
+    tr = ev["train"]
+    return tr.get("seconds", tr.get("seconds_this_session")), tr.get("device"), "seconds" in tr
+
+
+def cell_compute(cfg: PipelineConfig, out: Path) -> list[dict]:
+    """Each finished cell's compute, stage by stage (also written to the cell's folder as ``compute.json``):
+    its training stages (the shared ones once per seed, named as such), the training-layout check and the
+    SIMPLER evaluation (the sum of its episodes' wall times)."""
+    from lapa_bench.io import write_json_atomic
+    from lapa_bench.records import read_records
+
+    stages = json.loads((out / "pipeline.json").read_text())["stages"] if (out / "pipeline.json").is_file() else {}
+    rows = []
+    for cell, (r, n, seed) in cells(cfg).items():
+        key, _, sub, _ = _names(cfg, r, n, seed)
+        run_out = out / slug(r.label) / sub
+        if not (run_out / "eval.json").is_file():
+            continue
+        parts = []
+        shared = _shared_folder(cfg, out / slug(r.label), seed)
+        folders = [(f"{p.name} (shared by seed {seed}'s cells)", p) for p in sorted(Path(shared).iterdir())
+                   if p.is_dir() and (p / "eval.json").is_file()] if shared and Path(shared).is_dir() else []
+        folders += [(p.name, p) for p in sorted(run_out.iterdir()) if p.is_dir() and (p / "eval.json").is_file()
+                    and p.name != "blind_twin"]
+        folders += [("finetune", run_out), ("blind twin", run_out / "blind_twin")]
+        for name, folder in folders:
+            t = _train_seconds(folder)
+            if t is not None:
+                parts.append({"stage": name, "seconds": t[0], "device": t[1],
+                              **({} if t[2] else {"note": "last session only (made before runs summed theirs)"})})
+        check = stages.get(f"train-layout check ({key})")
+        if check:
+            parts.append({"stage": "training-layout check", "seconds": check["seconds"], "device": "cpu"})
+        recs = read_records(out / "eval" / slug(key)) if (out / "eval" / slug(key)).is_dir() else []
+        if recs:
+            parts.append({"stage": f"SIMPLER evaluation ({len(recs)} episodes)", "device": "cpu",
+                          "seconds": round(sum(x.get("wall_seconds") or 0 for x in recs), 1)})
+        write_json_atomic(run_out / "compute.json", {"cell": cell, "stages": parts})
+        rows.append({"cell": cell, "stages": parts})
+    return rows
+
+
+def compute_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    lines = ["| cell | stage | wall time | device |", "|---|---|---|---|"]
+    total, shared_seen = 0.0, set()
+    for row in rows:
+        for p in row["stages"]:
+            lines.append(f"| {row['cell']} | {p['stage']}{' *' if 'note' in p else ''} | {p['seconds'] / 60:.1f} min | "
+                         f"{p['device']} |")
+            if "shared by" in p["stage"]:
+                if (p["stage"], row["cell"].split("/")[0]) in shared_seen:
+                    continue
+                shared_seen.add((p["stage"], row["cell"].split("/")[0]))
+            total += p["seconds"] or 0
+    return ("\n### Compute per cell (each cell's `compute.json`)\n\n" + "\n".join(lines)
+            + f"\n\nTotal: {total / 3600:.1f} h (shared stages counted once). `*`: the last session's time only "
+            "(made before runs summed their sessions).\n")
+
+
+def _report(runs, folder: Path, metrics, compare_to, missing, planned, compute=None) -> None:
     from lapa_bench.app.report import build_report
 
     res = build_report(runs, folder, metric="success_once", metrics=metrics, compare_to=compare_to, planned=planned)
@@ -675,7 +743,7 @@ def _report(runs, folder: Path, metrics, compare_to, missing, planned) -> None:
     if len(avg) and (avg["errors"] >= avg["episodes"]).all():
         raise ValueError(f"every evaluated episode ended with an error (the reasons: {folder / 'table.md'} and "
                            "the records): the table holds no result")
-    note = laq_table(folder.parent)
+    note = laq_table(folder.parent) + (compute_table(compute) if compute else "")
     if missing:
         note += "\n### Cells not yet run\n\n" + "\n".join(f"- `{c}`" for c in missing) + "\n"
     if note:

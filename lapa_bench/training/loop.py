@@ -219,6 +219,8 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = checkpoint.load_state(last, model, opt, rt.device)
+    # wall time over every session of this run (a resumed run adds to what its resume state recorded)
+    seconds_before = float(json.loads((last / checkpoint.STATE_FILE).read_text()).get("seconds", 0)) if step else 0.0
     if step:
         print(f"[{name}] resuming from {last} at step {step}")
     if cfg.compile:
@@ -267,7 +269,9 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
         torch.save({**_rng_state(batches), "step": step}, tmp)  # before the state file: a step is resumable only with its RNGs
         os.replace(tmp, rng_file)
         if rt.main:
-            checkpoint.save_state(last, model, opt, step, {"name": name, "train": asdict(cfg), **(state or {})})
+            checkpoint.save_state(last, model, opt, step, {"name": name, "train": asdict(cfg), **(state or {}),
+                                                           "seconds": round(seconds_before + time.perf_counter()
+                                                                            - started, 1)})
 
     def set_lr():
         for g in opt.param_groups:
@@ -366,6 +370,7 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
         if selected:
             metrics["selected"] = selected
         metrics.setdefault("train", {"steps": cfg.steps, "device": str(rt.device),
-                                     "seconds_this_session": round(time.perf_counter() - started, 1)})
+                                     "seconds_this_session": round(time.perf_counter() - started, 1),
+                                     "seconds": round(seconds_before + time.perf_counter() - started, 1)})
         checkpoint.finish(out, metrics)
     return model
