@@ -110,6 +110,12 @@ def test_paired_difference_pairs_layouts_and_resamples_trained_seeds(tmp_path):
     assert d["diff"] == 50 and d["lo"] == 0 and d["hi"] == 100 and d["train_seeds"] == (2, 1)
     with pytest.raises(ValueError, match="share no evaluated layouts"):
         paired_difference(_df([("a", 0, 1, 0), ("b", 1, 0, 0)]), "a", "b")
+    # the trained seeds that would bring an interval to +-12 points: width ~ 1 / sqrt(seeds)
+    from lapa_bench.app.report import seeds_for
+
+    assert seeds_for({"lo": -30.0, "hi": 18.0, "train_seeds": (3, 3)}, 12) == 12  # +-24 at 3 seeds: 4x the seeds
+    assert seeds_for({"lo": -10.0, "hi": 10.0, "train_seeds": (3, 2)}, 12) == 2  # already within: as many as now
+    assert seeds_for({"lo": 0.0, "hi": 30.0, "train_seeds": (1, 1)}, 12) == 2  # +-15: (15 / 12)^2 = 1.56 -> 2
     # in the report: `--compare-to`
     a = [("PutCarrotOnPlateInScene-v1", i < 3) for i in range(4)]
     _write_run(tmp_path / "a", "pol_a", a)

@@ -204,6 +204,20 @@ def paired_difference(df: pd.DataFrame, a: str, b: str, metric: str = "success_o
             "layouts": int(len(shared)), "train_seeds": (int(A.shape[1]), int(B.shape[1]))}
 
 
+TARGET_HALF_WIDTH = 12.0  # points: the precision a paired difference should reach (configs/mini.yaml's design)
+
+
+def seeds_for(d: dict, half_width: float) -> int:
+    """Trained seeds per policy that would bring the paired interval ``d`` to +-``half_width`` points, projected
+    from its measured width: over the same layouts, each trained seed adds one independent unit per layout, so
+    the width shrinks as 1 / sqrt(seeds) (an estimate: it takes this run's variance as the variance to expect)."""
+    import math
+
+    k = min(d["train_seeds"])
+    now = (d["hi"] - d["lo"]) / 2
+    return k if now <= half_width else math.ceil(k * (now / half_width) ** 2)
+
+
 def comparison_table(df: pd.DataFrame, reference: str, metric: str = "success_once") -> pd.DataFrame:
     """Every other policy minus ``reference`` (paired bootstrap, :func:`paired_difference`).
 
@@ -230,7 +244,8 @@ def comparison_table(df: pd.DataFrame, reference: str, metric: str = "success_on
         rows.append({"policy": label,
                      f"minus {reference} (points)": f"{d['diff']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}]",
                      "interval width": round(d["hi"] - d["lo"], 1), "reference": against, "paired layouts": d["layouts"],
-                     "trained seeds": "%d vs %d" % d["train_seeds"]})
+                     "trained seeds": "%d vs %d" % d["train_seeds"],
+                     f"trained seeds for +-{TARGET_HALF_WIDTH:g} (projected)": seeds_for(d, TARGET_HALF_WIDTH)})
     return pd.DataFrame(rows).set_index("policy") if rows else pd.DataFrame()
 
 
