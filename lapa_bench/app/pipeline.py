@@ -669,8 +669,8 @@ def laq_table(out: Path) -> str:
 
 
 def _train_seconds(folder: Path):
-    """(seconds, device, complete) of a training stage folder: its wall time over every session (``seconds``),
-    or, for runs made before that was recorded, the last session's (``complete`` False)."""
+    """(seconds, device, complete) of a training stage folder: its wall time over every process that trained it
+    (``seconds``), or, for runs made before that was recorded, the last process's (``complete`` False)."""
     ev = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").is_file() else None
     if ev is None or "train" not in ev:
         return None
@@ -703,7 +703,7 @@ def cell_compute(cfg: PipelineConfig, out: Path) -> list[dict]:
             t = _train_seconds(folder)
             if t is not None:
                 parts.append({"stage": name, "seconds": t[0], "device": t[1],
-                              **({} if t[2] else {"note": "last session only (made before runs summed theirs)"})})
+                              **({} if t[2] else {"note": "the last process only (made before runs summed their resumptions)"})})
         check = stages.get(f"train-layout check ({key})")
         if check:
             parts.append({"stage": "training-layout check", "seconds": check["seconds"], "device": "cpu"})
@@ -731,8 +731,8 @@ def compute_table(rows: list[dict]) -> str:
                 shared_seen.add((p["stage"], row["cell"].split("/")[0]))
             total += p["seconds"] or 0
     return ("\n### Compute per cell (each cell's `compute.json`)\n\n" + "\n".join(lines)
-            + f"\n\nTotal: {total / 3600:.1f} h (shared stages counted once). `*`: the last session's time only "
-            "(made before runs summed their sessions).\n")
+            + f"\n\nTotal: {total / 3600:.1f} h (shared stages counted once). `*`: the last process's time only "
+            "(made before runs summed their resumptions).\n")
 
 
 def _report(runs, folder: Path, metrics, compare_to, missing, planned, compute=None) -> None:

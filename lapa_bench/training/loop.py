@@ -219,7 +219,7 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = checkpoint.load_state(last, model, opt, rt.device)
-    # wall time over every session of this run (a resumed run adds to what its resume state recorded)
+    # wall time over every process that trained this run (a resumed run adds to what its resume state recorded)
     seconds_before = float(json.loads((last / checkpoint.STATE_FILE).read_text()).get("seconds", 0)) if step else 0.0
     if step:
         print(f"[{name}] resuming from {last} at step {step}")
