@@ -252,7 +252,8 @@ def test_a_committed_evaluation_is_found_done_from_another_checkout(tmp_path):
     evaluate(cfg)  # every episode done: nothing re-run, nothing added
     assert (tmp_path / "eval" / "records.jsonl").read_text() == before
     m = json.loads((tmp_path / "eval" / "manifest.json").read_text())
-    assert m["identity"]["checkpoint"] == files_fingerprint(ck) and m["identity_before"]["checkpoint"].endswith("n25_s0")
+    assert m["identity"]["checkpoint"] == files_fingerprint(ck)
+    assert m["identity_before"]["checkpoint"].endswith("n25_s0")
     evaluate(cfg)  # and again, from the manifest it rewrote
     (ck / "config.json").write_text((ck / "config.json").read_text() + "\n")
     with pytest.raises(RunMismatchError):  # other files at the same path: another run

@@ -703,7 +703,8 @@ def cell_compute(cfg: PipelineConfig, out: Path) -> list[dict]:
             t = _train_seconds(folder)
             if t is not None:
                 parts.append({"stage": name, "seconds": t[0], "device": t[1],
-                              **({} if t[2] else {"note": "the last process only (made before runs summed their resumptions)"})})
+                              **({} if t[2] else {"note": "the last process only (made before runs summed "
+                                                          "their resumptions)"})})
         check = stages.get(f"train-layout check ({key})")
         if check:
             parts.append({"stage": "training-layout check", "seconds": check["seconds"], "device": "cpu"})
