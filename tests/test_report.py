@@ -115,7 +115,8 @@ def test_paired_difference_pairs_layouts_and_resamples_trained_seeds(tmp_path):
 
     assert seeds_for({"lo": -30.0, "hi": 18.0, "train_seeds": (3, 3)}, 12) == 12  # +-24 at 3 seeds: 4x the seeds
     assert seeds_for({"lo": -10.0, "hi": 10.0, "train_seeds": (3, 2)}, 12) == 2  # already within: as many as now
-    assert seeds_for({"lo": 0.0, "hi": 30.0, "train_seeds": (1, 1)}, 12) == 2  # +-15: (15 / 12)^2 = 1.56 -> 2
+    assert seeds_for({"lo": 0.0, "hi": 30.0, "train_seeds": (2, 2)}, 12) == 4  # +-15: 2 x (15 / 12)^2 = 3.1 -> 4
+    assert seeds_for({"lo": 0.0, "hi": 10.0, "train_seeds": (1, 2)}, 12) is None  # one seed: its variance unknown
     # in the report: `--compare-to`
     a = [("PutCarrotOnPlateInScene-v1", i < 3) for i in range(4)]
     _write_run(tmp_path / "a", "pol_a", a)

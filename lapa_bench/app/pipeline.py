@@ -717,7 +717,8 @@ def cell_compute(cfg: PipelineConfig, out: Path) -> list[dict]:
     return rows
 
 
-def compute_table(rows: list[dict]) -> str:
+def compute_table(rows: list[dict], collected: dict | None = None) -> str:
+    """``rows`` from :func:`cell_compute`; ``collected``: the data stages' seconds (shared by every cell)."""
     if not rows:
         return ""
     lines = ["| cell | stage | wall time | device |", "|---|---|---|---|"]
@@ -731,9 +732,12 @@ def compute_table(rows: list[dict]) -> str:
                     continue
                 shared_seen.add((p["stage"], row["cell"].split("/")[0]))
             total += p["seconds"] or 0
+    data = sum((collected or {}).values())
     return ("\n### Compute per cell (each cell's `compute.json`)\n\n" + "\n".join(lines)
-            + f"\n\nTotal: {total / 3600:.1f} h (shared stages counted once). `*`: the last process's time only "
-            "(made before runs summed their resumptions).\n")
+            + f"\n\nTotal: {total / 3600:.1f} h for these cells (shared stages counted once)"
+            + (f", plus {data / 3600:.1f} h collecting their data (" + ", ".join(
+                f"{k}: {v / 60:.0f} min" for k, v in collected.items()) + ")" if data else "")
+            + ". `*`: the last process's time only (made before runs summed their resumptions).\n")
 
 
 def _report(runs, folder: Path, metrics, compare_to, missing, planned, compute=None) -> None:
@@ -744,7 +748,10 @@ def _report(runs, folder: Path, metrics, compare_to, missing, planned, compute=N
     if len(avg) and (avg["errors"] >= avg["episodes"]).all():
         raise ValueError(f"every evaluated episode ended with an error (the reasons: {folder / 'table.md'} and "
                            "the records): the table holds no result")
-    note = laq_table(folder.parent) + (compute_table(compute) if compute else "")
+    stages = json.loads((folder.parent / "pipeline.json").read_text())["stages"] \
+        if (folder.parent / "pipeline.json").is_file() else {}
+    collected = {k: v["seconds"] for k, v in stages.items() if k.startswith("collect") and v.get("seconds")}
+    note = laq_table(folder.parent) + (compute_table(compute, collected) if compute else "")
     if missing:
         note += "\n### Cells not yet run\n\n" + "\n".join(f"- `{c}`" for c in missing) + "\n"
     if note:

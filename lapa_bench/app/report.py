@@ -207,13 +207,16 @@ def paired_difference(df: pd.DataFrame, a: str, b: str, metric: str = "success_o
 TARGET_HALF_WIDTH = 12.0  # points: the precision a paired difference should reach (configs/mini.yaml's design)
 
 
-def seeds_for(d: dict, half_width: float) -> int:
+def seeds_for(d: dict, half_width: float) -> int | None:
     """Trained seeds per policy that would bring the paired interval ``d`` to +-``half_width`` points, projected
     from its measured width: over the same layouts, each trained seed adds one independent unit per layout, so
-    the width shrinks as 1 / sqrt(seeds) (an estimate: it takes this run's variance as the variance to expect)."""
+    the width shrinks as 1 / sqrt(seeds) (an estimate: it takes this run's variance as the variance to expect).
+    None with a single trained seed on either side (nothing to project from)."""
     import math
 
     k = min(d["train_seeds"])
+    if k < 2:  # one trained seed: the interval is over layouts only, the seeds' variance is not measured yet
+        return None
     now = (d["hi"] - d["lo"]) / 2
     return k if now <= half_width else math.ceil(k * (now / half_width) ** 2)
 
@@ -245,7 +248,8 @@ def comparison_table(df: pd.DataFrame, reference: str, metric: str = "success_on
                      f"minus {reference} (points)": f"{d['diff']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}]",
                      "interval width": round(d["hi"] - d["lo"], 1), "reference": against, "paired layouts": d["layouts"],
                      "trained seeds": "%d vs %d" % d["train_seeds"],
-                     f"trained seeds for +-{TARGET_HALF_WIDTH:g} (projected)": seeds_for(d, TARGET_HALF_WIDTH)})
+                     f"trained seeds for +-{TARGET_HALF_WIDTH:g} (projected)":
+                         seeds_for(d, TARGET_HALF_WIDTH) or "- (needs 2 trained seeds each)"})
     return pd.DataFrame(rows).set_index("policy") if rows else pd.DataFrame()
 
 
