@@ -150,10 +150,30 @@ class LeRobotPolicy:
         return np.clip(a[0].numpy().astype(np.float32), -1.0, 1.0)
 
     def reset_batch(self, instructions, seeds, contexts):
-        raise NotImplementedError("this server keeps one LeRobot action queue: evaluate with --num-envs 1")
+        """B episodes at once (the harness's batched path, also for one): one LeRobot policy per slot, each
+        with its own action queue (copies of the first; its weights are read-only here)."""
+        import copy
+
+        self._slots = [self] + [copy.copy(self) for _ in instructions[1:]]
+        for p in self._slots[1:]:
+            p.policy = copy.deepcopy(self.policy)
+        errors = []
+        for p in self._slots:
+            try:
+                p.reset()
+                errors.append(None)
+            except Exception as e:  # noqa: BLE001  (that episode fails, the others go on)
+                errors.append(e)
+        return errors
 
     def act_batch(self, observations, slots):
-        raise NotImplementedError("this server keeps one LeRobot action queue: evaluate with --num-envs 1")
+        out = []
+        for obs, b in zip(observations, slots):
+            try:
+                out.append(self._slots[b].act(obs))
+            except Exception as e:  # noqa: BLE001
+                out.append(e)
+        return out
 
 
 def _fingerprint(path: Path) -> str:

@@ -249,6 +249,14 @@ def test_a_lerobot_policy_served_from_its_own_venv_acts_as_it_does_in_process(tm
             got = np.concatenate([remote.act({"image": img, "state": s, "instruction": "put the spoon on the towel"})
                                   for img, s in zip(images, states)])
             np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+        # the harness's batched path: one LeRobot action queue per slot, each the in-process episode
+        assert remote.reset_batch(["put the spoon on the towel"] * 2, [0, 1], [{}, {}]) == [None, None]
+        obs = [{"image": img, "state": s, "instruction": "put the spoon on the towel"}
+               for img, s in zip(images, states)]
+        steps = [remote.act_batch([o, o], [0, 1]) for o in obs]
+        for slot in (0, 1):
+            got = np.stack([np.reshape(a[slot], 7) for a in steps])
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
         remote.close()
     finally:
         server.kill()

@@ -8,6 +8,7 @@ set -euo pipefail
 PY=.venv-lerobot/bin/python
 D=results/mini/data/demos
 export OMP_NUM_THREADS=1
+export MS_ASSET_DIR="${MS_ASSET_DIR:-$(cd ../shared/simpler-assets && pwd)}"  # as make does
 # 1. one LeRobot dataset of the four tasks (LeRobot 0.3.3 trains on one), frames at 64 px
 [ -d runs/lerobot/act_demos25 ] || $PY scripts/lerobot_policy.py merge $D/spoon $D/carrot $D/stack $D/eggplant \
     --out runs/lerobot/act_demos25 --image-size 64
