@@ -22,6 +22,10 @@ trap 'kill $SERVER' EXIT
 for _ in $(seq 60); do grep -q "serving" runs/lerobot/serve.log && break; sleep 2; done
 .venv/bin/lapa-bench eval --policy remote --policy.url ws://127.0.0.1:8765 --tasks all --episodes 24 \
     --label "lerobot ACT (25/task)" --out results/lerobot_act/eval
-# 4. beside scratch trained on the same demonstrations (results/mini's cells)
+# 4. its own training layouts, closed loop (the first 10 demonstrations per task)
+[ -f results/lerobot_act/train_layouts.json ] || .venv/bin/lapa-bench data replay-check $D --max-episodes 10 \
+    --workers 1 --policy remote --policy.url ws://127.0.0.1:8765 --out results/lerobot_act/train_layouts.json
+# 5. beside scratch trained on the same demonstrations (results/mini's cells)
 .venv/bin/lapa-bench report results/lerobot_act/eval results/mini/eval/scratch_25/task_seed_0 \
-    results/mini/eval/scratch_25/task_seed_1 --out results/lerobot_act/report
+    results/mini/eval/scratch_25/task_seed_1 --metric success_once --compare-to "scratch (25/task)" \
+    --out results/lerobot_act/report
