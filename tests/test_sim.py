@@ -240,12 +240,16 @@ def test_a_committed_evaluation_is_found_done_from_another_checkout(tmp_path):
     from lapa_bench.fingerprint import files_fingerprint
 
     root = Path(__file__).resolve().parents[1]
-    committed = root / "results" / "mini" / "eval" / "scratch_25" / "task_seed_0"  # manifest: a path identity
-    assert "/" in json.loads((committed / "manifest.json").read_text())["identity"]["checkpoint"]
+    committed = root / "results" / "mini" / "eval" / "scratch_25" / "task_seed_0"
     ck = tmp_path / "clone" / "results" / "mini" / "scratch" / "n25_s0"
     shutil.copytree(root / "results" / "mini" / "scratch" / "n25_s0", ck,
                     ignore=shutil.ignore_patterns("last", "blind_twin"))
     shutil.copytree(committed, tmp_path / "eval")
+    # its manifest as that revision wrote it: the checkpoint named by its path (the records' run ids are of then)
+    m = json.loads((committed / "manifest.json").read_text())
+    m["identity"] = m.pop("identity_before", None) or m["identity"]
+    assert "/" in m["identity"]["checkpoint"]
+    (tmp_path / "eval" / "manifest.json").write_text(json.dumps(m))
     before = (tmp_path / "eval" / "records.jsonl").read_text()
     conf = json.loads((committed / "manifest.json").read_text())["config"]
     cfg = EvalConfig(**{**conf, "checkpoint": str(ck), "out": str(tmp_path / "eval"), "progress": False})
