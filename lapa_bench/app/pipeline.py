@@ -510,10 +510,12 @@ def plan(cfg: PipelineConfig) -> dict:
                 if (where, path) in seen:
                     continue
                 seen.add((where, path))
+                # a stage that can be shared trains into its own folder (laq/, pretrain/), the rest into the run's
+                stage_dir = Path(where) / path.split(".")[0] if path in m.shares else run_out
                 trainings.append({"cell": cell_id(r, n, seed), "run": r.label, "demos_per_task": n,
                                   "train_seed": seed, "stage": f"{r.method}.{path}",
                                   "steps": tc.steps, "batch_size": tc.batch_size, "shared": where != str(run_out),
-                                  "done": checkpoint.is_done(run_out)})
+                                  "done": checkpoint.is_done(stage_dir)})
     ev, tasks = cfg.eval, n_tasks(cfg.eval.tasks)
     checkpoints = sum(len(cfg.sweep(r)) for r in cfg.runs)
     simulate = {"train-layout checks": checkpoints * ev.train_layouts * n_tasks(cfg.demos.tasks),
