@@ -38,6 +38,8 @@ sys.path.insert(0, str(REPO))  # lapa_bench.serving and lapa_bench.data.preproce
 
 import numpy as np  # noqa: E402
 
+from lapa_bench.policy import Policy  # noqa: E402  (no torch: numpy, and gymnasium for its spaces)
+
 IMAGE_KEY = "observation.images.image"
 # ACT sized for a 2-core CPU and 64 px frames at 5 Hz: chunks of 4 actions executed whole (as `scratch`'s
 # execute 4), a smaller transformer than ACT's default (dim 512, 4 encoder layers), no pretrained backbone.
@@ -113,8 +115,9 @@ def _checkpoint(path: Path) -> Path:
              "checkpoints/last/pretrained_model from `train`)")
 
 
-class LeRobotPolicy:
-    """A LeRobot policy behind lapa-bench's policy interface (reset / act / act_batch), as the server needs it.
+class LeRobotPolicy(Policy):
+    """A LeRobot policy behind lapa-bench's policy interface (:class:`lapa_bench.policy.Policy`: reset / act, and
+    its default batched path, one :meth:`spawn` per episode), as the server needs it.
 
     A frame is brought to the size `lapa-bench collect` stored and then to the policy's, with lapa-bench's one
     resize (:func:`lapa_bench.data.preprocess.resize`), exactly as collection and `merge` did;
@@ -125,6 +128,7 @@ class LeRobotPolicy:
 
         from lapa_bench.data.preprocess import resize, to_tensor
 
+        super().__init__()
         self.path = _checkpoint(path)
         cfg = json.loads((self.path / "config.json").read_text())
         self.type = cfg["type"]
@@ -135,7 +139,8 @@ class LeRobotPolicy:
         source = json.loads(merged.read_text())["source_size"] if merged and merged.is_file() else None
         steps = [tuple(source), size] if source else [size]  # as collection stored it, then as merge did
         self.preprocess = lambda img: to_tensor(functools.reduce(resize, steps, img)[None])
-        self.config = {"type": self.type, **{k: v for k, v in cfg.items() if isinstance(v, (int, float, str, bool))}}
+        # what the server's metadata names: LeRobot's policy type and its scalar settings
+        self.resolved = {"type": self.type, **{k: v for k, v in cfg.items() if isinstance(v, (int, float, str, bool))}}
 
     def reset(self, instruction="", seed=None, context=None):
         self.policy.reset()
@@ -149,31 +154,14 @@ class LeRobotPolicy:
             a = self.policy.select_action({IMAGE_KEY: img, "observation.state": state, "task": [obs["instruction"]]})
         return np.clip(a[0].numpy().astype(np.float32), -1.0, 1.0)
 
-    def reset_batch(self, instructions, seeds, contexts):
-        """B episodes at once (the harness's batched path, also for one): one LeRobot policy per slot, each
-        with its own action queue (copies of the first; its weights are read-only here)."""
+    def spawn(self) -> "LeRobotPolicy":
+        """An episode of the batched path: LeRobot keeps its action queue inside the policy module, so each
+        episode gets its own copy of it (the weights are only read here)."""
         import copy
 
-        self._slots = [self] + [copy.copy(self) for _ in instructions[1:]]
-        for p in self._slots[1:]:
-            p.policy = copy.deepcopy(self.policy)
-        errors = []
-        for p in self._slots:
-            try:
-                p.reset()
-                errors.append(None)
-            except Exception as e:  # noqa: BLE001  (that episode fails, the others go on)
-                errors.append(e)
-        return errors
-
-    def act_batch(self, observations, slots):
-        out = []
-        for obs, b in zip(observations, slots):
-            try:
-                out.append(self._slots[b].act(obs))
-            except Exception as e:  # noqa: BLE001
-                out.append(e)
-        return out
+        other = copy.copy(self)
+        other.policy = copy.deepcopy(self.policy)
+        return other
 
 
 def _fingerprint(path: Path) -> str:
@@ -195,7 +183,7 @@ def serve(path: Path, host: str, port: int, threads: int) -> None:
     torch.set_num_threads(threads)
     policy = LeRobotPolicy(path)
     versions = {p: md.version(p) for p in ("lerobot", "torch", "numpy")}
-    meta = protocol.metadata(f"lerobot/{policy.type}", policy.config, _fingerprint(policy.path), versions,
+    meta = protocol.metadata(f"lerobot/{policy.type}", policy.resolved, _fingerprint(policy.path), versions,
                              image_size=None)
     server = PolicyServer(policy, meta, host, port)
     server.start()
