@@ -164,8 +164,9 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> 
             old = json.loads(path.read_text())
         except json.JSONDecodeError:
             old = None
-        same = old is None or old.get("identity") == json.loads(json.dumps(ident))
-        if not same and _path_identity_of(old["identity"], json.loads(json.dumps(ident)), cfg.checkpoint):
+        stored = json.loads(json.dumps(ident))  # as the manifest stores it (tuples become lists)
+        same = old is None or old.get("identity") == stored
+        if not same and _path_identity_of(old.get("identity") or {}, stored, cfg.checkpoint):
             same = True
             old["identity_before"] = old.get("identity_before") or old["identity"]
         if not same:

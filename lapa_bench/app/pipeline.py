@@ -412,8 +412,7 @@ def _train_cells(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: 
         for n, seed in cfg.sweep(r):
             if cell_id(r, n, seed) not in chosen:
                 continue
-            demos = _labelled_subset(where["demos"], n, out / "data" / f"demos_n{n}") if cfg.demos_per_task \
-                else where["demos"]
+            demos = _labelled_demos(cfg, where, n, out)
             inputs = Inputs(data=[str(demos)], videos=[str(videos)] if videos and "videos" in m.needs else [],
                             shared=_shared_folder(cfg, out / slug(r.label), seed))
             key, row, sub, tags = _names(cfg, r, n, seed)
@@ -471,8 +470,14 @@ def _report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "St
     planned = {str(d): keys(ev.episodes, ev.seeds) for d in runs}
     planned.update({str(out / "eval" / b): keys(ev.bound_episodes or ev.episodes, ev.bound_seeds or ev.seeds)
                     for b in ev.bounds})
+    def tables() -> str:  # after the report's own tables: each LAQ, each cell's compute
+        path = out / "pipeline.json"
+        stages = json.loads(path.read_text())["stages"] if path.is_file() else {}
+        collected = {k: v["seconds"] for k, v in stages.items() if k.startswith("collect") and v.get("seconds")}
+        return laq_table(out) + compute_table(cell_compute(cfg, out, stages), collected)
+
     st.run("report", lambda: _report(runs, out / "report", metrics, _report_reference(cfg), missing, planned,
-                                     cell_compute(cfg, out)))
+                                     tables()))
     if cfg.note:
         (out / "report" / "NOTE.md").write_text(f"**{cfg.name}**: {cfg.note}\n")
 
@@ -631,8 +636,7 @@ def _probe_laqs(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: "
         laq = Path(shared) / "laq" if shared else None
         if laq is None or not (laq / "eval.json").is_file():
             continue
-        demos = _labelled_subset(where["demos"], n, out / "data" / f"demos_n{n}") if cfg.demos_per_task \
-            else where["demos"]
+        demos = _labelled_demos(cfg, where, n, out)
         made_from = {"laq": files_fingerprint(laq), "data": canonical(dataset_settings(demos)), "demos_per_task": n}
         path = laq / "probe.json"
         if path.is_file() and json.loads(path.read_text()).get("made_from") == made_from:
@@ -680,14 +684,13 @@ def _train_seconds(folder: Path):
     return tr.get("seconds", tr.get("seconds_this_session")), tr.get("device"), "seconds" in tr
 
 
-def cell_compute(cfg: PipelineConfig, out: Path) -> list[dict]:
+def cell_compute(cfg: PipelineConfig, out: Path, stages: dict) -> list[dict]:
     """Each finished cell's compute, stage by stage (also written to the cell's folder as ``compute.json``):
-    its training stages (the shared ones once per seed, named as such), the training-layout check and the
-    SIMPLER evaluation (the sum of its episodes' wall times)."""
+    its training stages (the shared ones once per seed, named as such), the training-layout check (from
+    ``stages``, pipeline.json's) and the SIMPLER evaluation (the sum of its episodes' wall times)."""
     from lapa_bench.io import write_json_atomic
     from lapa_bench.records import read_records
 
-    stages = json.loads((out / "pipeline.json").read_text())["stages"] if (out / "pipeline.json").is_file() else {}
     rows = []
     for cell, (r, n, seed) in cells(cfg).items():
         key, _, sub, _ = _names(cfg, r, n, seed)
@@ -742,7 +745,8 @@ def compute_table(rows: list[dict], collected: dict | None = None) -> str:
             + ". `*`: the last process's time only (made before runs summed their resumptions).\n")
 
 
-def _report(runs, folder: Path, metrics, compare_to, missing, planned, compute=None) -> None:
+def _report(runs, folder: Path, metrics, compare_to, missing, planned, tables: str = "") -> None:
+    """The report of ``runs``; ``tables`` (markdown) and the cells ``missing`` are appended to its table.md."""
     from lapa_bench.app.report import build_report
 
     res = build_report(runs, folder, metric="success_once", metrics=metrics, compare_to=compare_to, planned=planned)
@@ -750,10 +754,7 @@ def _report(runs, folder: Path, metrics, compare_to, missing, planned, compute=N
     if len(avg) and (avg["errors"] >= avg["episodes"]).all():
         raise ValueError(f"every evaluated episode ended with an error (the reasons: {folder / 'table.md'} and "
                            "the records): the table holds no result")
-    stages = json.loads((folder.parent / "pipeline.json").read_text())["stages"] \
-        if (folder.parent / "pipeline.json").is_file() else {}
-    collected = {k: v["seconds"] for k, v in stages.items() if k.startswith("collect") and v.get("seconds")}
-    note = laq_table(folder.parent) + (compute_table(compute, collected) if compute else "")
+    note = tables
     if missing:
         note += "\n### Cells not yet run\n\n" + "\n".join(f"- `{c}`" for c in missing) + "\n"
     if note:
@@ -774,6 +775,14 @@ def _shared_folder(cfg: PipelineConfig, run_root: Path, seed: int) -> str | None
     if not cfg.is_sweep or cfg.shared_stages == "none":
         return None
     return str(run_root / "shared" / (f"s{seed}" if cfg.shared_stages == "per_seed" else "all_seeds"))
+
+
+def _labelled_demos(cfg: PipelineConfig, where: dict, n: int, out: Path) -> Path:
+    """The labelled demonstrations a cell of size ``n`` trains on: the first ``n`` per task in a sweep over sizes,
+    else the whole collection."""
+    if not cfg.demos_per_task:
+        return where["demos"]
+    return _labelled_subset(where["demos"], n, out / "data" / f"demos_n{n}")
 
 
 def _labelled_subset(demos: Path, n: int, folder: Path) -> Path:
