@@ -97,8 +97,9 @@ class Policy:
 
     # -- batched rollout -----------------------------------------------------------------
     def spawn(self) -> "Policy":
-        """A per-episode instance for the default batched path: a shallow copy (models are shared; the
-        episode's state is set by ``reset``). Override if ``reset`` mutates shared objects in place."""
+        """A per-episode instance for the default batched path, and the start of the policy server's copy for
+        each connection: a shallow copy (models are shared; the episode's state is set by ``reset``). Override
+        if ``reset`` mutates objects in place that hold a ``state_dict`` (a module keeping an action queue)."""
         return copy.copy(self)
 
     def reset_batch(self, instructions: list[str], seeds: list, contexts: list[dict]) -> list:

@@ -67,6 +67,39 @@ class _Dies(Policy):
         return np.array([0, 0, 0, 0, 0, 0, 1], np.float32)
 
 
+class _Counter:
+    """Per-episode state kept inside a model-like object (as LeRobot keeps its action queue in its module)."""
+
+    def __init__(self):
+        self.steps = 0
+
+    def state_dict(self):
+        return {}
+
+
+@register_policy("test_server_counts")
+class _Counts(Policy):
+    """Acts with the number of steps since its reset (in x); its state lives in ``self.model``."""
+
+    def __init__(self, config=None, **kwargs):
+        super().__init__(config, **kwargs)
+        self.model = _Counter()
+
+    def reset(self, instruction, seed=None, context=None):
+        self.model.steps = 0
+
+    def act(self, obs):
+        self.model.steps += 1
+        return np.array([self.model.steps, 0, 0, 0, 0, 0, 1], np.float32)
+
+    def spawn(self):
+        import copy
+
+        other = copy.copy(self)
+        other.model = copy.deepcopy(self.model)
+        return other
+
+
 def _serve(name, **cfg):
     return server_for(make_policy(name, **cfg), name, None).start()
 
@@ -114,6 +147,24 @@ def test_timeout_and_server_side_errors():
         assert all("the model broke" in str(e) for e in out)
     finally:
         bad.stop()
+
+
+def test_two_clients_of_one_server_keep_their_own_episodes():
+    """Each connection acts on its own copy of the policy (made by the policy's ``spawn``), so two clients whose
+    steps interleave do not share an episode's state, even one kept inside a model object."""
+    obs = {"image": np.zeros((8, 8, 3), np.uint8), "instruction": "x", "state": np.zeros(7, np.float32)}
+    srv = _serve("test_server_counts")
+    try:
+        a, b = make_policy("remote", url=srv.url), make_policy("remote", url=srv.url)
+        a.reset("x")
+        b.reset("x")
+        seen = [float(np.asarray(p.act(obs)).reshape(-1, 7)[0, 0]) for p in (a, b, a, a, b)]
+        assert seen == [1, 1, 2, 3, 2]
+        a.reset("x")
+        assert float(np.asarray(a.act(obs)).reshape(-1, 7)[0, 0]) == 1
+        assert float(np.asarray(b.act(obs)).reshape(-1, 7)[0, 0]) == 3
+    finally:
+        srv.stop()
 
 
 def test_server_refuses_privileged_policies():

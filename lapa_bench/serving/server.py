@@ -15,8 +15,15 @@ import numpy as np
 from lapa_bench.serving import protocol
 
 
-def _state_copy(policy):
-    """A copy of ``policy`` with its own per-episode state and the same models (torch modules are shared)."""
+def _connection_copy(policy):
+    """A copy of ``policy`` for one connection: its own per-episode state, the same weights. Plain attributes
+    are deep-copied; torch modules and other ``state_dict`` holders are shared, except what a
+    :class:`lapa_bench.policy.Policy` copies in :meth:`~lapa_bench.policy.Policy.spawn` (the batched path's
+    per-episode copy, which a policy keeping episode state inside its module overrides, as LeRobot's does)."""
+    from lapa_bench.policy import Policy
+
+    if isinstance(policy, Policy):
+        policy = policy.spawn()
     memo = {}
     for v in vars(policy).values():
         if type(v).__module__.startswith("torch") or hasattr(v, "state_dict"):
@@ -69,7 +76,7 @@ class PolicyServer:
     async def _handler(self, ws):
         import websockets
 
-        policy, started = _state_copy(self.policy), {}
+        policy, started = _connection_copy(self.policy), {}
         await ws.send(protocol.packb(self.meta))
         try:
             async for raw in ws:
