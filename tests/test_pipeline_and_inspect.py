@@ -156,6 +156,21 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     assert "collect demos: cached" in text and "lapa: cached" in text and "stage wall times" in text
 
 
+def test_compute_table_counts_a_shared_stage_once():
+    from lapa_bench.app.pipeline import compute_table
+
+    laq = {"stage": "laq (shared by seed 0's cells)", "seconds": 600, "device": "cpu", "shared": "lapa/shared/s0/laq"}
+    rows = [{"cell": "lapa/n10/s0", "stages": [laq, {"stage": "finetune", "seconds": 1200, "device": "cuda"}]},
+            {"cell": "lapa/n25/s0", "stages": [laq, {"stage": "finetune", "seconds": 1800, "device": "cpu",
+                                                    "note": "the last process only"}]},
+            {"cell": "lapa/n25/s1", "stages": [{**laq, "shared": "lapa/shared/s1/laq"}]}]
+    text = compute_table(rows, {"collect demos": 900})
+    assert "Total: 1.2 h for these cells" in text  # 600 + 1200 + 1800 + 600 s: seed 0's LAQ once
+    assert "plus 0.2 h collecting their data (collect demos: 15 min)" in text
+    assert "| lapa/n25/s0 | finetune * | 30.0 min | cpu |" in text and "| lapa/n10/s0 | finetune | 20.0 min | cuda |" in text
+    assert compute_table([]) == ""
+
+
 def test_laq_inspect_writes_atlas_stats_and_html(tmp_path):
     from policies.laq.configuration_laq import LAQConfig
     from policies.laq.inspect_laq import direction_label, inspect, mutual_information

@@ -699,15 +699,17 @@ def cell_compute(cfg: PipelineConfig, out: Path, stages: dict) -> list[dict]:
             continue
         parts = []
         shared = _shared_folder(cfg, out / slug(r.label), seed)
-        folders = [(f"{p.name} (shared by seed {seed}'s cells)", p) for p in sorted(Path(shared).iterdir())
+        folders = [(f"{p.name} (shared by seed {seed}'s cells)", p, True) for p in sorted(Path(shared).iterdir())
                    if p.is_dir() and (p / "eval.json").is_file()] if shared and Path(shared).is_dir() else []
-        folders += [(p.name, p) for p in sorted(run_out.iterdir()) if p.is_dir() and (p / "eval.json").is_file()
-                    and p.name != "blind_twin"]
-        folders += [("finetune", run_out), ("blind twin", run_out / "blind_twin")]
-        for name, folder in folders:
+        folders += [(p.name, p, False) for p in sorted(run_out.iterdir()) if p.is_dir()
+                    and (p / "eval.json").is_file() and p.name != "blind_twin"]
+        folders += [("finetune", run_out, False), ("blind twin", run_out / "blind_twin", False)]
+        for name, folder, is_shared in folders:
             t = _train_seconds(folder)
             if t is not None:
                 parts.append({"stage": name, "seconds": t[0], "device": t[1],
+                              # a stage other cells share: its folder, so that totals count it once
+                              **({"shared": folder.relative_to(out).as_posix()} if is_shared else {}),
                               **({} if t[2] else {"note": "the last process only (made before runs summed "
                                                           "their resumptions)"})})
         check = stages.get(f"train-layout check ({key})")
@@ -732,10 +734,10 @@ def compute_table(rows: list[dict], collected: dict | None = None) -> str:
         for p in row["stages"]:
             lines.append(f"| {row['cell']} | {p['stage']}{' *' if 'note' in p else ''} | {p['seconds'] / 60:.1f} min | "
                          f"{p['device']} |")
-            if "shared by" in p["stage"]:
-                if (p["stage"], row["cell"].split("/")[0]) in shared_seen:
+            if p.get("shared"):  # counted once, by the first cell that lists it
+                if p["shared"] in shared_seen:
                     continue
-                shared_seen.add((p["stage"], row["cell"].split("/")[0]))
+                shared_seen.add(p["shared"])
             total += p["seconds"] or 0
     data = sum((collected or {}).values())
     return ("\n### Compute per cell (each cell's `compute.json`)\n\n" + "\n".join(lines)
