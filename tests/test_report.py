@@ -152,6 +152,8 @@ def test_data_efficiency_table_and_plot_from_sweep_records(tmp_path):
     assert eff.loc[("lapa", 10), "train_seeds"] == 2
     assert (tmp_path / "out" / "efficiency.png").stat().st_size > 0
     assert "| lapa (25/task) | +50.0 [" in res["markdown"]  # paired with scratch (25/task) on the same layouts
+    assert res["paths"]["differences_plot"] == tmp_path / "out" / "differences.png"  # and drawn
+    assert (tmp_path / "out" / "differences.png").stat().st_size > 0
     # the method name: every size against the reference method's same size
     md = build_report(runs, None, metric="success_once", quiet=True, compare_to="scratch")["markdown"]
     rows = [r for r in md.splitlines() if "| 2 vs 2 |" in r]

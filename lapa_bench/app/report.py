@@ -221,8 +221,9 @@ def seeds_for(d: dict, half_width: float) -> int | None:
     return k if now <= half_width else math.ceil(k * (now / half_width) ** 2)
 
 
-def comparison_table(df: pd.DataFrame, reference: str, metric: str = "success_once") -> pd.DataFrame:
-    """Every other policy minus ``reference`` (paired bootstrap, :func:`paired_difference`).
+def differences(df: pd.DataFrame, reference: str, metric: str = "success_once") -> list[dict]:
+    """Every other policy minus ``reference`` (paired bootstrap, :func:`paired_difference`): one dict per policy,
+    ``policy`` and ``against`` (the reference row it is paired with) added.
 
     ``reference`` is a policy label, or the method of a pipeline sweep (records' ``extra.method``, e.g.
     ``scratch``): then each row is compared with that method's row of the *same* labelled-set size (LAPA at
@@ -238,19 +239,46 @@ def comparison_table(df: pd.DataFrame, reference: str, metric: str = "success_on
     else:
         raise ValueError(f"compare to {reference!r}: no such policy or method in the runs; have policies "
                          f"{labels} and methods {sorted(set(df['method'].dropna()))}")
-    rows = []
+    out = []
     for label, against in pairs:
         try:
-            d = paired_difference(df, label, against, metric)
+            out.append({"policy": label, "against": against, **paired_difference(df, label, against, metric)})
         except ValueError:
             continue  # no shared layouts (e.g. a bound evaluated on other episodes)
-        rows.append({"policy": label,
-                     f"minus {reference} (points)": f"{d['diff']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}]",
-                     "interval width": round(d["hi"] - d["lo"], 1), "reference": against, "paired layouts": d["layouts"],
-                     "trained seeds": "%d vs %d" % d["train_seeds"],
-                     f"trained seeds for +-{TARGET_HALF_WIDTH:g} (projected)":
-                         seeds_for(d, TARGET_HALF_WIDTH) or "- (needs 2 trained seeds each)"})
+    return out
+
+
+def comparison_table(diffs: list[dict], reference: str) -> pd.DataFrame:
+    """:func:`differences` as a table, with the trained seeds each side would need for +-12 points."""
+    rows = [{"policy": d["policy"],
+             f"minus {reference} (points)": f"{d['diff']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}]",
+             "interval width": round(d["hi"] - d["lo"], 1), "reference": d["against"], "paired layouts": d["layouts"],
+             "trained seeds": "%d vs %d" % d["train_seeds"],
+             f"trained seeds for +-{TARGET_HALF_WIDTH:g} (projected)":
+                 seeds_for(d, TARGET_HALF_WIDTH) or "- (needs 2 trained seeds each)"}
+            for d in diffs]
     return pd.DataFrame(rows).set_index("policy") if rows else pd.DataFrame()
+
+
+def plot_differences(diffs: list[dict], path: Path, reference: str, metric: str = "success_once") -> Path:
+    """Each policy minus ``reference`` with its paired 95 % interval, one row per policy (zero marked)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 1.5 + 0.45 * len(diffs)))
+    y = np.arange(len(diffs))[::-1]
+    for yi, d in zip(y, diffs):
+        ax.errorbar(d["diff"], yi, xerr=[[d["diff"] - d["lo"]], [d["hi"] - d["diff"]]], fmt="o", capsize=4,
+                    color="tab:blue" if d["lo"] > 0 else "tab:red" if d["hi"] < 0 else "tab:gray")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_ylim(-0.6, len(diffs) - 0.4)
+    ax.set_yticks(y, [f"{d['policy']}\n{d['train_seeds'][0]} vs {d['train_seeds'][1]} trained seeds" for d in diffs])
+    ax.set_xlabel(f"{METRICS[metric]}: minus {reference} (percentage points)")
+    ax.set_title("Paired 95 % bootstrap intervals (layouts x trained seeds)", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return _save_figure(fig, path)
 
 
 def outcome_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -377,7 +405,8 @@ def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: 
 
     ``metrics``: which tables to show (default: the headline ``metric`` first, then all others).
     ``compare_to``: a policy label, or a sweep's method (each size against its own); adds each other policy's
-    difference to it with a paired-bootstrap 95 % interval (:func:`comparison_table`) on the headline metric.
+    difference to it with a paired-bootstrap 95 % interval (:func:`differences`) on the headline metric, as a table
+    and as ``differences.png``.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
@@ -399,11 +428,10 @@ def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: 
     if len(outcomes):
         text.append(f"### Outcomes (episodes; why each ended as it did: `lapa_bench.rollout.OUTCOMES`)\n\n"
                     f"{to_markdown(outcomes)}\n")
-    if compare_to:
-        comp = comparison_table(df, compare_to, metric)
-        if len(comp):
-            text.append(f"### {METRICS[metric]}: difference to {compare_to}, percentage points, 95 % paired "
-                        f"bootstrap interval (over shared layouts and trained seeds)\n\n{to_markdown(comp)}\n")
+    diffs = differences(df, compare_to, metric) if compare_to else []
+    if diffs:
+        text.append(f"### {METRICS[metric]}: difference to {compare_to}, percentage points, 95 % paired bootstrap "
+                    f"interval (over shared layouts and trained seeds)\n\n{to_markdown(comparison_table(diffs, compare_to))}\n")
     errors = df[df["errored"]]
     if len(errors):
         text.append(f"{len(errors)} episode(s) failed with an error (counted as failures), e.g.: "
@@ -419,6 +447,8 @@ def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: 
         summary.round(2).to_csv(out / "table.csv", index=False)
         paths = {"markdown": out / "table.md", "csv": out / "table.csv",
                  "plot": plot(summary, out / "plot.png", metric)}
+        if diffs:
+            paths["differences_plot"] = plot_differences(diffs, out / "differences.png", compare_to, metric)
         eff = efficiency(df, metric)
         if len(eff) and eff.groupby("method")["demos_per_task"].nunique().max() > 1:
             eff.round(2).to_csv(out / "efficiency.csv", index=False)
