@@ -226,6 +226,22 @@ def test_replicate_evaluation_seeds_are_one_unit(tmp_path):
     assert sm["success_once"] == pytest.approx(100 * (sum(a) + (0.5 - a[0])) / 24)
 
 
+def test_each_row_has_its_own_n_whatever_the_order_of_the_policies(tmp_path):
+    """Rows keep the records' order (not alphabetical) and each carries its own n: a policy with two trained
+    seeds listed before bounds with one."""
+    outcome = [True, False, True]
+    for seed in (0, 1):
+        _write_seeds(tmp_path / f"z{seed}", "zeta", {0: outcome}, (0,), run_id=f"z{seed}", train_seed=seed)
+    _write_seeds(tmp_path / "s", "scripted", {0: [True] * 3}, (0,), run_id="s")
+    _write_seeds(tmp_path / "a", "alpha", {0: [False] * 3}, (0,), run_id="a")
+    md = build_report([tmp_path / "z0", tmp_path / "z1", tmp_path / "s", tmp_path / "a"], quiet=True,
+                      metric="success_once")["markdown"]
+    rows = [r for r in md.split("###")[1].splitlines() if r.startswith("| ") and not r.startswith("| policy")]
+    assert [r.split(" | ")[0] for r in rows] == ["| zeta", "| scripted", "| alpha"]
+    assert rows[0].endswith("| 6 (2 trained seeds x 3 layouts) |")
+    assert rows[1].endswith("| 3 layouts |") and rows[2].endswith("| 3 layouts |")
+
+
 def test_one_label_two_checkpoints_is_refused(tmp_path):
     """Two folders of the same label from different runs (checkpoints) are not merged into one row."""
     _write_seeds(tmp_path / "x", "scratch", {0: [True, False]}, (0,), run_id="aaa")

@@ -308,7 +308,9 @@ def wide_table(summary: pd.DataFrame, metric: str = "success_at_end", with_ci: b
     t = s.pivot(index="policy", columns="task", values="cell")
     t = t[[c for c in tasks if c in t.columns]]
     avg = summary[summary["task"] == "Average"].set_index("policy")
-    t["n"] = [n_text(r.n, r.episodes, r.trained_seeds) for r in avg.itertuples()] if "episodes" in avg else avg["n"]
+    # by policy name (the pivot sorts its rows; avg keeps the records' order)
+    t["n"] = pd.Series([n_text(r.n, r.episodes, r.trained_seeds) for r in avg.itertuples()], index=avg.index) \
+        if "episodes" in avg else avg["n"]
     if avg["errors"].any():  # episodes that ended with an error (failures, counted in n), shown when any
         t["errored"] = avg["errors"]
     return t.loc[list(dict.fromkeys(summary["policy"]))]
