@@ -230,6 +230,22 @@ def test_records_carry_the_run_identity_so_a_lost_manifest_cannot_mix_runs(tmp_p
         build_report([tmp_path / "run"], quiet=True)
 
 
+def test_a_rerun_with_nothing_to_do_keeps_the_revision_that_wrote_the_records(tmp_path):
+    """The manifest names the revision and versions of the last process that ran episodes: rerunning a finished
+    evaluation (e.g. to rebuild a report) leaves them; resuming with episodes to run updates them."""
+    cfg = EvalConfig(policy="zero", out=str(tmp_path), tasks=["carrot"], episodes=1, progress=False)
+    evaluate(cfg)
+    path = tmp_path / "manifest.json"
+    m = json.loads(path.read_text())
+    path.write_text(json.dumps({**m, "git_sha": "the-writer", "versions": {"x": "1"}}))
+    evaluate(cfg)
+    m = json.loads(path.read_text())
+    assert m["git_sha"] == "the-writer" and m["versions"] == {"x": "1"}
+    evaluate(EvalConfig(policy="zero", out=str(tmp_path), tasks=["carrot"], episodes=2, progress=False))
+    m = json.loads(path.read_text())
+    assert m["git_sha"] != "the-writer" and "x" not in m["versions"]
+
+
 def test_a_committed_evaluation_is_found_done_from_another_checkout(tmp_path):
     """The same command from a fresh clone (another path to the same checkpoint) finds a committed cell's
     evaluation done, also one whose manifest named the checkpoint by its path (an earlier revision); another

@@ -155,7 +155,14 @@ def _write_video(path: Path, frames: list) -> None:
     tmp.replace(path)
 
 
-def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> dict:
+# what describes the process that wrote a folder's records: kept from the last process that ran episodes
+_WRITER_KEYS = ("device", "versions", "git_sha", "machine", "torch_threads", "updated")
+
+
+def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None, runs_episodes: bool = True) -> dict:
+    """Check ``out``'s identity against this run's (refusing another run's folder) and write its manifest.
+    ``runs_episodes`` False (every planned episode is done): the revision, versions and machine recorded by
+    the last process that wrote records stay."""
     path = out / "manifest.json"
     ident = cfg.identity(policy)
     old = None
@@ -196,6 +203,8 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None) -> 
         "created": (old or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if old and not runs_episodes:
+        manifest.update({k: old[k] for k in _WRITER_KEYS if k in old})
     write_json_atomic(path, manifest, sort_keys=True)
     return manifest
 
@@ -227,7 +236,9 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
         policy = make_policy(cfg.policy, checkpoint=cfg.checkpoint, device=cfg.device, **cfg.policy_config)
     out.mkdir(parents=True, exist_ok=True)
     lock = _lock(out, cfg.shard)
-    manifest = write_manifest(cfg, out, policy)
+    planned_done = done_keys(out, retry_errors=cfg.retry_errors) if out.joinpath("manifest.json").is_file() else set()
+    manifest = write_manifest(cfg, out, policy,
+                              runs_episodes=any((t.env_id, e, sd) not in planned_done for t, e, sd in items))
     run_id = cfg.run_id(policy)
     ours = {None, run_id}
     if manifest.get("identity_before"):  # records written when the identity named the checkpoint by its path
