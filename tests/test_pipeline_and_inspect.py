@@ -154,6 +154,19 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     again = json.loads((out / "pipeline.json").read_text())["stages"]
     assert again[eval_stage]["seconds"] >= state[eval_stage]["seconds"]  # a resumed eval adds, never resets
     assert "collect demos: cached" in text and "lapa: cached" in text and "stage wall times" in text
+    # the report alone, from the files (no data needed): the same table; refused once the config asks for other
+    # training settings than those that made the evaluated runs
+    import shutil
+
+    before = (out / "report" / "table.md").read_text()
+    for d in (out / "data").iterdir():
+        if d.is_dir():
+            shutil.rmtree(d)
+    assert main(["pipeline", str(path), "--report"]) == 0
+    assert (out / "report" / "table.md").read_text() == before and not any((out / "data").glob("*/"))
+    capsys.readouterr()
+    assert main(["pipeline", str(path), "--report", "--methods.scratch.finetune.steps", "3"]) != 0
+    assert "made with other settings (config.finetune.steps: 2 then, 3 now)" in capsys.readouterr().err
 
 
 def test_compute_table_counts_a_shared_stage_once():

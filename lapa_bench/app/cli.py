@@ -206,6 +206,10 @@ def _add_pipeline(sub) -> None:
                     help="run only these cells, LABEL/nN/sS (a run's label, labelled demonstrations per task, "
                     "training seed; `--plan` lists them), and `bounds` for the bounds' evaluation: their stages, "
                     "checks and evaluation, with the data they need; the report covers every cell evaluated so far")
+    pl.add_argument("--report", action="store_true",
+                    help="only rebuild the report (tables, plots, compute per cell) from the files in OUT: every "
+                    "cell evaluated there, the others listed as not yet run; nothing is collected, trained or "
+                    "evaluated (each cell's settings are checked against the config first)")
     pl.add_argument("--until", choices=["data", "train", "eval", "report"], default="report",
                     help="stop after this group of stages (default: all). E.g. collect data here, "
                     "`--until train` on a GPU machine (needs no simulator or assets once data is cached), "
@@ -445,6 +449,13 @@ def cmd_pipeline(args) -> int:
             from lapa_bench.io import write_json_atomic
 
             write_json_atomic(args.plan_json, p)
+        return 0
+    if args.report:
+        if args.cells:
+            raise ValueError("--report rebuilds the report of every cell evaluated in OUT: give it without --cells")
+        from lapa_bench.app.pipeline import report_only
+
+        report_only(cfg)
         return 0
     run(cfg, until=args.until, only=args.cells)
     return 0

@@ -362,6 +362,52 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
     return out
 
 
+def report_only(cfg: PipelineConfig) -> Path:
+    """The report stage alone, from the files in ``OUT``: every cell evaluated there (and the bounds), the others
+    named as not yet run; nothing is collected, trained or evaluated, so a fresh clone needs neither data nor the
+    simulator. Each evaluated cell's training fingerprint is checked against this config and the recorded data
+    settings first: a cell made with other settings is refused, as a run of it would be."""
+    validate(cfg)
+    out = Path(cfg.out)
+    for cell, (r, n, seed) in cells(cfg).items():
+        key, _, sub, _ = _names(cfg, r, n, seed)
+        if any((out / "eval" / slug(key)).glob("records*.jsonl")):
+            _check_cell(cfg, r, n, seed, out / slug(r.label) / sub, out / "data")
+    st = Stages(out, device=cfg.device)
+    _report_cells(cfg, {}, set(), out, st)
+    print(f"[pipeline] table and plot (from the files in {out}): {out / 'report'}")
+    return out
+
+
+def _check_cell(cfg: PipelineConfig, r: RunSpec, n: int, seed: int, run_out: Path, data: Path) -> None:
+    """Refuse (FingerprintMismatch) an evaluated cell whose training settings differ from what ``cfg`` asks for,
+    its inputs' settings taken from the data folders' sidecars (``data/*.settings.json``: the data need not be
+    here). The first ``n`` episodes per task of a collection have its settings with ``n`` episodes."""
+    from lapa_bench import fingerprint
+    from lapa_bench.config import to_dict
+    from lapa_bench.data.lerobot import settings_sidecar
+    from lapa_bench.training.registry import get_method
+
+    def recorded(folder: Path, first: int | None = None) -> list[dict]:
+        side = settings_sidecar(folder)
+        if not side.is_file():
+            raise FileNotFoundError(f"{side} is missing: the settings of the data cell {cell_id(r, n, seed)} "
+                                    "trained on are unknown; run the cell's command instead of --report")
+        sets = json.loads(side.read_text())["settings"]
+        return [{**d, "episodes": min(first, d["episodes"])} for d in sets] if first else sets
+
+    m = get_method(r.method)
+    labelled = recorded(data / "demos", n if cfg.demos_per_task else None)
+    videos = recorded(data / ("videos" if r.videos == "bridge" else "panda")) if "videos" in m.needs else None
+    rcfg = cfg.run_config(r, seed)
+    settings = {"method": m.name, "config": to_dict(rcfg),
+                "inputs": {"data": [labelled], "videos": [videos] if videos is not None else []}}
+    fingerprint.claim(run_out, settings, f"a {m.name} training run", exists=True,
+                      fix=f"rerun the cell ({cell_id(r, n, seed)}) with the settings that made it, or delete "
+                          f"{run_out} and its evaluation to make it again",
+                      defaults={"config": to_dict(m.config_class())})
+
+
 def _collect_corpora(cfg: PipelineConfig, chosen: dict, selected, out: Path, st: "Stages") -> dict:
     """The data stages: the labelled demonstrations (the first N per task the chosen cells need) and the video
     corpora their methods read (skipped when no chosen cell still reads one); returns corpus name -> folder."""
