@@ -494,23 +494,28 @@ def _report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "St
     evaluated in ``OUT`` so far (the others named as not yet run)."""
     from lapa_bench.app.evaluate import plan as eval_plan
 
+    from lapa_bench.records import done_keys
+
     ev = cfg.eval
     # success at any step first (the LAPA paper's definition), then at the end (SimplerEnv's), then grasping
     metrics = ["success_once", "success_at_end", "grasped", "consecutive_grasp"]
-    runs, missing = [], []
-    if selected is None:  # the cells of this run, and the bounds
-        runs = [out / "eval" / slug(key) for key in ckpts] + [out / "eval" / b for b in ev.bounds]
-    else:  # the report covers every cell evaluated so far, and names the others
-        for cell, (r, n, seed) in cells(cfg).items():
-            d = out / "eval" / slug(_names(cfg, r, n, seed)[0])
-            if any(d.glob("records*.jsonl")):
-                runs.append(d)
-            else:
-                missing.append(cell)
-        runs += [out / "eval" / b for b in ev.bounds if any((out / "eval" / b).glob("records*.jsonl"))]
 
     def keys(n, seeds):
         return {(t.env_id, int(e), int(sd)) for t, e, sd in eval_plan(ev.tasks, n, seeds)}
+
+    runs, missing = [], []
+    if selected is None:  # the cells of this run, and the bounds
+        runs = [out / "eval" / slug(key) for key in ckpts] + [out / "eval" / b for b in ev.bounds]
+    else:  # the report covers every cell evaluated so far (all its episodes), and names the others
+        for cell, (r, n, seed) in cells(cfg).items():
+            d = out / "eval" / slug(_names(cfg, r, n, seed)[0])
+            want = keys(ev.episodes, ev.seeds)
+            have = len(want & done_keys(d)) if any(d.glob("records*.jsonl")) else 0
+            if have == len(want):
+                runs.append(d)
+            else:  # e.g. evaluated right now by another process: not a row until complete
+                missing.append(cell + (f" (evaluation in progress: {have} of {len(want)} episodes)" if have else ""))
+        runs += [out / "eval" / b for b in ev.bounds if any((out / "eval" / b).glob("records*.jsonl"))]
 
     # exactly the episodes the current config asks for (a folder may hold more from earlier settings)
     planned = {str(d): keys(ev.episodes, ev.seeds) for d in runs}
@@ -804,7 +809,8 @@ def _report(runs, folder: Path, metrics, compare_to, missing, planned, tables: s
                            "the records): the table holds no result")
     note = tables
     if missing:
-        note += "\n### Cells not yet run\n\n" + "\n".join(f"- `{c}`" for c in missing) + "\n"
+        note += "\n### Cells not yet run\n\n" + "\n".join(
+            "- `{}` {}".format(*c.split(" ", 1)) if " " in c else f"- `{c}`" for c in missing) + "\n"
     if note:
         with open(folder / "table.md", "a") as f:
             f.write(note)
