@@ -236,9 +236,9 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
         policy = make_policy(cfg.policy, checkpoint=cfg.checkpoint, device=cfg.device, **cfg.policy_config)
     out.mkdir(parents=True, exist_ok=True)
     lock = _lock(out, cfg.shard)
-    planned_done = done_keys(out, retry_errors=cfg.retry_errors) if out.joinpath("manifest.json").is_file() else set()
-    manifest = write_manifest(cfg, out, policy,
-                              runs_episodes=any((t.env_id, e, sd) not in planned_done for t, e, sd in items))
+    done = done_keys(out, retry_errors=cfg.retry_errors)
+    todo = [it for it in items if (it[0].env_id, it[1], it[2]) not in done]
+    manifest = write_manifest(cfg, out, policy, runs_episodes=bool(todo))
     run_id = cfg.run_id(policy)
     ours = {None, run_id}
     if manifest.get("identity_before"):  # records written when the identity named the checkpoint by its path
@@ -247,8 +247,6 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
     if others:
         raise RunMismatchError(f"{out} holds records of another run (run ids {others}, this one {run_id}: a "
                                "different policy, config or checkpoint). Use another --out, or delete that folder.")
-    done = done_keys(out, retry_errors=cfg.retry_errors)
-    todo = [it for it in items if (it[0].env_id, it[1], it[2]) not in done]
     if len(todo) < len(items):
         retried = len(done_keys(out)) - len(done)
         print(f"[eval] {out}: {len(items) - len(todo)} of {len(items)} episodes already done; resuming"

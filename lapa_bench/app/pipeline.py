@@ -383,10 +383,8 @@ def _check_cell(cfg: PipelineConfig, r: RunSpec, n: int, seed: int, run_out: Pat
     """Refuse (FingerprintMismatch) an evaluated cell whose training settings differ from what ``cfg`` asks for,
     its inputs' settings taken from the data folders' sidecars (``data/*.settings.json``: the data need not be
     here). The first ``n`` episodes per task of a collection have its settings with ``n`` episodes."""
-    from lapa_bench import fingerprint
-    from lapa_bench.config import to_dict
     from lapa_bench.data.lerobot import settings_sidecar
-    from lapa_bench.training.registry import get_method
+    from lapa_bench.training.registry import claim_settings, get_method, training_settings
 
     def recorded(folder: Path, first: int | None = None) -> list[dict]:
         side = settings_sidecar(folder)
@@ -397,15 +395,12 @@ def _check_cell(cfg: PipelineConfig, r: RunSpec, n: int, seed: int, run_out: Pat
         return [{**d, "episodes": min(first, d["episodes"])} for d in sets] if first else sets
 
     m = get_method(r.method)
-    labelled = recorded(data / "demos", n if cfg.demos_per_task else None)
-    videos = recorded(data / ("videos" if r.videos == "bridge" else "panda")) if "videos" in m.needs else None
-    rcfg = cfg.run_config(r, seed)
-    settings = {"method": m.name, "config": to_dict(rcfg),
-                "inputs": {"data": [labelled], "videos": [videos] if videos is not None else []}}
-    fingerprint.claim(run_out, settings, f"a {m.name} training run", exists=True,
-                      fix=f"rerun the cell ({cell_id(r, n, seed)}) with the settings that made it, or delete "
-                          f"{run_out} and its evaluation to make it again",
-                      defaults={"config": to_dict(m.config_class())})
+    corpora = {"data": [recorded(data / "demos", n if cfg.demos_per_task else None)]}
+    if "videos" in m.needs:
+        corpora["videos"] = [recorded(data / ("videos" if r.videos == "bridge" else "panda"))]
+    claim_settings(m, training_settings(m, cfg.run_config(r, seed), corpora=corpora), run_out, exists=True,
+                   fix=f"rerun the cell ({cell_id(r, n, seed)}) with the settings that made it, or delete {run_out} "
+                       "and its evaluation to make it again")
 
 
 def _collect_corpora(cfg: PipelineConfig, chosen: dict, selected, out: Path, st: "Stages") -> dict:
@@ -493,7 +488,6 @@ def _report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "St
     """The report of exactly the episodes the config asks for: the cells run now or, with ``--cells``, every cell
     evaluated in ``OUT`` so far (the others named as not yet run)."""
     from lapa_bench.app.evaluate import plan as eval_plan
-
     from lapa_bench.records import done_keys
 
     ev = cfg.eval
@@ -503,22 +497,23 @@ def _report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "St
     def keys(n, seeds):
         return {(t.env_id, int(e), int(sd)) for t, e, sd in eval_plan(ev.tasks, n, seeds)}
 
+    want = keys(ev.episodes, ev.seeds)  # a cell's episodes
     runs, missing = [], []
     if selected is None:  # the cells of this run, and the bounds
         runs = [out / "eval" / slug(key) for key in ckpts] + [out / "eval" / b for b in ev.bounds]
     else:  # the report covers every cell evaluated so far (all its episodes), and names the others
         for cell, (r, n, seed) in cells(cfg).items():
             d = out / "eval" / slug(_names(cfg, r, n, seed)[0])
-            want = keys(ev.episodes, ev.seeds)
             have = len(want & done_keys(d)) if any(d.glob("records*.jsonl")) else 0
             if have == len(want):
                 runs.append(d)
             else:  # e.g. evaluated right now by another process: not a row until complete
-                missing.append(cell + (f" (evaluation in progress: {have} of {len(want)} episodes)" if have else ""))
+                missing.append(f"`{cell}`" + (f" (evaluation in progress: {have} of {len(want)} episodes)"
+                                                if have else ""))
         runs += [out / "eval" / b for b in ev.bounds if any((out / "eval" / b).glob("records*.jsonl"))]
 
     # exactly the episodes the current config asks for (a folder may hold more from earlier settings)
-    planned = {str(d): keys(ev.episodes, ev.seeds) for d in runs}
+    planned = {str(d): want for d in runs}
     planned.update({str(out / "eval" / b): keys(ev.bound_episodes or ev.episodes, ev.bound_seeds or ev.seeds)
                     for b in ev.bounds})
     def tables() -> str:  # after the report's own tables: each LAQ, each cell's compute
@@ -799,7 +794,8 @@ def compute_table(rows: list[dict], collected: dict | None = None) -> str:
 
 
 def _report(runs, folder: Path, metrics, compare_to, missing, planned, tables: str = "") -> None:
-    """The report of ``runs``; ``tables`` (markdown) and the cells ``missing`` are appended to its table.md."""
+    """The report of ``runs``; ``tables`` and the cells ``missing`` (markdown, one line each) are appended to its
+    table.md."""
     from lapa_bench.app.report import build_report
 
     res = build_report(runs, folder, metric="success_once", metrics=metrics, compare_to=compare_to, planned=planned)
@@ -809,8 +805,7 @@ def _report(runs, folder: Path, metrics, compare_to, missing, planned, tables: s
                            "the records): the table holds no result")
     note = tables
     if missing:
-        note += "\n### Cells not yet run\n\n" + "\n".join(
-            "- `{}` {}".format(*c.split(" ", 1)) if " " in c else f"- `{c}`" for c in missing) + "\n"
+        note += "\n### Cells not yet run\n\n" + "\n".join(f"- {c}" for c in missing) + "\n"
     if note:
         with open(folder / "table.md", "a") as f:
             f.write(note)

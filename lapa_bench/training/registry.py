@@ -125,25 +125,34 @@ def run_method(method: Method, cfg, inputs: Inputs, out, device: str = "auto"):
 def claim_training(method: Method, cfg, inputs: Inputs, out) -> bool:
     """Check ``out``'s fingerprint against this run's settings (recording it for a new run); returns whether
     the run there is finished. Raises :class:`lapa_bench.fingerprint.FingerprintMismatch` on a mismatch."""
-    from lapa_bench import fingerprint
-    from lapa_bench.config import to_dict
     from lapa_bench.training import checkpoint
 
     done = checkpoint.is_done(out)
-    fingerprint.claim(out, training_settings(method, cfg, inputs), f"a {method.name} training run",
-                      exists=done or checkpoint.resume_step(out) > 0,
-                      fix=f"delete {out} to train it again, or give this run another output folder",
-                      defaults={"config": to_dict(method.config_class())})
+    claim_settings(method, training_settings(method, cfg, inputs), out, exists=done or checkpoint.resume_step(out) > 0,
+                   fix=f"delete {out} to train it again, or give this run another output folder")
     return done
 
 
-def training_settings(method: Method, cfg, inputs: Inputs) -> dict:
-    """A training run's fingerprint settings: method, resolved config, and its corpora's dataset settings."""
+def claim_settings(method: Method, settings: dict, out, exists: bool, fix: str) -> None:
+    """:func:`lapa_bench.fingerprint.claim` of a training run's ``settings`` (:func:`training_settings`), keys
+    a fingerprint lacks counting as the method's config defaults."""
+    from lapa_bench import fingerprint
+    from lapa_bench.config import to_dict
+
+    fingerprint.claim(out, settings, f"a {method.name} training run", exists=exists, fix=fix,
+                      defaults={"config": to_dict(method.config_class())})
+
+
+def training_settings(method: Method, cfg, inputs: Inputs | None = None, corpora: dict | None = None) -> dict:
+    """A training run's fingerprint settings: method, resolved config, and its corpora's dataset settings, read
+    from ``inputs``' folders or, where the data is not at hand, given as ``corpora`` (corpus -> a list of
+    :func:`lapa_bench.data.lerobot.dataset_settings`, e.g. from the folders' sidecars)."""
     from lapa_bench.config import to_dict
     from lapa_bench.data.lerobot import dataset_settings
 
-    return {"method": method.name, "config": to_dict(cfg),
-            "inputs": {c: [dataset_settings(d) for d in getattr(inputs, c)] for c in CORPORA}}
+    if corpora is None:
+        corpora = {c: [dataset_settings(d) for d in getattr(inputs, c)] for c in CORPORA}
+    return {"method": method.name, "config": to_dict(cfg), "inputs": {c: corpora.get(c, []) for c in CORPORA}}
 
 
 def train_stages(cfg, prefix: str = ""):
