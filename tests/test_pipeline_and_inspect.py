@@ -93,6 +93,8 @@ def test_pipeline_command_line_values_read_as_yaml(tmp_path, capsys):
     assert "demos_per_task" in capsys.readouterr().err
     assert main(["pipeline", str(p), "--print-config", "--compare_to", "lapa"]) == 2
     assert "compare_to 'lapa' is neither a run's label" in capsys.readouterr().err
+    assert main(["pipeline", str(p), "--print-config", "--compare_to", "[scratch, lapa]"]) == 2  # each reference checked
+    assert "compare_to 'lapa' is neither a run's label" in capsys.readouterr().err
     # --plan: what the run would do, before it does it (counts in tests/test_training_path.py)
     assert main(["pipeline", str(p), "--plan", "--plan-json", str(tmp_path / "plan.json"), "--demos.episodes", "25",
                  "--demos_per_task", "[10, 25]", "--train_seeds", "[0, 1]", "--main_size", "25"]) == 0

@@ -125,6 +125,17 @@ def test_paired_difference_pairs_layouts_and_resamples_trained_seeds(tmp_path):
     assert "difference to pol_b" in md and "| pol_a | +75.0 [" in md
     with pytest.raises(ValueError, match="no such policy"):
         build_report([tmp_path / "a"], quiet=True, compare_to="nope")
+    # several references: one table each, a pair already shown not repeated reversed, one plot each
+    _write_run(tmp_path / "c", "pol c", [(t, i < 2) for i, (t, _) in enumerate(a)])
+    res = build_report([tmp_path / "a", tmp_path / "b", tmp_path / "c"], tmp_path / "out", quiet=True,
+                       metric="success_once", compare_to=["pol_b", "pol_a"])
+    md = res["markdown"]
+    first, second = md.split("difference to pol_b")[1].split("difference to pol_a")
+    assert "| pol_a | +75.0 [" in first and "| pol c | +50.0 [" in first
+    assert "| pol c | -25.0 [" in second and "| pol_b |" not in second  # pol_b - pol_a is the first table's pair
+    assert res["paths"]["differences_plot"].name == "differences.png"
+    assert res["paths"]["differences_plot_pol_a"].name == "differences_pol_a.png"
+    assert res["paths"]["differences_plot_pol_a"].stat().st_size > 0
 
 
 def test_data_efficiency_table_and_plot_from_sweep_records(tmp_path):

@@ -114,10 +114,11 @@ def _add_report(sub) -> None:
     r.add_argument("--metric", default="success_at_end",
                    choices=["success_at_end", "success_once", "grasped", "consecutive_grasp"],
                    help="headline metric (first table, plot); default success_at_end")
-    r.add_argument("--compare-to", default=None, metavar="LABEL",
+    r.add_argument("--compare-to", default=None, metavar="LABEL", action="append",
                    help="also print every other policy minus this one (e.g. scratch) in percentage points, with "
                    "a 95%% paired-bootstrap interval over the layouts both ran (and their trained seeds); a "
-                   "pipeline sweep's method name compares each labelled-set size with that method's same size")
+                   "pipeline sweep's method name compares each labelled-set size with that method's same size; "
+                   "repeat it for more references (--compare-to scratch --compare-to lapa): one table each")
 
 
 def _add_collect(sub) -> None:

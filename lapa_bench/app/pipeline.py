@@ -103,8 +103,14 @@ class PipelineConfig:
     shared_stages: Literal["per_seed", "once", "none"] = "per_seed"
     eval: EvalSpec = field(default_factory=EvalSpec)
     # the report's reference: every other policy minus it, in points, with a paired-bootstrap 95 % interval over
-    # layouts and trained seeds; a method of a sweep (e.g. scratch) compares each labelled-set size with its own
-    compare_to: str | None = None
+    # layouts and trained seeds; a method of a sweep (e.g. scratch) compares each labelled-set size with its own.
+    # A list gives one table per reference (the first is the headline; a pair is not repeated reversed)
+    compare_to: str | list[str] | None = None
+
+    @property
+    def references(self) -> list[str]:
+        """``compare_to`` as a list (empty when there is none)."""
+        return [self.compare_to] if isinstance(self.compare_to, str) else list(self.compare_to or [])
 
     @classmethod
     def from_yaml(cls, path, overrides: dict | None = None) -> "PipelineConfig":
@@ -188,9 +194,10 @@ class PipelineConfig:
                 same = sum(x.method == r.method for x in cfg.runs) > 1
                 r.label = f"{r.method} ({r.videos} videos)" if same and "videos" in m.needs else r.method
             labels.append(r.label)
-        if cfg.compare_to is not None and cfg.compare_to not in labels + [r.method for r in cfg.runs] + cfg.eval.bounds:
-            raise C.ConfigError(f"{where}: compare_to {cfg.compare_to!r} is neither a run's label ({labels}), a run's "
-                                f"method nor a bound ({cfg.eval.bounds})")
+        for ref in cfg.references:
+            if ref not in labels + [r.method for r in cfg.runs] + cfg.eval.bounds:
+                raise C.ConfigError(f"{where}: compare_to {ref!r} is neither a run's label ({labels}), a run's "
+                                    f"method nor a bound ({cfg.eval.bounds})")
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
             raise C.ConfigError(f"{where}: runs have the same label {dup}; give each a distinct `label`")
@@ -522,7 +529,7 @@ def _report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "St
         collected = {k: v["seconds"] for k, v in stages.items() if k.startswith("collect") and v.get("seconds")}
         return laq_table(out) + compute_table(cell_compute(cfg, out, stages), collected)
 
-    st.run("report", lambda: _report(runs, out / "report", metrics, _report_reference(cfg), missing, planned,
+    st.run("report", lambda: _report(runs, out / "report", metrics, _report_references(cfg), missing, planned,
                                      tables()))
     if cfg.note:
         (out / "report" / "NOTE.md").write_text(f"**{cfg.name}**: {cfg.note}\n")
@@ -793,7 +800,7 @@ def compute_table(rows: list[dict], collected: dict | None = None) -> str:
             + ". `*`: the last process's time only (made before runs summed their resumptions).\n")
 
 
-def _report(runs, folder: Path, metrics, compare_to, missing, planned, tables: str = "") -> None:
+def _report(runs, folder: Path, metrics, compare_to: list[str], missing, planned, tables: str = "") -> None:
     """The report of ``runs``; ``tables`` and the cells ``missing`` (markdown, one line each) are appended to its
     table.md."""
     from lapa_bench.app.report import build_report
@@ -812,11 +819,14 @@ def _report(runs, folder: Path, metrics, compare_to, missing, planned, tables: s
         print(note)
 
 
-def _report_reference(cfg: PipelineConfig) -> str | None:
-    """``compare_to`` as the records name it: the run's label (a method name means its first run). In a sweep
-    over sizes that label is the records' ``method`` tag, so each size is compared with the same size of it."""
-    run = next((r for r in cfg.runs if cfg.compare_to in (r.label, r.method)), None)
-    return run.label if run is not None else cfg.compare_to
+def _report_references(cfg: PipelineConfig) -> list[str]:
+    """``compare_to`` as the records name it: each reference's run label (a method name means its first run). In a
+    sweep over sizes that label is the records' ``method`` tag, so each size is compared with the same size of it."""
+    out = []
+    for ref in cfg.references:
+        run = next((r for r in cfg.runs if ref in (r.label, r.method)), None)
+        out.append(run.label if run is not None else ref)
+    return out
 
 
 def _shared_folder(cfg: PipelineConfig, run_root: Path, seed: int) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -260,6 +261,11 @@ def comparison_table(diffs: list[dict], reference: str) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("policy") if rows else pd.DataFrame()
 
 
+def _file_slug(label: str) -> str:
+    """``label`` as one file name: runs of characters other than letters, digits, ``-`` and ``.`` become ``_``."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_")
+
+
 def plot_differences(diffs: list[dict], path: Path, reference: str, metric: str = "success_once") -> Path:
     """Each policy minus ``reference`` with its paired 95 % interval, one row per policy (zero marked)."""
     import matplotlib
@@ -402,13 +408,16 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: bool = False,
-                 metrics: list[str] | None = None, compare_to: str | None = None, planned: dict | None = None) -> dict:
+                 metrics: list[str] | None = None, compare_to: str | list[str] | None = None,
+                 planned: dict | None = None) -> dict:
     """Print the tables; write ``table.md``, ``table.csv`` (long, every metric) and ``plot.png``.
 
     ``metrics``: which tables to show (default: the headline ``metric`` first, then all others).
     ``compare_to``: a policy label, or a sweep's method (each size against its own); adds each other policy's
     difference to it with a paired-bootstrap 95 % interval (:func:`differences`) on the headline metric, as a table
-    and as ``differences.png``.
+    and as ``differences.png``. A list of references gives one table each (the first draws ``differences.png``, the
+    others ``differences_<reference>.png``); a pair already shown against an earlier reference is not repeated
+    reversed.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
@@ -430,10 +439,15 @@ def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: 
     if len(outcomes):
         text.append(f"### Outcomes (episodes; why each ended as it did: `lapa_bench.rollout.OUTCOMES`)\n\n"
                     f"{to_markdown(outcomes)}\n")
-    diffs = differences(df, compare_to, metric) if compare_to else []
-    if diffs:
-        text.append(f"### {METRICS[metric]}: difference to {compare_to}, percentage points, 95 % paired bootstrap "
-                    f"interval (over shared layouts and trained seeds)\n\n{to_markdown(comparison_table(diffs, compare_to))}\n")
+    references = [compare_to] if isinstance(compare_to, str) else list(compare_to or [])
+    compared, shown = [], set()
+    for ref in references:
+        diffs = [d for d in differences(df, ref, metric) if (d["against"], d["policy"]) not in shown]
+        shown |= {(d["policy"], d["against"]) for d in diffs}
+        if diffs:
+            compared.append((ref, diffs))
+            text.append(f"### {METRICS[metric]}: difference to {ref}, percentage points, 95 % paired bootstrap "
+                        f"interval (over shared layouts and trained seeds)\n\n{to_markdown(comparison_table(diffs, ref))}\n")
     errors = df[df["errored"]]
     if len(errors):
         text.append(f"{len(errors)} episode(s) failed with an error (counted as failures), e.g.: "
@@ -449,8 +463,10 @@ def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: 
         summary.round(2).to_csv(out / "table.csv", index=False)
         paths = {"markdown": out / "table.md", "csv": out / "table.csv",
                  "plot": plot(summary, out / "plot.png", metric)}
-        if diffs:
-            paths["differences_plot"] = plot_differences(diffs, out / "differences.png", compare_to, metric)
+        for i, (ref, diffs) in enumerate(compared):
+            key, name = ("differences_plot", "differences.png") if i == 0 else \
+                (f"differences_plot_{ref}", f"differences_{_file_slug(ref)}.png")
+            paths[key] = plot_differences(diffs, out / name, ref, metric)
         eff = efficiency(df, metric)
         if len(eff) and eff.groupby("method")["demos_per_task"].nunique().max() > 1:
             eff.round(2).to_csv(out / "efficiency.csv", index=False)
