@@ -162,6 +162,14 @@ def test_data_efficiency_table_and_plot_from_sweep_records(tmp_path):
     assert eff.loc[("lapa", 25), "success_once"] == 75.0 and eff.loc[("scratch", 10), "success_once"] == 0.0
     assert eff.loc[("lapa", 10), "train_seeds"] == 2
     assert (tmp_path / "out" / "efficiency.png").stat().st_size > 0
+    # the plot's lines: methods trained at several sizes; one evaluated at a single size stays in the csv only
+    from lapa_bench.app.report import efficiency_lines
+
+    one = pd.DataFrame([{"method": "vpt", "demos_per_task": 25, "success_once": 40.0, "lo": 30.0, "hi": 50.0,
+                         "train_seeds": 1}])
+    both = pd.concat([efficiency(load_records(runs), "success_once"), one])
+    assert set(efficiency_lines(both)["method"]) == {"lapa", "scratch"}
+    assert list(efficiency_lines(one)["method"]) == ["vpt"]  # no sweep: nothing to leave out
     assert "| lapa (25/task) | +50.0 [" in res["markdown"]  # paired with scratch (25/task) on the same layouts
     assert res["paths"]["differences_plot"] == tmp_path / "out" / "differences.png"  # and drawn
     assert (tmp_path / "out" / "differences.png").stat().st_size > 0

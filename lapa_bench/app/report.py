@@ -363,18 +363,31 @@ def efficiency(df: pd.DataFrame, metric: str = "success_once") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def efficiency_lines(eff: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`efficiency` the plot draws: the methods trained at more than one size (when any is)."""
+    sizes_of = eff.groupby("method")["demos_per_task"].nunique()
+    return eff[eff["method"].isin(sizes_of[sizes_of > 1].index)] if (sizes_of > 1).any() else eff
+
+
 def plot_efficiency(eff: pd.DataFrame, path: Path, metric: str = "success_once") -> Path:
-    """Success vs labelled demonstrations per task: one line per method, its Wilson band."""
+    """Success vs labelled demonstrations per task: one line per method trained at several sizes (the others
+    are in ``efficiency.csv``), its Wilson band; each point names its
+    trained seeds when the sizes have different numbers of them (e.g. three at the main size, one elsewhere)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    eff = efficiency_lines(eff)
     fig, ax = plt.subplots(figsize=(6, 4))
     for method, g in eff.groupby("method", sort=False):
         g = g.sort_values("demos_per_task")
         ax.plot(g["demos_per_task"], g[metric], marker="o", label=method)
         ax.fill_between(g["demos_per_task"], g["lo"], g["hi"], alpha=0.15)
+    if eff["train_seeds"].nunique() > 1:
+        for r in eff.itertuples():
+            ax.annotate(f"{r.train_seeds} seed{'s' if r.train_seeds > 1 else ''}", (r.demos_per_task, getattr(r, metric)),
+                        textcoords="offset points", xytext=(4, -12), fontsize=7, color="dimgray")
     ax.set_xscale("log")
     sizes = sorted(eff["demos_per_task"].unique())
     ax.set_xticks(sizes, [str(x) for x in sizes])
