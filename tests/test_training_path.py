@@ -635,6 +635,12 @@ def test_dataset_settings_outlive_the_data(tmp_path):
     before = dataset_settings(ds)
     recipe = {"tasks": ["carrot"], "episodes": 3, "seed": 1000, "source": "bridge"}
     write_settings_sidecar(ds, recipe)
+    # a later run that reads only the first 2 per task keeps the record of the request that collected them
+    write_settings_sidecar(ds, {**recipe, "episodes": 2})
+    assert _sidecar_matches(ds, recipe)
+    write_settings_sidecar(ds, {**recipe, "seed": 7})  # another recipe: recorded
+    assert _sidecar_matches(ds, {**recipe, "seed": 7})
+    write_settings_sidecar(ds, recipe)
     shutil.rmtree(ds)
     assert dataset_settings(ds) == before
     assert _sidecar_matches(ds, recipe) and not _sidecar_matches(ds, {**recipe, "episodes": 4})

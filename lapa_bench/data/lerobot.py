@@ -432,10 +432,18 @@ def settings_sidecar(path) -> Path:
 
 
 def write_settings_sidecar(path, spec: dict) -> Path:
-    """Record :func:`dataset_settings` of ``path`` and the ``spec`` that collected it beside the folder."""
+    """Record :func:`dataset_settings` of ``path`` and the ``spec`` that collected it beside the folder. A sidecar
+    that already describes these data, written by a request for at least as many episodes, is kept: a later run
+    that reads only the first N per task did not collect them, and must not rewrite what did."""
     from lapa_bench.io import write_json_atomic
 
     side = settings_sidecar(path)
+    if side.is_file():
+        old = json.loads(side.read_text())
+        same = json.loads(json.dumps(dataset_settings(path), sort_keys=True)) == old.get("settings")
+        theirs, mine = dict(old.get("spec") or {}), json.loads(json.dumps(spec))
+        if same and theirs.pop("episodes", 0) >= mine.pop("episodes", 0) and theirs == mine:
+            return side
     write_json_atomic(side, {"spec": spec, "settings": dataset_settings(path)}, sort_keys=True)
     return side
 
