@@ -171,6 +171,26 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     assert "made with other settings (config.finetune.steps: 2 then, 3 now)" in capsys.readouterr().err
 
 
+def test_check_table_marks_a_cell_that_fails_its_learning_check(tmp_path):
+    """The report's learning-check table: a cell that does not beat its references offline, or succeeds on fewer
+    than half of its training layouts, is marked as failing; one without an offline check is judged closed loop."""
+    from lapa_bench.app.pipeline import check_table
+
+    assert check_table(tmp_path) == ""
+    (tmp_path / "checks").mkdir()
+    rows = [{"label": "a", "action_error": 0.15, "mean_action_error": 0.38, "blind_twin_error": 0.18, "learned": True,
+             "train_layout_success_once": "34/40"},
+            {"label": "b", "action_error": 0.3, "mean_action_error": 0.38, "blind_twin_error": 0.2, "learned": False,
+             "train_layout_success_once": "20/40"},
+            {"label": "c", "action_error": None, "mean_action_error": None, "blind_twin_error": None, "learned": None,
+             "train_layout_success_once": "1/40"}]
+    (tmp_path / "checks" / "learning_check.json").write_text(json.dumps(rows))
+    lines = {ln.split(" | ")[0][2:]: ln for ln in check_table(tmp_path).splitlines() if ln.startswith("| ")}
+    assert lines["a"].endswith("| 34/40 | passes |") and "0.150 / 0.380 / 0.180" in lines["a"]
+    assert "**fails**: does not beat the mean action and the blind twin offline |" in lines["b"]  # 20/40 is the bar
+    assert "- / - / -" in lines["c"] and "**fails**: succeeds on 1 of its 40 training layouts" in lines["c"]
+
+
 def test_compute_table_counts_a_shared_stage_once():
     from lapa_bench.app.pipeline import compute_table
 

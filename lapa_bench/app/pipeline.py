@@ -527,7 +527,7 @@ def _report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "St
         path = out / "pipeline.json"
         stages = json.loads(path.read_text())["stages"] if path.is_file() else {}
         collected = {k: v["seconds"] for k, v in stages.items() if k.startswith("collect") and v.get("seconds")}
-        return laq_table(out) + compute_table(cell_compute(cfg, out, stages), collected)
+        return check_table(out) + laq_table(out) + compute_table(cell_compute(cfg, out, stages), collected)
 
     st.run("report", lambda: _report(runs, out / "report", metrics, _report_references(cfg), missing, planned,
                                      tables()))
@@ -703,6 +703,37 @@ def _probe_laqs(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: "
         st.run(f"LAQ probe ({r.label} seed {seed}, {n}/task)", probe_one)
 
 
+TRAIN_LAYOUT_BAR = 0.5  # the learning check's closed-loop bar: success on at least this share of its training layouts
+
+
+def check_table(out: Path) -> str:
+    """Each checked cell's learning check (``checks/learning_check.json``): held-out action error against the mean
+    action and the image-blind twin, success on its own training layouts, and whether it passes; a cell that fails
+    is still evaluated and in the tables above, and this marks it."""
+    path = out / "checks" / "learning_check.json"
+    rows = json.loads(path.read_text()) if path.is_file() else []
+    if not rows:
+        return ""
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    lines = []
+    for r in rows:
+        why = []
+        if r.get("learned") is False:
+            why.append("does not beat the mean action and the blind twin offline")
+        k, _, n = str(r.get("train_layout_success_once", "")).partition("/")
+        if n and int(k) < TRAIN_LAYOUT_BAR * int(n):
+            why.append(f"succeeds on {k} of its {n} training layouts")
+        lines.append(f"| {r['label']} | {fmt(r.get('action_error'))} / {fmt(r.get('mean_action_error'))} / "
+                     f"{fmt(r.get('blind_twin_error'))} | {r.get('train_layout_success_once', '-')} | "
+                     + ("**fails**: " + "; ".join(why) if why else "passes") + " |")
+    return ("\n### Learning check (before evaluation; a cell that fails it is evaluated and reported all the same)\n\n"
+            "| cell | held-out action error: model / mean action / blind twin | training layouts (success any step) | "
+            "check |\n|---|---|---|---|\n" + "\n".join(lines) + "\n\n"
+            f"Passes: the held-out action error beats both references (`-`: the policy has no offline action error, "
+            f"e.g. UniPi's actions come from planned frames) and the policy succeeds on at least "
+            f"{TRAIN_LAYOUT_BAR:.0%} of its own training layouts.\n")
+
+
 def laq_table(out: Path) -> str:
     """The LAQ of every LAPA run in ``out`` that has one (per trained seed): how far it beats copying the first
     frame, how many codes it uses and the largest one's share, and its probe R^2 (codes -> true actions)."""
@@ -756,7 +787,8 @@ def cell_compute(cfg: PipelineConfig, out: Path, stages: dict) -> list[dict]:
                    if p.is_dir() and (p / "eval.json").is_file()] if shared and Path(shared).is_dir() else []
         folders += [(p.name, p, False) for p in sorted(run_out.iterdir()) if p.is_dir()
                     and (p / "eval.json").is_file() and p.name != "blind_twin"]
-        folders += [("finetune", run_out, False), ("blind twin", run_out / "blind_twin", False)]
+        main = "finetune" if hasattr(cfg.run_config(r, seed), "finetune") else "train"  # bc's, UniPi's video model
+        folders += [(main, run_out, False), ("blind twin", run_out / "blind_twin", False)]
         for name, folder, is_shared in folders:
             t = _train_seconds(folder)
             if t is not None:
