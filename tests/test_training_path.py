@@ -646,6 +646,23 @@ def test_dataset_settings_outlive_the_data(tmp_path):
     assert _sidecar_matches(ds, recipe) and not _sidecar_matches(ds, {**recipe, "episodes": 4})
 
 
+def test_a_finished_collection_is_found_done(tmp_path):
+    """The pipeline's collection stage is skipped when the folder holds the episodes asked for, for Bridge
+    demonstrations (one dataset per task, by task name) and for Panda videos (``panda_<Task>``): a complete Panda
+    collection was not recognised and its stage re-entered, replacing its recorded wall time by seconds."""
+    from lapa_bench.app.panda_videos import dataset_name
+    from lapa_bench.app.pipeline import CorpusSpec, _collected
+
+    panda = CorpusSpec(tasks=["PickCube-v1", "PushCube-v1"], episodes=3)
+    for t in panda.tasks:
+        tiny_dataset(tmp_path / "panda" / dataset_name(t), episodes=3)
+    assert _collected(tmp_path / "panda", panda, "panda")
+    assert not _collected(tmp_path / "panda", CorpusSpec(tasks=panda.tasks, episodes=4), "panda")
+    tiny_dataset(tmp_path / "demos" / "carrot", episodes=2)
+    assert _collected(tmp_path / "demos", CorpusSpec(tasks=["carrot"], episodes=2), "bridge")
+    assert not _collected(tmp_path / "demos", CorpusSpec(tasks=["carrot", "spoon"], episodes=2), "bridge")
+
+
 def test_a_setting_added_later_counts_as_its_default(tmp_path):
     """A fingerprint written before a setting existed compares as that setting's default (which, by rule,
     reproduces what was done before); any other value is refused."""

@@ -77,6 +77,11 @@ class _Solver:
         return a
 
 
+def dataset_name(task: str) -> str:
+    """The folder of one Panda task's videos in a collection: ``PickCube-v1`` -> ``panda_PickCube``."""
+    return f"panda_{task.split('-')[0]}"
+
+
 def collect_panda_task(cfg: PandaConfig, task: str, position: int = 0) -> dict:
     import gymnasium as gym
     from tqdm.auto import tqdm
@@ -89,7 +94,7 @@ def collect_panda_task(cfg: PandaConfig, task: str, position: int = 0) -> dict:
 
     if task not in PANDA_TASKS:
         raise KeyError(f"unknown Panda task {task!r}; known: {', '.join(PANDA_TASKS)}")
-    root = Path(cfg.out) / f"panda_{task.split('-')[0]}"
+    root = Path(cfg.out) / dataset_name(task)
     fps = 20 // cfg.frame_skip
     writer = LeRobotWriter(root, fps=fps, image_shape=(*cfg.image_size, 3), robot_type="panda", with_actions=False,
                            extra_info={"kind": "action-free videos (cross-embodiment: Panda, ManiSkill tabletop)",

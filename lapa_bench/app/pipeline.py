@@ -627,7 +627,7 @@ class Trained(NamedTuple):
 
 def _collected(folder: Path, spec: CorpusSpec, source: str) -> bool:
     """The collection in ``folder`` holds ``spec.episodes`` per task already (else collect runs, and resumes)."""
-    from lapa_bench.app.panda_videos import PANDA_TASKS
+    from lapa_bench.app.panda_videos import PANDA_TASKS, dataset_name
     from lapa_bench.data.lerobot import DatasetFormatError, open_datasets
     from tasks import resolve_tasks
 
@@ -635,8 +635,8 @@ def _collected(folder: Path, spec: CorpusSpec, source: str) -> bool:
         sets = open_datasets(folder)
     except DatasetFormatError:
         return False
-    names = (PANDA_TASKS if spec.tasks in (["all"], []) else spec.tasks) if source == "panda" \
-        else [t.name for t in resolve_tasks(spec.tasks)]
+    names = [dataset_name(t) for t in (PANDA_TASKS if spec.tasks in (["all"], []) else spec.tasks)] \
+        if source == "panda" else [t.name for t in resolve_tasks(spec.tasks)]
     have = {ds.root.name: len(ds) for ds in sets}
     return all(have.get(n, 0) >= spec.episodes for n in names)
 
