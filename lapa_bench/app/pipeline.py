@@ -719,7 +719,11 @@ def check_table(out: Path) -> str:
     for r in rows:
         why = []
         if r.get("learned") is False:
-            why.append("does not beat the mean action and the blind twin offline")
+            err = r.get("action_error")
+            beaten = [name for name, ref in (("the mean action", r.get("mean_action_error")),
+                                             ("its blind twin", r.get("blind_twin_error")))
+                      if err is None or ref is None or err >= ref]
+            why.append(f"offline, not below {' nor '.join(beaten) or 'its references'}")
         k, _, n = str(r.get("train_layout_success_once", "")).partition("/")
         if n and int(k) < TRAIN_LAYOUT_BAR * int(n):
             why.append(f"succeeds on {k} of its {n} training layouts")

@@ -385,10 +385,12 @@ def plot_efficiency(eff: pd.DataFrame, path: Path, metric: str = "success_once")
         ax.plot(g["demos_per_task"], g[metric], marker="o", label=method)
         ax.fill_between(g["demos_per_task"], g["lo"], g["hi"], alpha=0.15)
     if eff["train_seeds"].nunique() > 1:
+        side = {m: (-12 if i % 2 else 6) for i, m in enumerate(dict.fromkeys(eff["method"]))}  # apart where lines meet
         for r in eff.itertuples():
             ax.annotate(f"{r.train_seeds} seed{'s' if r.train_seeds > 1 else ''}", (r.demos_per_task, getattr(r, metric)),
-                        textcoords="offset points", xytext=(4, -12), fontsize=7, color="dimgray")
+                        textcoords="offset points", xytext=(4, side[r.method]), fontsize=7, color="dimgray")
     ax.set_xscale("log")
+    ax.minorticks_off()
     sizes = sorted(eff["demos_per_task"].unique())
     ax.set_xticks(sizes, [str(x) for x in sizes])
     ax.set_xlabel("labelled demonstrations per task")
