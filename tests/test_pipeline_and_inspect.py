@@ -174,7 +174,7 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
 def test_check_table_marks_a_cell_that_fails_its_learning_check(tmp_path):
     """The report's learning-check table: a cell that does not beat its references offline, or succeeds on fewer
     than half of its training layouts, is marked as failing; one without an offline check is judged closed loop."""
-    from lapa_bench.app.pipeline import check_table
+    from lapa_bench.app.pipeline import check_failures, check_table
 
     assert check_table(tmp_path) == ""
     (tmp_path / "checks").mkdir()
@@ -189,6 +189,8 @@ def test_check_table_marks_a_cell_that_fails_its_learning_check(tmp_path):
     assert lines["a"].endswith("| 34/40 | passes |") and "0.150 / 0.380 / 0.180" in lines["a"]
     assert "**fails**: offline, not below its blind twin |" in lines["b"]  # 20/40 is the bar
     assert "- / - / -" in lines["c"] and "**fails**: succeeds on 1 of its 40 training layouts" in lines["c"]
+    assert [check_failures(r) for r in rows] == [[], ["offline, not below its blind twin"],
+                                                 ["succeeds on 1 of its 40 training layouts"]]  # the console's too
 
 
 def test_compute_table_counts_a_shared_stage_once():

@@ -706,6 +706,23 @@ def _probe_laqs(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: "
 TRAIN_LAYOUT_BAR = 0.5  # the learning check's closed-loop bar: success on at least this share of its training layouts
 
 
+def check_failures(row: dict) -> list[str]:
+    """Why a cell fails its learning check (a row of ``checks/learning_check.json``; empty: it passes): offline,
+    its held-out action error not below the mean action's or its blind twin's; closed loop, success on fewer than
+    :data:`TRAIN_LAYOUT_BAR` of its own training layouts."""
+    why = []
+    if row.get("learned") is False:
+        err = row.get("action_error")
+        beaten = [name for name, ref in (("the mean action", row.get("mean_action_error")),
+                                         ("its blind twin", row.get("blind_twin_error")))
+                  if err is None or ref is None or err >= ref]
+        why.append(f"offline, not below {' nor '.join(beaten) or 'its references'}")
+    k, _, n = str(row.get("train_layout_success_once", "")).partition("/")
+    if n and int(k) < TRAIN_LAYOUT_BAR * int(n):
+        why.append(f"succeeds on {k} of its {n} training layouts")
+    return why
+
+
 def check_table(out: Path) -> str:
     """Each checked cell's learning check (``checks/learning_check.json``): held-out action error against the mean
     action and the image-blind twin, success on its own training layouts, and whether it passes; a cell that fails
@@ -717,16 +734,7 @@ def check_table(out: Path) -> str:
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     lines = []
     for r in rows:
-        why = []
-        if r.get("learned") is False:
-            err = r.get("action_error")
-            beaten = [name for name, ref in (("the mean action", r.get("mean_action_error")),
-                                             ("its blind twin", r.get("blind_twin_error")))
-                      if err is None or ref is None or err >= ref]
-            why.append(f"offline, not below {' nor '.join(beaten) or 'its references'}")
-        k, _, n = str(r.get("train_layout_success_once", "")).partition("/")
-        if n and int(k) < TRAIN_LAYOUT_BAR * int(n):
-            why.append(f"succeeds on {k} of its {n} training layouts")
+        why = check_failures(r)
         lines.append(f"| {r['label']} | {fmt(r.get('action_error'))} / {fmt(r.get('mean_action_error'))} / "
                      f"{fmt(r.get('blind_twin_error'))} | {r.get('train_layout_success_once', '-')} | "
                      + ("**fails**: " + "; ".join(why) if why else "passes") + " |")
@@ -926,11 +934,11 @@ def learning_check(ckpts: dict, folder: Path, train_layouts: int, workers: int, 
     print("[pipeline] learning check (held-out action error in std units; lower is better):")
     for r in rows:
         fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-        flag = "" if r["learned"] else "   <-- does not beat its references"
+        why = check_failures(r)
         print(f"  {r['label']:<24} model {fmt(r['action_error'])}  mean action {fmt(r['mean_action_error'])}  "
               f"blind twin {fmt(r['blind_twin_error'])}"
               + (f"  training layouts {r['train_layout_success_once']}" if "train_layout_success_once" in r else "")
-              + ("" if r["learned"] is None else flag))
+              + (f"   <-- fails: {'; '.join(why)}" if why else ""))
     return rows
 
 

@@ -437,14 +437,14 @@ def write_settings_sidecar(path, spec: dict) -> Path:
     that reads only the first N per task did not collect them, and must not rewrite what did."""
     from lapa_bench.io import write_json_atomic
 
-    side = settings_sidecar(path)
+    side, settings = settings_sidecar(path), dataset_settings(path)
     if side.is_file():
         old = json.loads(side.read_text())
-        same = json.loads(json.dumps(dataset_settings(path), sort_keys=True)) == old.get("settings")
+        same = json.loads(json.dumps(settings, sort_keys=True)) == old.get("settings")
         theirs, mine = dict(old.get("spec") or {}), json.loads(json.dumps(spec))
         if same and theirs.pop("episodes", 0) >= mine.pop("episodes", 0) and theirs == mine:
             return side
-    write_json_atomic(side, {"spec": spec, "settings": dataset_settings(path)}, sort_keys=True)
+    write_json_atomic(side, {"spec": spec, "settings": settings}, sort_keys=True)
     return side
 
 
