@@ -57,3 +57,38 @@ def test_the_committed_checkpoint_keeps_its_outcomes(num_envs):
         torch.set_num_threads(threads)
     keys = ("success_once", "success_at_end", "grasped", "consecutive_grasp", "steps", "outcome")
     assert [{k: r[k] for k in keys} for r in got] == [{k: r[k] for k in keys} for r in _expected()]
+
+
+@requires_sim
+def test_the_committed_checkpoint_in_half_precision_keeps_its_outcomes(tmp_path):
+    """`lapa-bench checkpoint half` stores float16 weights that load back into the float32 model: the golden
+    checkpoint converted so still succeeds and fails where its records say (a success and a miss)."""
+    import shutil
+
+    import torch
+
+    from lapa_bench.policy import make_policy
+    from lapa_bench.rollout import run_batch
+    from lapa_bench.training.checkpoint import to_half
+    from tasks import get_task, make_env
+
+    for f in CELL.iterdir():
+        if f.is_file() and (f.suffix == ".safetensors" or f.name.startswith(("config", "tokenizer"))):
+            shutil.copy2(f, tmp_path / f.name)
+    assert to_half(tmp_path)["converted"] > 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        policy = make_policy("scratch", checkpoint=str(tmp_path), device="cpu")
+        got = []
+        for task, episode in (LAYOUTS[0], LAYOUTS[4]):
+            env = make_env(get_task(task), num_envs=1, backend="cpu")
+            try:
+                got += run_batch(env, policy, [(episode, 0)])
+            finally:
+                env.close()
+    finally:
+        torch.set_num_threads(threads)
+    exp = _expected()
+    assert [(r["outcome"], r["success_once"]) for r in got] == [(exp[i]["outcome"], exp[i]["success_once"])
+                                                                for i in (0, 4)]

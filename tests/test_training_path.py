@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -695,3 +696,102 @@ def test_learning_check_keeps_the_rows_of_cells_checked_by_other_runs(tmp_path, 
     learning_check(cell("scratch/n25/s0", 0.16), folder, 0, 1, None)
     rows = json.loads((folder / "learning_check.json").read_text())
     assert [(r["label"], r["action_error"]) for r in rows] == [("scratch/n25/s1", 0.14), ("scratch/n25/s0", 0.16)]
+
+
+# -- half precision ---------------------------------------------------------------------------
+def _small_checkpoint(folder, policy="scratch"):
+    from lapa_bench.training import checkpoint
+
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.LayerNorm(32))
+    checkpoint.save_weights(m, folder)
+    (folder / "config.json").write_text(json.dumps({"policy": policy, "config": {}}) if policy else "{}")
+    return m
+
+
+def test_to_half_halves_big_tensors_and_loads_back_into_float32(tmp_path):
+    from safetensors.torch import load_file
+
+    from lapa_bench.training import checkpoint
+
+    m = _small_checkpoint(tmp_path)
+    before = (tmp_path / "model.safetensors").stat().st_size
+    info = checkpoint.to_half(tmp_path)
+    stored = load_file(tmp_path / "model.safetensors")
+    assert stored["0.weight"].dtype == torch.float16  # 64 x 32 = 2048 elements
+    assert stored["0.bias"].dtype == stored["1.weight"].dtype == torch.float32  # 32 elements: kept
+    assert info["converted"] == 1 and info["kept_float32"] == 3 and info["bytes"]["after"] < before
+    back = checkpoint.load_weights(torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.LayerNorm(32)), tmp_path)
+    assert back[0].weight.dtype == torch.float32
+    assert torch.allclose(back[0].weight, m[0].weight, atol=1e-3) and not torch.equal(back[0].weight, m[0].weight)
+    with pytest.raises(ValueError, match="half precision already"):
+        checkpoint.to_half(tmp_path)
+
+
+@pytest.mark.parametrize("fp16_successes", [7, 6])
+def test_half_precision_keeps_float16_only_when_the_training_layouts_agree(tmp_path, monkeypatch, fp16_successes):
+    """The training-layout check runs before and after; fewer successes in float16 restore the float32 file."""
+    from lapa_bench.app import replay
+    from lapa_bench.fingerprint import files_fingerprint
+
+    _small_checkpoint(tmp_path)
+    fp32 = files_fingerprint(tmp_path)
+    original = (tmp_path / "model.safetensors").read_bytes()
+    calls = []
+
+    def fake_check(demos, max_episodes, workers, policy, checkpoint, progress):
+        calls.append((policy, files_fingerprint(checkpoint)))
+        k = 7 if len(calls) == 1 else fp16_successes
+        return {"episodes": [{"success_once": i < k} for i in range(8)]}
+
+    monkeypatch.setattr(replay, "replay_check", fake_check)
+    if fp16_successes < 7:
+        with pytest.raises(ValueError, match="6/8 training layouts against 7/8 in float32; the float32 weights are restored"):
+            replay.half_precision(tmp_path, "demos")
+        assert (tmp_path / "model.safetensors").read_bytes() == original and not (tmp_path / "half.json").exists()
+    else:
+        info = replay.half_precision(tmp_path, "demos")
+        assert info["training_layouts"]["success_once"] == {"float32": "7/8", "float16": "7/8"}
+        assert info["fingerprint"] == {"float32": fp32, "float16": files_fingerprint(tmp_path)} != fp32
+        assert json.loads((tmp_path / "half.json").read_text()) == info
+    assert [c[0] for c in calls] == ["scratch", "scratch"] and calls[0][1] == fp32 != calls[1][1]
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []  # the backup is gone
+
+
+def test_half_precision_refuses_a_checkpoint_that_names_no_policy(tmp_path):
+    from lapa_bench.app.replay import half_precision
+
+    _small_checkpoint(tmp_path, policy=None)
+    with pytest.raises(ValueError, match="names no policy"):
+        half_precision(tmp_path, "demos")
+
+
+def test_training_layout_check_of_other_weights_is_redone(tmp_path, monkeypatch):
+    """A training-layout check names the weights it ran (their files' fingerprint); once the checkpoint holds
+    other weights (e.g. converted to half precision), the pipeline checks again instead of reusing it."""
+    from lapa_bench.app import replay
+    from lapa_bench.app.pipeline import Stages, Trained, learning_check
+    from lapa_bench.fingerprint import files_fingerprint
+    from lapa_bench.training import checkpoint
+
+    ck = tmp_path / "cell"
+    _small_checkpoint(ck)
+    (ck / "eval.json").write_text(json.dumps({"action_error": 0.1, "mean_action_error": 0.4, "learned": True}))
+    runs = []
+
+    def fake_check(demos, max_episodes, out, workers, policy, checkpoint, progress):
+        runs.append(files_fingerprint(checkpoint))
+        res = {"episodes": [{"success_once": True}], "checkpoint_fingerprint": files_fingerprint(checkpoint)}
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(res))
+        return res
+
+    monkeypatch.setattr(replay, "replay_check", fake_check)
+    cells = {"scratch/n25/s0": Trained("scratch", ck, "scratch", {}, "demos")}
+    st = Stages(tmp_path / "out")
+    learning_check(cells, tmp_path / "checks", 1, 1, st)
+    learning_check(cells, tmp_path / "checks", 1, 1, st)
+    assert len(runs) == 1  # the same weights: reused
+    checkpoint.to_half(ck)
+    learning_check(cells, tmp_path / "checks", 1, 1, st)
+    assert len(runs) == 2 and runs[1] == files_fingerprint(ck)

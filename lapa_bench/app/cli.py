@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    for add in (_add_eval, _add_report, _add_collect, _add_data, add_method_commands, _add_pipeline, _add_serve,
-                _add_listings):
+    for add in (_add_eval, _add_report, _add_collect, _add_data, _add_checkpoint, add_method_commands, _add_pipeline,
+                _add_serve, _add_listings):
         add(sub)
     return p
 
@@ -190,6 +190,23 @@ def _add_data(sub) -> None:
     ss.add_argument("--episodes", type=int, required=True, help="episodes per dataset (per task)")
 
 
+def _add_checkpoint(sub) -> None:
+    """`lapa-bench checkpoint`."""
+    c = sub.add_parser("checkpoint", help="operations on a trained checkpoint folder")
+    csub = c.add_subparsers(dest="checkpoint_command", metavar="ACTION", required=True)
+    h = csub.add_parser("half", help="store a policy's weights in half precision if that keeps its training-layout "
+                        "success (half the size, e.g. to commit it)",
+                        description="Runs the training-layout check on the float32 weights, converts every float32 "
+                        "tensor of 1024+ elements to float16 (smaller ones, such as normalizer statistics, stay "
+                        "float32; loading casts back to float32), runs the check again and keeps the float16 file "
+                        "only if it solves at least as many layouts; writes CHECKPOINT/half.json. An evaluation names "
+                        "its checkpoint by its files: convert before evaluating.")
+    h.add_argument("checkpoint", help="a policy checkpoint folder (config.json naming its policy + model.safetensors)")
+    h.add_argument("--demos", required=True, help="the demonstrations it was trained on (their recorded layouts)")
+    h.add_argument("--max-episodes", type=int, default=10, help="layouts per task checked (default 10)")
+    h.add_argument("--workers", type=int, default=1, help="datasets checked in parallel processes")
+
+
 def _add_pipeline(sub) -> None:
     """`lapa-bench pipeline`."""
     pl = sub.add_parser("pipeline", help="data -> LAQ -> LAPA -> baselines -> eval -> table, cached and resumable",
@@ -319,6 +336,13 @@ def cmd_collect(args) -> int:
         return 0
     collect(CollectConfig(**common, **_given(args, BRIDGE_COLLECT_FLAGS)),
             workers=args.workers)
+    return 0
+
+
+def cmd_checkpoint(args) -> int:
+    from lapa_bench.app.replay import half_precision
+
+    half_precision(args.checkpoint, args.demos, max_episodes=args.max_episodes, workers=args.workers)
     return 0
 
 
@@ -524,8 +548,8 @@ def cmd_serve(args) -> int:
 
 
 COMMANDS = {"eval": cmd_eval, "serve": cmd_serve, "report": cmd_report, "collect": cmd_collect, "data": cmd_data,
-            "pipeline": cmd_pipeline, "policies": cmd_policies, "methods": cmd_methods, "tasks": cmd_tasks,
-            "assets": cmd_assets}
+            "checkpoint": cmd_checkpoint, "pipeline": cmd_pipeline, "policies": cmd_policies, "methods": cmd_methods,
+            "tasks": cmd_tasks, "assets": cmd_assets}
 EXTRA_ARGS = {"eval", "pipeline", "data", "serve"}  # take dotted config flags (--policy.KEY / --KEY) parsed late
 
 

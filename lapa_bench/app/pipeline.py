@@ -904,6 +904,7 @@ def learning_check(ckpts: dict, folder: Path, train_layouts: int, workers: int, 
     layouts of its own training demonstrations. Prints a table; a policy that does not beat its
     references is flagged (its evaluation is a bug report about the recipe, not a finding)."""
     from lapa_bench.app.replay import replay_check
+    from lapa_bench.fingerprint import files_fingerprint
     from lapa_bench.io import write_json_atomic
 
     rows = []
@@ -914,6 +915,11 @@ def learning_check(ckpts: dict, folder: Path, train_layouts: int, workers: int, 
                "blind_twin_error": ev.get("blind_twin", {}).get("action_error"), "learned": ev.get("learned")}
         if train_layouts > 0:
             path = folder / f"{slug(label)}.json"
+            checked = json.loads(path.read_text()).get("checkpoint_fingerprint") if path.is_file() else None
+            if checked and checked != files_fingerprint(ck):  # (checks made before this was recorded name none)
+                print(f"[pipeline] {path} checked other weights than {ck} now holds (e.g. converted to half "
+                      "precision since): checking again")
+                path.unlink()
             if not path.is_file():
                 st.run(f"train-layout check ({label})", lambda path=path, policy=policy, ck=ck, demos=t.demos: replay_check(
                     demos, max_episodes=train_layouts, out=path, workers=workers, policy=policy, checkpoint=str(ck),

@@ -121,6 +121,57 @@ def replay_check(root, max_episodes=None, out=None, progress: bool = True, worke
             print(f"[replay-check] {len(errors)} episodes failed with an error, first: {errors[0]}")
     summary = {"rate": rate, "n": len(rec), "policy": policy, "checkpoint": checkpoint,
                "policy_config": policy_config or {}, "episodes": results}
+    if checkpoint:  # which weights were checked (a check of other weights is not reused: pipeline.learning_check)
+        from lapa_bench.fingerprint import files_fingerprint
+
+        summary["checkpoint_fingerprint"] = files_fingerprint(checkpoint)
     if out:
         write_json_atomic(out, summary)
     return summary
+
+
+def half_precision(checkpoint, demos, max_episodes: int = 10, workers: int = 1) -> dict:
+    """Store a policy checkpoint's weights in half precision (:func:`lapa_bench.training.checkpoint.to_half`) only
+    if that keeps its success on its training layouts: the training-layout check (the first ``max_episodes``
+    layouts per task of ``demos``, the demonstrations it was trained on) runs on the float32 weights, then on the
+    float16 ones; fewer successes in float16 restore the float32 file and raise. Writes ``CHECKPOINT/half.json``
+    (both checks, the conversion, both files' fingerprints) and returns it."""
+    import json
+    import shutil
+    import tempfile
+
+    from lapa_bench.fingerprint import files_fingerprint
+    from lapa_bench.training.checkpoint import CONFIG_FILE, MODEL_FILE, to_half
+
+    ck = Path(checkpoint)
+    header = json.loads((ck / CONFIG_FILE).read_text()) if (ck / CONFIG_FILE).is_file() else {}
+    policy = header.get("policy")
+    if not policy:
+        raise ValueError(f"{ck} is not a policy checkpoint ({CONFIG_FILE} names no policy), so no training-layout "
+                         "check can show that half precision keeps its success; convert only policy checkpoints")
+
+    def successes() -> tuple[int, int]:
+        eps = replay_check(demos, max_episodes=max_episodes, workers=workers, policy=policy, checkpoint=str(ck),
+                           progress=False)["episodes"]
+        return sum(bool(e["success_once"]) for e in eps), len(eps)
+
+    fp32 = files_fingerprint(ck)
+    before = successes()
+    with tempfile.TemporaryDirectory(dir=ck) as keep:
+        backup = Path(keep) / MODEL_FILE
+        shutil.copy2(ck / MODEL_FILE, backup)
+        change = to_half(ck)
+        after = successes()
+        if after[0] < before[0]:
+            shutil.copy2(backup, ck / MODEL_FILE)
+            raise ValueError(f"{ck}: half precision solves {after[0]}/{after[1]} training layouts against "
+                             f"{before[0]}/{before[1]} in float32; the float32 weights are restored")
+    info = {"dtype": "float16", **change, "fingerprint": {"float32": fp32, "float16": files_fingerprint(ck)},
+            "training_layouts": {"demos": str(demos), "max_episodes_per_task": max_episodes,
+                                 "success_once": {"float32": f"{before[0]}/{before[1]}",
+                                                  "float16": f"{after[0]}/{after[1]}"}}}
+    write_json_atomic(ck / "half.json", info)
+    print(f"[checkpoint half] {ck}: {change['converted']} tensors in float16 "
+          f"({change['bytes']['before'] / 2**20:.1f} -> {change['bytes']['after'] / 2**20:.1f} MiB); training "
+          f"layouts {before[0]}/{before[1]} in float32, {after[0]}/{after[1]} in float16")
+    return info

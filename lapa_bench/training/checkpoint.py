@@ -47,6 +47,33 @@ def save_weights(module, directory) -> Path:
     return d
 
 
+HALF_MIN_NUMEL = 1024  # smaller float tensors (normalizer statistics, action bins, norms, biases) stay float32
+
+
+def to_half(directory, min_numel: int = HALF_MIN_NUMEL) -> dict:
+    """Rewrite ``directory/model.safetensors`` with every float32 tensor of at least ``min_numel`` elements in
+    float16 (loading copies them back into the model's float32 parameters). Returns what changed. An evaluation
+    names its checkpoint by its files (:func:`lapa_bench.fingerprint.files_fingerprint`): convert before
+    evaluating, never a checkpoint whose evaluations are kept."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = Path(directory) / MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: give a checkpoint folder (config.json + {MODEL_FILE})")
+    weights = load_file(path)
+    big = [k for k, v in weights.items() if v.dtype == torch.float32 and v.numel() >= min_numel]
+    if not big:
+        raise ValueError(f"{path} has no float32 tensor of {min_numel}+ elements: it is half precision already")
+    before = path.stat().st_size
+    tmp = atomic_path(path)
+    save_file({k: (v.half() if k in big else v).contiguous() for k, v in weights.items()}, tmp)
+    os.replace(tmp, path)
+    kept = [k for k, v in weights.items() if v.is_floating_point() and k not in big]
+    return {"converted": len(big), "kept_float32": len(kept), "min_numel": min_numel,
+            "bytes": {"before": before, "after": path.stat().st_size}}
+
+
 def read_config(directory, what: str) -> dict:
     """The ``config`` dict of a checkpoint; ``what`` says what the folder should be (for the error)."""
     d = Path(directory)
