@@ -183,14 +183,17 @@ def test_check_table_marks_a_cell_that_fails_its_learning_check(tmp_path):
             {"label": "b", "action_error": 0.3, "mean_action_error": 0.38, "blind_twin_error": 0.2, "learned": False,
              "train_layout_success_once": "20/40"},
             {"label": "c", "action_error": None, "mean_action_error": None, "blind_twin_error": None, "learned": None,
-             "train_layout_success_once": "1/40"}]
+             "train_layout_success_once": "1/40"},
+            {"label": "d", "action_error": 0.15, "mean_action_error": 0.38, "blind_twin_error": 0.18, "learned": True,
+             "train_layout_success_once": "35/40", "half": {"float32": "34/40", "float16": "35/40"}}]
     (tmp_path / "checks" / "learning_check.json").write_text(json.dumps(rows))
     lines = {ln.split(" | ")[0][2:]: ln for ln in check_table(tmp_path).splitlines() if ln.startswith("| ")}
     assert lines["a"].endswith("| 34/40 | passes |") and "0.150 / 0.380 / 0.180" in lines["a"]
     assert "**fails**: offline, not below its blind twin |" in lines["b"]  # 20/40 is the bar
     assert "- / - / -" in lines["c"] and "**fails**: succeeds on 1 of its 40 training layouts" in lines["c"]
+    assert lines["d"].endswith("| 35/40 (weights in float16; float32: 34/40) | passes |")
     assert [check_failures(r) for r in rows] == [[], ["offline, not below its blind twin"],
-                                                 ["succeeds on 1 of its 40 training layouts"]]  # the console's too
+                                                 ["succeeds on 1 of its 40 training layouts"], []]  # the console's too
 
 
 def test_compute_table_counts_a_shared_stage_once():

@@ -793,5 +793,8 @@ def test_training_layout_check_of_other_weights_is_redone(tmp_path, monkeypatch)
     learning_check(cells, tmp_path / "checks", 1, 1, st)
     assert len(runs) == 1  # the same weights: reused
     checkpoint.to_half(ck)
-    learning_check(cells, tmp_path / "checks", 1, 1, st)
+    (ck / "half.json").write_text(json.dumps({"training_layouts": {"success_once": {"float32": "1/1",
+                                                                                      "float16": "1/1"}}}))
+    rows = learning_check(cells, tmp_path / "checks", 1, 1, st)
     assert len(runs) == 2 and runs[1] == files_fingerprint(ck)
+    assert rows[0]["half"] == {"float32": "1/1", "float16": "1/1"}  # the report's check table names it

@@ -735,15 +735,17 @@ def check_table(out: Path) -> str:
     lines = []
     for r in rows:
         why = check_failures(r)
+        half = f" (weights in float16; float32: {r['half']['float32']})" if r.get("half") else ""
         lines.append(f"| {r['label']} | {fmt(r.get('action_error'))} / {fmt(r.get('mean_action_error'))} / "
-                     f"{fmt(r.get('blind_twin_error'))} | {r.get('train_layout_success_once', '-')} | "
+                     f"{fmt(r.get('blind_twin_error'))} | {r.get('train_layout_success_once', '-')}{half} | "
                      + ("**fails**: " + "; ".join(why) if why else "passes") + " |")
     return ("\n### Learning check (before evaluation; a cell that fails it is evaluated and reported all the same)\n\n"
             "| cell | held-out action error: model / mean action / blind twin | training layouts (success any step) | "
             "check |\n|---|---|---|---|\n" + "\n".join(lines) + "\n\n"
             f"Passes: the held-out action error beats both references (`-`: the policy has no offline action error, "
             f"e.g. UniPi's actions come from planned frames) and the policy succeeds on at least "
-            f"{TRAIN_LAYOUT_BAR:.0%} of its own training layouts.\n")
+            f"{TRAIN_LAYOUT_BAR:.0%} of its own training layouts. The held-out errors are the float32 weights'; "
+            f"a cell stored in float16 is checked on its training layouts in both.\n")
 
 
 def laq_table(out: Path) -> str:
@@ -913,6 +915,9 @@ def learning_check(ckpts: dict, folder: Path, train_layouts: int, workers: int, 
         ev = json.loads((Path(ck) / "eval.json").read_text())
         row = {"label": label, "action_error": ev.get("action_error"), "mean_action_error": ev.get("mean_action_error"),
                "blind_twin_error": ev.get("blind_twin", {}).get("action_error"), "learned": ev.get("learned")}
+        half = Path(ck) / "half.json"  # stored in float16 after training (`lapa-bench checkpoint half`)
+        if half.is_file():
+            row["half"] = json.loads(half.read_text())["training_layouts"]["success_once"]
         if train_layouts > 0:
             path = folder / f"{slug(label)}.json"
             checked = json.loads(path.read_text()).get("checkpoint_fingerprint") if path.is_file() else None
