@@ -9,6 +9,8 @@
     OUT/best/               with ``keep: best``: the best held-out step's weights + best.json
     OUT/fingerprint.json    the settings that made it (lapa_bench.fingerprint); in a folder of stages several runs
                             share (:func:`shared_stages`), what those stages were built from
+    OUT/half.json           only when `lapa-bench checkpoint half` stored the weights in float16 (:func:`to_half`):
+                            the training-layout check in float32 and in float16, both files' fingerprints
 
 Every file is written atomically (temp file + rename), so a crash never leaves a torn checkpoint.
 """
