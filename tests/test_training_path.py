@@ -762,8 +762,19 @@ def test_half_precision_refuses_a_checkpoint_that_names_no_policy(tmp_path):
     from lapa_bench.app.replay import half_precision
 
     _small_checkpoint(tmp_path, policy=None)
-    with pytest.raises(ValueError, match="names no policy"):
+    with pytest.raises(ValueError, match="Only a policy checkpoint is converted"):
         half_precision(tmp_path, "demos")
+
+
+def test_half_precision_refuses_half_weights_before_any_check(tmp_path, monkeypatch):
+    from lapa_bench.app import replay
+    from lapa_bench.training import checkpoint
+
+    _small_checkpoint(tmp_path)
+    checkpoint.to_half(tmp_path)
+    monkeypatch.setattr(replay, "replay_check", lambda *a, **k: pytest.fail("checked weights it cannot convert"))
+    with pytest.raises(ValueError, match="half precision already"):
+        replay.half_precision(tmp_path, "demos")
 
 
 def test_training_layout_check_of_other_weights_is_redone(tmp_path, monkeypatch):

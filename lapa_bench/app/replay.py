@@ -136,19 +136,21 @@ def half_precision(checkpoint, demos, max_episodes: int = 10, workers: int = 1) 
     layouts per task of ``demos``, the demonstrations it was trained on) runs on the float32 weights, then on the
     float16 ones; fewer successes in float16 restore the float32 file and raise. Writes ``CHECKPOINT/half.json``
     (both checks, the conversion, both files' fingerprints) and returns it."""
-    import json
     import shutil
     import tempfile
 
+    from lapa_bench.config import ConfigError
     from lapa_bench.fingerprint import files_fingerprint
-    from lapa_bench.training.checkpoint import CONFIG_FILE, MODEL_FILE, to_half
+    from lapa_bench.policy import read_checkpoint_config
+    from lapa_bench.training.checkpoint import MODEL_FILE, halvable, to_half
 
     ck = Path(checkpoint)
-    header = json.loads((ck / CONFIG_FILE).read_text()) if (ck / CONFIG_FILE).is_file() else {}
-    policy = header.get("policy")
-    if not policy:
-        raise ValueError(f"{ck} is not a policy checkpoint ({CONFIG_FILE} names no policy), so no training-layout "
-                         "check can show that half precision keeps its success; convert only policy checkpoints")
+    try:
+        policy, _ = read_checkpoint_config(ck)
+    except ConfigError as e:
+        raise ConfigError(f"{e}. Only a policy checkpoint is converted: its training-layout check shows whether half "
+                          "precision keeps its success") from None
+    halvable(ck)  # already half precision: refused before the checks run
 
     def successes() -> tuple[int, int]:
         eps = replay_check(demos, max_episodes=max_episodes, workers=workers, policy=policy, checkpoint=str(ck),

@@ -52,21 +52,34 @@ def save_weights(module, directory) -> Path:
 HALF_MIN_NUMEL = 1024  # smaller float tensors (normalizer statistics, action bins, norms, biases) stay float32
 
 
+def halvable(directory, min_numel: int = HALF_MIN_NUMEL) -> list[str]:
+    """The tensors :func:`to_half` would store in float16 (float32, at least ``min_numel`` elements), read from the
+    file's header alone; raises when there are none (the weights are half precision already)."""
+    import math
+
+    from safetensors import safe_open
+
+    path = Path(directory) / MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: give a checkpoint folder (config.json + {MODEL_FILE})")
+    with safe_open(path, "pt") as f:
+        big = [k for k in f.keys()
+               if f.get_slice(k).get_dtype() == "F32" and math.prod(f.get_slice(k).get_shape()) >= min_numel]
+    if not big:
+        raise ValueError(f"{path} has no float32 tensor of {min_numel}+ elements: it is half precision already")
+    return big
+
+
 def to_half(directory, min_numel: int = HALF_MIN_NUMEL) -> dict:
     """Rewrite ``directory/model.safetensors`` with every float32 tensor of at least ``min_numel`` elements in
     float16 (loading copies them back into the model's float32 parameters). Returns what changed. An evaluation
     names its checkpoint by its files (:func:`lapa_bench.fingerprint.files_fingerprint`): convert before
     evaluating, never a checkpoint whose evaluations are kept."""
-    import torch
     from safetensors.torch import load_file, save_file
 
+    big = set(halvable(directory, min_numel))
     path = Path(directory) / MODEL_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: give a checkpoint folder (config.json + {MODEL_FILE})")
     weights = load_file(path)
-    big = [k for k, v in weights.items() if v.dtype == torch.float32 and v.numel() >= min_numel]
-    if not big:
-        raise ValueError(f"{path} has no float32 tensor of {min_numel}+ elements: it is half precision already")
     before = path.stat().st_size
     tmp = atomic_path(path)
     save_file({k: (v.half() if k in big else v).contiguous() for k, v in weights.items()}, tmp)
