@@ -271,7 +271,7 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
         if rt.main:
             checkpoint.save_state(last, model, opt, step, {"name": name, "train": asdict(cfg), **(state or {}),
                                                            "seconds": round(seconds_before + time.perf_counter()
-                                                                            - started, 1)})
+                                                                            - started, 3)})
 
     def set_lr():
         for g in opt.param_groups:
@@ -370,7 +370,7 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
         if selected:
             metrics["selected"] = selected
         metrics.setdefault("train", {"steps": cfg.steps, "device": str(rt.device),
-                                     "seconds_this_session": round(time.perf_counter() - started, 1),
-                                     "seconds": round(seconds_before + time.perf_counter() - started, 1)})
+                                     "seconds_this_session": round(time.perf_counter() - started, 3),  # ms: a short run is not 0
+                                     "seconds": round(seconds_before + time.perf_counter() - started, 3)})
         checkpoint.finish(out, metrics)
     return model
