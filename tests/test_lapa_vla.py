@@ -36,6 +36,28 @@ def test_constant_accuracy_reference():
     assert constant_accuracy(np.zeros((3, 4, 2), dtype=int)) == 1.0  # (N, K, ...) is flattened per sample
 
 
+def test_shuffled_targets_keep_the_codes_counts_and_drop_the_motion():
+    from policies.lapa.train import shuffled_targets
+
+    rng = np.random.default_rng(0)
+    codes = {f"ep{i}": rng.integers(0, 16, (40 + i, 1)) + 16 * (i % 2) for i in range(6)}
+    assert shuffled_targets(codes, "laq", 0) is codes
+    ep = shuffled_targets(codes, "episode_shuffled", 3)
+    for k in codes:  # each episode keeps its own codes (its scene), in another order (not the motion's)
+        assert sorted(ep[k].ravel()) == sorted(codes[k].ravel()) and not np.array_equal(ep[k], codes[k])
+    corpus = shuffled_targets(codes, "corpus_shuffled", 3)
+    assert {k: len(v) for k, v in corpus.items()} == {k: len(v) for k, v in codes.items()}
+    everything = lambda d: sorted(np.concatenate(list(d.values())).ravel())  # noqa: E731
+    assert everything(corpus) == everything(codes)
+    # codes 16-31 belong to odd episodes only: shuffled over the corpus, even episodes get them too
+    assert any((corpus[f"ep{i}"] >= 16).any() for i in (0, 2, 4))
+    for how in ("episode_shuffled", "corpus_shuffled"):  # fixed by the seed
+        a, b, c = (shuffled_targets(codes, how, s) for s in (3, 3, 4))
+        assert all(np.array_equal(a[k], b[k]) for k in codes) and not all(np.array_equal(a[k], c[k]) for k in codes)
+    with pytest.raises(ValueError, match="targets="):
+        shuffled_targets(codes, "reversed", 0)
+
+
 def test_shapes_both_heads_and_configs():
     m = LAPAModel(micro(head="latent"))
     px, tok = batch(m)

@@ -41,10 +41,37 @@ class ScratchConfig:
     blind_twin_fraction: float = 0.5
 
 
+TARGETS = ("laq", "episode_shuffled", "corpus_shuffled")
+
+
 @dataclass
 class LAPATrainConfig(ScratchConfig):
     laq: LAQTrainConfig = field(default_factory=LAQTrainConfig)  # stage 1
     pretrain: TrainConfig = field(default_factory=TrainConfig)  # stage 2
+    # what each frame of the latent pretraining is trained to predict: laq: its own LAQ codes (LAPA);
+    # episode_shuffled: the codes of another frame of the same episode (a permutation of the episode's codes,
+    # fixed by pretrain.seed): the target still needs the scene, objects and task, but not the motion at that
+    # step; corpus_shuffled: a permutation over every frame of the corpus (a target that carries nothing).
+    # The controls keep the videos, steps and the codes' marginal distribution (shuffled_targets)
+    targets: Literal["laq", "episode_shuffled", "corpus_shuffled"] = "laq"
+
+
+def shuffled_targets(codes: dict, how: str, seed: int) -> dict:
+    """``codes`` ``{episode_key: (T, ...)}`` with each step's code replaced as ``how`` says (:data:`TARGETS`).
+
+    A permutation, so every code keeps its count: within each episode (``episode_shuffled``) or over every step
+    of every episode (``corpus_shuffled``); the same ``seed`` gives the same permutation."""
+    if how not in TARGETS:
+        raise ValueError(f"targets={how!r}; choose from {list(TARGETS)}")
+    if how == "laq":
+        return codes
+    rng = np.random.default_rng([seed, TARGETS.index(how)])
+    keys = sorted(codes)
+    if how == "episode_shuffled":
+        return {k: codes[k][rng.permutation(len(codes[k]))] for k in keys}
+    flat = np.concatenate([codes[k] for k in keys])[rng.permutation(sum(len(codes[k]) for k in keys))]
+    ends = np.cumsum([len(codes[k]) for k in keys])[:-1]
+    return dict(zip(keys, np.split(flat, ends)))
 
 
 # -- evaluation ----------------------------------------------------------------------------
@@ -124,6 +151,10 @@ def pretrain(cfg: LAPATrainConfig, videos: list[str], laq: str, out, device: str
     missing = [episode_key(s, i) for s, i in keys if episode_key(s, i) not in codes]
     if missing:
         raise ValueError(f"{codes_path} has no codes for {missing[:3]}...; delete it to relabel")
+    if cfg.targets != "laq":
+        print(f"[lapa pretrain] control: targets {cfg.targets} (seed {cfg.pretrain.seed})")
+        codes = shuffled_targets({episode_key(s, i): codes[episode_key(s, i)] for s, i in keys}, cfg.targets,
+                                 cfg.pretrain.seed)
     from lapa_bench.data.torch_datasets import action_chunks
 
     # the codes of steps t..t+chunk-1 (as the action head predicts a chunk of actions), flattened
@@ -133,7 +164,7 @@ def pretrain(cfg: LAPATrainConfig, videos: list[str], laq: str, out, device: str
     model = _resume_or(out, lambda: LAPAModel.build(replace(
         cfg.model, head="latent", code_seq_len=laq_cfg.code_seq_len, codebook_size=laq_cfg.codebook_size)))
     return _fit(model, sources, targets, cfg.pretrain, out, device, "lapa pretrain",
-                {"stage": "latent pretraining", "videos": videos, "laq": str(laq)})
+                {"stage": "latent pretraining", "videos": videos, "laq": str(laq), "targets": cfg.targets})
 
 
 def finetune(cfg: ScratchConfig, data: list[str], out, init: str | None = None, policy_name: str | None = None,
@@ -279,8 +310,10 @@ def train(cfg: LAPATrainConfig, inputs: Inputs, out, device: str = "auto") -> Pa
         d = LAPATrainConfig()
         base = checkpoint.shared_stages(inputs.shared, {
             "method": "lapa", "videos": [dataset_settings(v) for v in inputs.videos], "laq": to_dict(cfg.laq),
-            "pretrain": to_dict(cfg.pretrain), "model": to_dict(cfg.model), "max_episodes": cfg.max_episodes},
-            by=str(out), defaults={"laq": to_dict(d.laq), "pretrain": to_dict(d.pretrain), "model": to_dict(d.model)})
+            "pretrain": to_dict(cfg.pretrain), "model": to_dict(cfg.model), "max_episodes": cfg.max_episodes,
+            "targets": cfg.targets},
+            by=str(out), defaults={"laq": to_dict(d.laq), "pretrain": to_dict(d.pretrain), "model": to_dict(d.model),
+                                   "targets": d.targets})
     laq, pre = base / "laq", base / "pretrain"
     if not checkpoint.is_done(laq):
         train_laq(cfg.laq, Inputs(videos=inputs.videos), laq, device)
