@@ -70,10 +70,15 @@ class SimplerBridgeEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": specs.CONTROL_HZ}
 
-    def __init__(self, task, image_size=None, num_envs: int = 1, backend: str = "auto", render_scale: float = 1.0):
+    def __init__(self, task, image_size=None, num_envs: int = 1, backend: str = "auto", render_scale: float = 1.0,
+                 embodiment: str = "widowx"):
+        from tasks import floating_gripper
         from tasks.specs import get_task
 
         self.task = get_task(task)
+        if embodiment not in floating_gripper.EMBODIMENTS:
+            raise ValueError(f"embodiment {embodiment!r}: choose from {list(floating_gripper.EMBODIMENTS)}")
+        self.embodiment = embodiment
         assets.check_assets()  # before mani_skill is imported: never reach its y/n prompt
         import mani_skill.envs  # noqa: F401  (registers the envs)
 
@@ -94,8 +99,12 @@ class SimplerBridgeEnv(gym.Env):
         if not 0.1 <= render_scale <= 1.0:
             raise ValueError(f"render_scale must be in [0.1, 1] (1: SIMPLER's 640x480 camera), got {render_scale}")
         self.render_scale = float(render_scale)
+        if embodiment == "floating_gripper":
+            floating_gripper.register()
+        self._gripper_range = ((floating_gripper.GRIPPER_QPOS_CLOSED, floating_gripper.GRIPPER_QPOS_OPEN)
+                               if embodiment == "floating_gripper" else (GRIPPER_QPOS_CLOSED, GRIPPER_QPOS_OPEN))
         self._env = gym.make(
-            self.task.env_id,
+            self.task.env_id if embodiment == "widowx" else floating_gripper.env_id(self.task.env_id),
             obs_mode="rgb+segmentation",
             num_envs=self.num_envs,
             sim_backend=self.sim_backend,
@@ -225,7 +234,8 @@ class SimplerBridgeEnv(gym.Env):
         p, q = pose_in_frame(root[:3], root[3:], ee[:3], ee[3:])  # numpy: cheaper than torch poses here
         rpy = quat_to_euler_xyz(q)
         finger = float(u.agent.robot.get_qpos()[i, -2])
-        g = 2 * (finger - GRIPPER_QPOS_CLOSED) / (GRIPPER_QPOS_OPEN - GRIPPER_QPOS_CLOSED) - 1
+        closed, open_ = self._gripper_range
+        g = 2 * (finger - closed) / (open_ - closed) - 1
         return np.array([*p, *rpy, g], dtype=np.float32)
 
     def initial_layout(self) -> dict:
@@ -361,7 +371,8 @@ class _SceneView:
         return self.env.privileged_state(self.i)
 
 
-def make_env(task, image_size=None, num_envs: int = 1, backend: str = "auto", render_scale: float = 1.0):
+def make_env(task, image_size=None, num_envs: int = 1, backend: str = "auto", render_scale: float = 1.0,
+             embodiment: str = "widowx"):
     """Make the env of one SIMPLER Bridge task.
 
     ``task``: short name (``spoon``, ``carrot``, ``stack``, ``eggplant``) or ManiSkill env id.
@@ -371,10 +382,13 @@ def make_env(task, image_size=None, num_envs: int = 1, backend: str = "auto", re
     single-scene envs, on the GPU one ManiSkill env with ``num_envs`` scenes.
     ``render_scale``: < 1 renders the camera at that fraction of 640x480 (intrinsics scaled): development checks
     only, never a committed SIMPLER result.
+    ``embodiment``: ``widowx`` (SIMPLER's) or ``floating_gripper`` (ManiSkill's floating Panda gripper in the same
+    scenes, for action-free videos of another body: :mod:`tasks.floating_gripper`).
     Raises :class:`lapa_bench.assets.AssetsMissingError` when the assets are not installed.
     """
     backend = resolve_backend(backend)
     if num_envs > 1 and backend == "cpu":
-        return EnvList([SimplerBridgeEnv(task, image_size=image_size, backend="cpu", render_scale=render_scale)
-                        for _ in range(num_envs)])
-    return SimplerBridgeEnv(task, image_size=image_size, num_envs=num_envs, backend=backend, render_scale=render_scale)
+        return EnvList([SimplerBridgeEnv(task, image_size=image_size, backend="cpu", render_scale=render_scale,
+                                         embodiment=embodiment) for _ in range(num_envs)])
+    return SimplerBridgeEnv(task, image_size=image_size, num_envs=num_envs, backend=backend, render_scale=render_scale,
+                            embodiment=embodiment)

@@ -129,9 +129,11 @@ def _add_collect(sub) -> None:
                        description="Roll the privileged `scripted` oracle out from random layouts that keep every "
                        "movable object >= 2 cm from its position in all 24 evaluation episodes, and write the "
                        "successful episodes as a LeRobot v2.1 dataset. Safe to interrupt; re-run to resume.")
-    c.add_argument("--source", choices=["bridge", "panda"], default="bridge",
-                   help="bridge: WidowX demonstrations with actions (SIMPLER tasks); panda: action-free "
-                   "cross-embodiment videos of a Panda on ManiSkill tabletop tasks (default bridge)")
+    c.add_argument("--source", choices=["bridge", "gripper", "panda"], default="bridge",
+                   help="bridge: WidowX demonstrations with actions (SIMPLER tasks); gripper: the same tasks and scenes "
+                   "played by ManiSkill's floating Panda gripper (another body in the Bridge scenes; its actions are "
+                   "not the WidowX's); panda: action-free cross-embodiment videos of a Panda on ManiSkill tabletop "
+                   "tasks (default bridge)")
     c.add_argument("--tasks", nargs="+", default=["all"],
                    help="'all' or task names: SIMPLER tasks for bridge, PickCube-v1/StackCube-v1/PushCube-v1/"
                    "PullCube-v1 for panda (default all)")
@@ -334,7 +336,8 @@ def cmd_collect(args) -> int:
 
         collect_panda(PandaConfig(**common), workers=args.workers)
         return 0
-    collect(CollectConfig(**common, **_given(args, BRIDGE_COLLECT_FLAGS)),
+    collect(CollectConfig(**common, **_given(args, BRIDGE_COLLECT_FLAGS),
+                          embodiment="floating_gripper" if args.source == "gripper" else "widowx"),
             workers=args.workers)
     return 0
 

@@ -50,6 +50,9 @@ class CollectConfig(CollectionConfig):
     # on the CPU, num_envs single-scene envs); the dataset is the same for any value
     num_envs: int = 1
     backend: str = "auto"
+    # who plays the oracle's actions: widowx (SIMPLER's robot: demonstrations) or floating_gripper (ManiSkill's
+    # floating Panda gripper in the same scenes, tasks/floating_gripper.py: videos of another body)
+    embodiment: str = "widowx"
 
     def __post_init__(self):
         if self.num_envs < 1:
@@ -123,7 +126,7 @@ class _Attempts:
         self.ti = list(TASKS).index(self.task.name)
         self.policy = make_policy("scripted", noise=cfg.noise, dart=cfg.dart)
         self.env = make_env(self.task, image_size=cfg.image_size, num_envs=num_envs,
-                            backend=cfg.backend if num_envs > 1 else "cpu")
+                            backend=cfg.backend if num_envs > 1 else "cpu", embodiment=cfg.embodiment)
         self.first = getattr(self.env, "envs", [self.env])[0]  # evaluation layouts, object names
         self.names = list(self.first.unwrapped_env.obj_names)
 
@@ -226,6 +229,9 @@ def _check_resume(root: Path, cfg: CollectConfig) -> None:
         raise ValueError(f"{root} holds frames of {shape[0]}x{shape[1]}; resuming it with --image-size "
                          f"{cfg.image_size[0]}x{cfg.image_size[1]} would mix two sizes in one dataset: pass "
                          f"--image-size {shape[0]}x{shape[1]}, or collect into a new --out")
+    if had.get("embodiment", "widowx") != cfg.embodiment:
+        raise ValueError(f"{root} was collected with the {had.get('embodiment', 'widowx')}; resuming it with the "
+                         f"{cfg.embodiment} would mix two bodies in one dataset: collect into a new --out")
     for key in ("seed", "keep_failures"):  # (collections made before these were recorded: not compared)
         if key in had and had[key] != getattr(cfg, key):
             raise ValueError(f"{root} was collected with {key} {had[key]}; resuming it with {getattr(cfg, key)} "
@@ -257,7 +263,9 @@ def collect_task(cfg: CollectConfig, task_name: str, position: int = 0, workers:
                                        "keep_failures": cfg.keep_failures, "noise": cfg.noise,
                                        "dart": cfg.dart, "yaw_jitter": cfg.yaw_jitter,
                                        "assets": assets.asset_source(),
-                                       "disjointness": {"threshold_m": MIN_EVAL_DISTANCE, "checked_in_code": True}})
+                                       "disjointness": {"threshold_m": MIN_EVAL_DISTANCE, "checked_in_code": True},
+                                       # (the WidowX, SIMPLER's robot, unless named)
+                                       **({} if cfg.embodiment == "widowx" else {"embodiment": cfg.embodiment})})
     have = sum(1 for e in writer.episodes if e["success"])
     attempt = max([e["attempt"] for e in writer.episodes], default=-1)
     t0 = time.time()

@@ -4,7 +4,8 @@ Stages (each cached in ``OUT``; a rerun skips what is done and resumes what was 
 
 1. ``collect demos``   labelled trajectories: the scripted oracle on the Bridge tasks (disjoint from eval)
 2. ``collect videos``  the action-free Bridge video corpus (more oracle episodes, actions dropped)
-3. ``collect panda``   cross-embodiment videos (Panda tabletop tasks), when a run uses them
+3. ``collect panda``   cross-embodiment videos (Panda tabletop tasks), when a run uses them;
+   ``collect gripper``  another embodiment in the same scenes (the floating Panda gripper on the Bridge tasks)
 4. one training stage per entry of ``runs``: a registered training method (``lapa-bench methods``)
    with its config from ``methods.<name>``, on the demos and the run's video corpus
 5. ``eval``    every trained policy (and the ``scripted``/``random`` bounds) on the SIMPLER tasks
@@ -46,7 +47,7 @@ class CorpusSpec:
 class RunSpec:
     method: str  # a registered training method (`lapa-bench methods`)
     label: str | None = None  # its name in the table (default: the method, + the corpus when ambiguous)
-    videos: Literal["bridge", "panda"] = "bridge"  # the action-free corpus it uses (if it uses one)
+    videos: Literal["bridge", "panda", "gripper"] = "bridge"  # the action-free corpus it uses (VIDEO_CORPORA)
     config: dict = field(default_factory=dict)  # overrides of methods.<method> for this run only
     demos_per_task: list[int] | None = None  # which of the pipeline's labelled-set sizes (default: all)
     train_seeds: list[int] | None = None  # which of the pipeline's training seeds (default: all)
@@ -70,6 +71,19 @@ class EvalSpec:
     num_envs: int = 1
 
 
+class VideoCorpus(NamedTuple):
+    """An action-free corpus a run can read (``RunSpec.videos``)."""
+    key: str  # its CorpusSpec in the config, and its folder under OUT/data
+    name: str  # its stage: "collect NAME"
+    seed_offset: int  # its collection seed minus the config's (distinct offsets keep the layouts of corpora apart)
+    source: str  # its collector: bridge (the WidowX oracle), gripper (the same oracle driving the floating gripper), panda
+
+
+VIDEO_CORPORA = {"bridge": VideoCorpus("videos", "videos", 1000, "bridge"),
+                 "panda": VideoCorpus("panda", "panda videos", 0, "panda"),
+                 "gripper": VideoCorpus("gripper", "gripper videos", 2000, "gripper")}
+
+
 def _default_runs() -> list[RunSpec]:
     return [RunSpec("lapa", videos="bridge"), RunSpec("lapa", videos="panda"), RunSpec("scratch"),
             RunSpec("vpt"), RunSpec("unipi")]
@@ -87,6 +101,8 @@ class PipelineConfig:
     demos: CorpusSpec = field(default_factory=lambda: CorpusSpec(episodes=10))
     videos: CorpusSpec = field(default_factory=lambda: CorpusSpec(episodes=100))
     panda: CorpusSpec = field(default_factory=lambda: CorpusSpec(episodes=100))
+    # the Bridge tasks in the Bridge scenes, played by ManiSkill's floating Panda gripper (tasks/floating_gripper.py)
+    gripper: CorpusSpec = field(default_factory=lambda: CorpusSpec(episodes=100))
     methods: dict = field(default_factory=dict)  # method name -> its config (that method's dataclass)
     runs: list[RunSpec] = field(default_factory=_default_runs)
     # sweeps: labelled demonstrations per task (each size the first N of the one `demos` collection, so
@@ -292,7 +308,8 @@ def validate(cfg: PipelineConfig) -> None:
     from lapa_bench.policy import available_policies
     from tasks import resolve_tasks
 
-    resolve_tasks(cfg.demos.tasks), resolve_tasks(cfg.videos.tasks), resolve_tasks(cfg.eval.tasks)
+    resolve_tasks(cfg.demos.tasks), resolve_tasks(cfg.videos.tasks), resolve_tasks(cfg.gripper.tasks)
+    resolve_tasks(cfg.eval.tasks)
     if any(r.videos == "panda" for r in cfg.runs) and cfg.panda.tasks not in (["all"], []):
         bad = [t for t in cfg.panda.tasks if t not in PANDA_TASKS]
         if bad:
@@ -348,7 +365,7 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
     out.mkdir(parents=True, exist_ok=True)
     if cfg.note:
         print(f"[pipeline] {cfg.name}: {cfg.note}")
-    st = Stages(out, needs_sim={"collect demos", "collect videos", "collect panda videos"},
+    st = Stages(out, needs_sim={"collect demos", *(f"collect {c.name}" for c in VIDEO_CORPORA.values())},
                 check_sim=assets.check_assets, device=cfg.device)
     where = _collect_corpora(cfg, chosen, selected, out, st)
     if until == "data":
@@ -404,7 +421,7 @@ def _check_cell(cfg: PipelineConfig, r: RunSpec, n: int, seed: int, run_out: Pat
     m = get_method(r.method)
     corpora = {"data": [recorded(data / "demos", n if cfg.demos_per_task else None)]}
     if "videos" in m.needs:
-        corpora["videos"] = [recorded(data / ("videos" if r.videos == "bridge" else "panda"))]
+        corpora["videos"] = [recorded(data / VIDEO_CORPORA[r.videos].key)]
     claim_settings(m, training_settings(m, cfg.run_config(r, seed), corpora=corpora), run_out, exists=True,
                    fix=f"rerun the cell ({cell_id(r, n, seed)}) with the settings that made it, or delete {run_out} "
                        "and its evaluation to make it again")
@@ -425,11 +442,10 @@ def _collect_corpora(cfg: PipelineConfig, chosen: dict, selected, out: Path, st:
         # collection extends this one, and its first N are these)
         demos_spec = dataclasses.replace(cfg.demos, episodes=max(n for _, n, _ in chosen.values()))
     corpora = {"demos": (demos_spec, data / "demos", cfg.seed, "bridge")}
-    if uses_videos and any(r.videos == "bridge" for r in runs_now):
-        # the seeds keep the two collections' layouts apart (and both disjoint from evaluation)
-        corpora["videos"] = (cfg.videos, data / "videos", cfg.seed + 1000, "bridge")
-    if uses_videos and any(r.videos == "panda" for r in runs_now):
-        corpora["panda videos"] = (cfg.panda, data / "panda", cfg.seed, "panda")
+    for v, c in VIDEO_CORPORA.items():
+        if uses_videos and any(r.videos == v for r in runs_now):
+            # the seeds keep the collections' layouts apart (and every Bridge one disjoint from evaluation)
+            corpora[c.name] = (getattr(cfg, c.key), data / c.key, cfg.seed + c.seed_offset, c.source)
     where = {}
     for name, (spec, folder, seed, source) in corpora.items():
         if spec.path:
@@ -456,7 +472,7 @@ def _train_cells(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: 
     ckpts = {}
     for r in cfg.runs:
         m = get_method(r.method)
-        videos = where.get("videos" if r.videos == "bridge" else "panda videos")
+        videos = where.get(VIDEO_CORPORA[r.videos].name)
         for n, seed in cfg.sweep(r):
             if cell_id(r, n, seed) not in chosen:
                 continue
@@ -548,8 +564,7 @@ def plan(cfg: PipelineConfig) -> dict:
 
     out = Path(cfg.out)
     uses = {v for r in cfg.runs if "videos" in get_method(r.method).needs for v in [r.videos]}
-    corpora = [("demos", cfg.demos)] + [(n, c) for n, c, v in (("videos", cfg.videos, "bridge"),
-                                                                  ("panda videos", cfg.panda, "panda")) if v in uses]
+    corpora = [("demos", cfg.demos)] + [(c.name, getattr(cfg, c.key)) for v, c in VIDEO_CORPORA.items() if v in uses]
     n_tasks = lambda names: len(resolve_tasks(names))  # noqa: E731
     panda_tasks = lambda names: len(PANDA_TASKS if names in (["all"], []) else names)  # noqa: E731
     collect = [{"corpus": name, "episodes": 0 if spec.path else spec.episodes * (
@@ -656,7 +671,7 @@ def _corpus_needed(cfg: PipelineConfig, chosen: dict, corpus: str, out: Path) ->
 
     for r, n, seed in chosen.values():
         m = get_method(r.method)
-        if "videos" not in m.needs or corpus != ("videos" if r.videos == "bridge" else "panda videos"):
+        if "videos" not in m.needs or corpus != VIDEO_CORPORA[r.videos].name:
             continue
         run_out = out / slug(r.label) / _names(cfg, r, n, seed)[2]
         if checkpoint.is_done(run_out):
@@ -964,7 +979,8 @@ def _collect(spec: CorpusSpec, folder: Path, seed: int, source: str, workers: in
 
         collect(CollectConfig(tasks=spec.tasks, episodes=spec.episodes, out=str(folder),
                               image_size=tuple(spec.image_size), seed=seed, dart=spec.dart,
-                              yaw_jitter=spec.yaw_jitter), workers=workers)
+                              yaw_jitter=spec.yaw_jitter,
+                              embodiment="floating_gripper" if source == "gripper" else "widowx"), workers=workers)
 
 
 def _stop(st: "Stages", out: Path, until: str) -> Path:
