@@ -454,3 +454,38 @@ def test_reduced_render_resolution_is_opt_in_and_never_mixed(tmp_path):
     dev = tmp_path / "dev"
     evaluate(EvalConfig(policy="zero", out=str(dev), tasks=["carrot"], episodes=1, progress=False, render_scale=0.5))
     assert "REDUCED RESOLUTION" in json.loads((dev / "manifest.json").read_text())["render"]["note"]
+
+
+def test_the_floating_gripper_plays_the_bridge_tasks_in_the_same_scene_and_camera(tmp_path):
+    """Another embodiment in the same scenes (tasks/floating_gripper.py): the same oracle solves a task with the
+    floating Panda gripper; the frame is SIMPLER's camera on the same scene (the background and the objects where
+    the WidowX's frame has them), and only the robot's pixels differ; its collection says which body made it."""
+    from lapa_bench.app.collect import CollectConfig, collect
+    from lapa_bench.data.lerobot import dataset_settings
+    from tasks import make_env
+
+    frames = {}
+    for body in ("widowx", "floating_gripper"):
+        env = make_env("carrot", image_size=(128, 128), embodiment=body)
+        try:
+            frames[body] = env.reset(seed=0, options={"episode_id": 4})[0]["image"].astype(int)
+            if body == "floating_gripper":
+                assert -1.01 <= env.proprio()[6] <= 1.01  # the gripper's opening on lapa-bench's scale
+                # its TCP starts where the WidowX's end effector does
+                assert np.allclose(env.privileged_state()["ee"]["p"], [0.2921, -0.0061, 0.1353], atol=0.005)
+                r = run_episode(env, make_policy("scripted"), episode_id=4, seed=0)
+                assert r["error"] is None and r["success_once"] and r["grasped"], r
+        finally:
+            env.close()
+    differs = np.abs(frames["widowx"] - frames["floating_gripper"]).max(-1) > 30
+    assert 0.01 < differs.mean() < 0.25  # the robots' pixels, not the scene's
+    with pytest.raises(ValueError, match="embodiment"):
+        make_env("carrot", embodiment="hand")
+
+    out = tmp_path / "gripper"
+    collect(CollectConfig(tasks=["carrot"], episodes=1, out=str(out), image_size=(64, 64), seed=5,
+                          embodiment="floating_gripper", progress=False))
+    assert dataset_settings(out)[0]["collected"]["embodiment"] == "floating_gripper"
+    with pytest.raises(ValueError, match="two bodies"):  # a WidowX run does not resume it
+        collect(CollectConfig(tasks=["carrot"], episodes=2, out=str(out), image_size=(64, 64), seed=5,
+                              progress=False))
