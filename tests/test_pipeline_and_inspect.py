@@ -121,7 +121,7 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
                        "scratch": {"model": over, "finetune": stage}},
            "runs": [{"method": "lapa"}, {"method": "scratch"}], "compare_to": "scratch",
            "eval": {"tasks": ["carrot"], "episodes": 1, "seeds": [0], "bounds": ["zero"], "bound_seeds": [1],
-                    "train_layouts": 1}}
+                    "train_layouts": 1, "heldout_episodes": 1}}
     path = tmp_path / "micro.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "run"
@@ -144,6 +144,10 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     compute = json.loads((out / "scratch" / "compute.json").read_text())["stages"]
     assert [p["stage"] for p in compute][:2] == ["finetune", "training-layout check"] and compute[0]["seconds"] > 0
     assert compute[-1]["stage"] == "SIMPLER evaluation (1 episodes)" and "### Compute per cell" in md
+    # the second evaluation, on held-out layouts: its own folders and table, with the differences to scratch
+    held = (out / "report" / "heldout" / "table.md").read_text()
+    assert "\n| lapa | " in held and "difference to scratch" in held and "new random layouts" in held
+    assert json.loads((out / "eval_heldout" / "lapa" / "manifest.json").read_text())["identity"]["layouts"] == 5000
     zero = [json.loads(x) for f in (out / "eval" / "zero").glob("records*.jsonl") for x in f.read_text().splitlines()]
     assert [r["seed"] for r in zero] == [1]  # bound_seeds
     assert list((out / "eval" / "zero").glob("records.shard-*-of-2.jsonl"))  # eval split over the 2 workers

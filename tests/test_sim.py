@@ -489,3 +489,36 @@ def test_the_floating_gripper_plays_the_bridge_tasks_in_the_same_scene_and_camer
     with pytest.raises(ValueError, match="two bodies"):  # a WidowX run does not resume it
         collect(CollectConfig(tasks=["carrot"], episodes=2, out=str(out), image_size=(64, 64), seed=5,
                               progress=False))
+
+
+def test_held_out_layouts_are_new_disjoint_and_fixed_by_their_seed(tmp_path):
+    """`eval --layouts SEED`: the episodes start from random layouts away from SIMPLER's (the oracle still solves
+    them), the same seed gives the same layouts, and a folder of SIMPLER layouts refuses them."""
+    from lapa_bench.app.evaluate import RunMismatchError
+    from tasks import make_env
+
+    def run(out, **kw):
+        cfg = EvalConfig(policy="scripted", out=str(tmp_path / out), tasks=["carrot"], episodes=2, progress=False,
+                         image_size=(64, 64), **kw)
+        evaluate(cfg)
+        return _strip(read_records(cfg.out))
+
+    a, b = run("a", layouts=7), run("b", layouts=7)
+    assert a == b and all(r["success_once"] for r in a)
+    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["identity"]["layouts"] == 7
+    run("simpler")
+    with pytest.raises(RunMismatchError):
+        run("simpler", layouts=7)
+    # the first held-out layout puts the carrot elsewhere than any SIMPLER layout
+    env = make_env("carrot", image_size=(64, 64))
+    try:
+        from lapa_bench.app.evaluate import _place
+        from tasks import get_task
+
+        _place(env, get_task("carrot"), 7, [(None, 0, 0)])
+        env.reset(seed=0, options={"episode_id": 0})
+        p = env.initial_layout()[env.task.source_object]["p"]
+        simpler = env.evaluation_layouts()[env.task.source_object]
+        assert np.linalg.norm(simpler - np.asarray(p)[:2], axis=1).min() >= 0.02
+    finally:
+        env.close()

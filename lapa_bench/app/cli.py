@@ -99,6 +99,9 @@ def _add_eval(sub) -> None:
     e.add_argument("--render-scale", type=float, default=S, metavar="S",
                    help="render the camera at S x 640x480 (e.g. 0.5: 320x240, intrinsics scaled): faster development "
                    "checks only, marked in the manifest and never mixed with full-resolution records (default 1)")
+    e.add_argument("--layouts", type=int, default=S, metavar="SEED",
+                   help="evaluate on new random layouts drawn from SEED (disjoint from SIMPLER's; episode id e is the "
+                   "e-th of each task, --episodes any count) instead of SIMPLER's 24 (default: SIMPLER's)")
     e.add_argument("--no-retry-errors", action="store_true",
                    help="keep episodes recorded with an error as they are (default: a rerun retries them)")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -290,7 +293,7 @@ def cmd_eval(args) -> int:
                      shard=parse_shard(args.shard), device=args.device, progress=not args.no_progress,
                      retry_errors=not args.no_retry_errors,
                      **_given(args, ("tasks", "episodes", "seeds", "video", "label", "image_size", "num_envs",
-                                     "backend", "render_scale")))
+                                     "backend", "render_scale", "layouts")))
     out = evaluate(cfg, policy)
     from lapa_bench.app.report import build_report
 

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 
 from lapa_bench import assets, provenance
 from lapa_bench.policy import Policy, TransportError, config_to_dict, format_exception, make_policy
@@ -51,6 +53,10 @@ class EvalConfig:
     # < 1: the camera renders at that fraction of SIMPLER's 640x480 (intrinsics scaled): development checks only;
     # part of the identity (a folder of full-resolution records refuses it) and marked in the manifest
     render_scale: float = 1.0
+    # None: SIMPLER's evaluation layouts (episode ids 0-23); a number: new random layouts drawn from this seed,
+    # disjoint from SIMPLER's (lapa_bench.app.collect.sample_layout), episode id e being the e-th of each task's
+    # (any count): does a result hold off the layouts everyone reports on? Part of the identity
+    layouts: int | None = None
     retry_errors: bool = True  # an episode recorded with an error runs again (its reason stays in the records)
     progress: bool = True
 
@@ -73,6 +79,8 @@ class EvalConfig:
             ident["sim_backend"] = self.sim_backend()
         if self.render_scale != 1.0:  # (full-resolution runs keep theirs)
             ident["render_scale"] = self.render_scale
+        if self.layouts is not None:  # (SIMPLER's layouts keep their identity)
+            ident["layouts"] = self.layouts
         return ident
 
     def sim_backend(self) -> str:
@@ -115,18 +123,20 @@ def _path_identity_of(old: dict, new: dict, checkpoint: str | None) -> bool:
     return rest(old) == rest(new) and Path(ck).name == Path(checkpoint).name
 
 
-def plan(tasks, episodes: int, seeds) -> list[tuple]:
-    """Ordered work items (task_spec, episode_id, seed)."""
+def plan(tasks, episodes: int, seeds, layouts: int | None = None) -> list[tuple]:
+    """Ordered work items (task_spec, episode_id, seed); ``layouts``: see :attr:`EvalConfig.layouts`."""
     from tasks import resolve_tasks
 
     specs_ = list(dict.fromkeys(resolve_tasks(tasks)))  # a task or seed named twice runs once
     seeds = list(dict.fromkeys(int(s) for s in seeds))
     items = []
     for t in specs_:
-        if not 1 <= episodes <= len(t.episode_ids):
+        if layouts is None and not 1 <= episodes <= len(t.episode_ids):
             raise ValueError(f"--episodes must be in 1..{len(t.episode_ids)} for {t.name}, got {episodes}")
+        if episodes < 1:
+            raise ValueError(f"--episodes must be >= 1, got {episodes}")
         for seed in seeds:
-            for eid in t.episode_ids[:episodes]:
+            for eid in (t.episode_ids[:episodes] if layouts is None else range(episodes)):
                 items.append((t, eid, int(seed)))
     return items
 
@@ -226,7 +236,7 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
     from tasks import make_env
 
     out = Path(cfg.out)
-    items = plan(cfg.tasks, cfg.episodes, cfg.seeds)
+    items = plan(cfg.tasks, cfg.episodes, cfg.seeds, cfg.layouts)
     cfg.sim_backend()  # an unavailable backend stops here, before the folder is made
     assets.check_assets()
     if cfg.shard is not None:
@@ -272,8 +282,9 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
             padded = batch + [batch[-1]] * (cfg.num_envs - len(batch))  # a short last batch: repeats, dropped
             frames = [[] if eid in video_eps.get(t.env_id, []) and seed == cfg.seeds[0] else None
                       for _, eid, seed in padded]
+            ids = [eid for _, eid, _ in padded] if cfg.layouts is None else _place(env, t, cfg.layouts, padded)
             try:
-                results = run_batch(env, policy, [(eid, seed) for _, eid, seed in padded], frames)
+                results = run_batch(env, policy, [(i, seed) for i, (_, _, seed) in zip(ids, padded)], frames)
             except TransportError:  # the policy could not be reached: not an episode's failure; stop, resumable
                 raise
             except Exception as e:  # the simulator itself failed: record it, rebuild the env
@@ -300,6 +311,18 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
             env.close()
         lock.close()
     return out
+
+
+def _place(env, task, layouts: int, items) -> list[int]:
+    """Set each scene of ``env`` to its item's held-out layout (``EvalConfig.layouts``); the episode ids that
+    select them. A layout is a function of the seed, the task and the episode id only."""
+    from lapa_bench.app.collect import sample_layout
+    from tasks import TASKS
+
+    first = getattr(env, "envs", [env])[0]
+    ti = list(TASKS).index(task.name)
+    return env.set_layouts([sample_layout(first, np.random.default_rng([layouts, ti, int(eid)]))[:2]
+                            for _, eid, _ in items])
 
 
 class RunFolderBusy(RuntimeError):

@@ -69,6 +69,11 @@ class EvalSpec:
     # the simulator of the evaluation (lapa-bench eval --backend / --num-envs)
     backend: str = "auto"
     num_envs: int = 1
+    # a second evaluation of every cell of the main size: this many episodes per task on new random layouts drawn
+    # from heldout_seed (disjoint from SIMPLER's: lapa-bench eval --layouts), reported as its own table in
+    # report/heldout (0: none). Does the ranking hold off the layouts everyone reports on?
+    heldout_episodes: int = 0
+    heldout_seed: int = 5000
 
 
 class VideoCorpus(NamedTuple):
@@ -503,6 +508,14 @@ def _evaluate_cells(cfg: PipelineConfig, ckpts: dict, bounds: bool, out: Path, s
         todo.append((key, EvalConfig(policy=name, checkpoint=ck, out=str(out / "eval" / slug(key)), tasks=ev.tasks,
                                      episodes=n, seeds=seeds, label=row, tags=tags, device=cfg.device,
                                      backend=ev.backend, num_envs=ev.num_envs)))
+    if ev.heldout_episodes:  # the main size's cells (and the bounds) again, on the held-out layouts
+        for key, name, ck, _, seeds, row, tags in jobs:
+            if tags and tags.get("demos_per_task") != _main_size(cfg):
+                continue
+            todo.append((f"{key} on held-out layouts", EvalConfig(
+                policy=name, checkpoint=ck, out=str(out / "eval_heldout" / slug(key)), tasks=ev.tasks,
+                episodes=ev.heldout_episodes, seeds=seeds, label=row, tags=tags, device=cfg.device,
+                backend=ev.backend, num_envs=ev.num_envs, layouts=ev.heldout_seed)))
     st.run("eval (" + ", ".join(t[0] for t in todo) + ")",
            lambda: (assets.check_assets(), _evaluate_all(todo, cfg.workers, cfg.plugins)), accumulate=True)
 
@@ -547,8 +560,49 @@ def _report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "St
 
     st.run("report", lambda: _report(runs, out / "report", metrics, _report_references(cfg), missing, planned,
                                      tables()))
+    if ev.heldout_episodes:
+        _report_heldout(cfg, out, metrics, st)
     if cfg.note:
         (out / "report" / "NOTE.md").write_text(f"**{cfg.name}**: {cfg.note}\n")
+
+
+def _main_size(cfg: PipelineConfig) -> int | None:
+    """The labelled-set size of the headline comparison (every trained seed runs it)."""
+    return cfg.main_size or (max(cfg.demos_per_task) if cfg.demos_per_task else None)
+
+
+def _report_heldout(cfg: PipelineConfig, out: Path, metrics, st: "Stages") -> None:
+    """``report/heldout``: the main size's cells (and the bounds) on the held-out layouts, every folder whose
+    planned episodes are all done, with the paired differences against the same references."""
+    from lapa_bench.app.evaluate import plan as eval_plan
+    from lapa_bench.records import done_keys
+
+    ev = cfg.eval
+    root = out / "eval_heldout"
+    runs, missing, planned = [], [], {}
+
+    def complete(d: Path, seeds) -> bool:
+        want = {(t.env_id, int(e), int(sd)) for t, e, sd in eval_plan(ev.tasks, ev.heldout_episodes, seeds,
+                                                                      ev.heldout_seed)}
+        if any(d.glob("records*.jsonl")) and want <= done_keys(d):
+            runs.append(d)
+            planned[str(d)] = want
+            return True
+        return False
+
+    for cell, (r, n, seed) in cells(cfg).items():
+        if (not cfg.is_sweep or n == _main_size(cfg)) and not complete(root / slug(_names(cfg, r, n, seed)[0]),
+                                                                       ev.seeds):
+            missing.append(f"`{cell}`")
+    for b in ev.bounds:
+        complete(root / slug(b), ev.bound_seeds or ev.seeds)
+    if not runs:
+        return
+    note = (f"\nEvery cell on {ev.heldout_episodes} new random layouts per task (seed {ev.heldout_seed}, disjoint from "
+            "SIMPLER's evaluation layouts, drawn apart from the training collections'): the same policies on layouts "
+            "no one tuned on.\n")
+    st.run("report (held-out layouts)", lambda: _report(runs, out / "report" / "heldout", metrics,
+                                                        _report_references(cfg), missing, planned, note))
 
 
 def plan(cfg: PipelineConfig) -> dict:
@@ -593,7 +647,9 @@ def plan(cfg: PipelineConfig) -> dict:
     checkpoints = sum(len(cfg.sweep(r)) for r in cfg.runs)
     simulate = {"train-layout checks": checkpoints * ev.train_layouts * n_tasks(cfg.demos.tasks),
                 "evaluation": checkpoints * tasks * ev.episodes * len(ev.seeds),
-                "bounds": len(ev.bounds) * tasks * (ev.bound_episodes or ev.episodes) * len(ev.bound_seeds or ev.seeds)}
+                "bounds": len(ev.bounds) * tasks * (ev.bound_episodes or ev.episodes) * len(ev.bound_seeds or ev.seeds),
+                "held-out layouts": (sum(n == _main_size(cfg) or not cfg.is_sweep for r in cfg.runs for n, _ in cfg.sweep(r))
+                                     + len(ev.bounds)) * tasks * ev.heldout_episodes * len(ev.seeds)}
     kinds: dict = {}
     for t in trainings:
         k = kinds.setdefault(t["stage"], {"trainings": 0, "steps": 0, "samples": 0})
