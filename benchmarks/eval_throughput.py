@@ -26,7 +26,7 @@ if not os.environ.get("MS_ASSET_DIR") and (shared / "data").is_dir():
 
 def measure(task, policy, backend: str, num_envs: int, episodes: int, image_size) -> dict:
     from lapa_bench.rollout import run_batch
-    from tasks import get_task, make_env
+    from lapa_bench.tasks import get_task, make_env
 
     t = get_task(task)
     env = make_env(t, image_size=image_size, num_envs=num_envs, backend=backend)
@@ -59,7 +59,7 @@ def main():
 
     from lapa_bench import provenance
     from lapa_bench.policy import make_policy
-    from tasks.env import resolve_backend
+    from lapa_bench.tasks.env import resolve_backend
 
     backend = resolve_backend(args.backend)
     dev = "cuda" if torch.cuda.is_available() else "cpu"

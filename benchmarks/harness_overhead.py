@@ -31,7 +31,7 @@ def main():
 
     from lapa_bench.rollout import run_episode
     from lapa_bench.policy import make_policy
-    from tasks import make_env
+    from lapa_bench.tasks import make_env
 
     env = make_env(args.task)
     raw_env = env._env

@@ -55,7 +55,7 @@ def main():
     from lapa_bench import provenance
     from lapa_bench.policy import make_policy
     from lapa_bench.serving.server import server_for
-    from tasks import get_task, make_env
+    from lapa_bench.tasks import get_task, make_env
 
     torch.manual_seed(0)
     ck = args.checkpoint

@@ -49,7 +49,7 @@ def main():
 
     from lapa_bench import provenance
     from lapa_bench.policy import make_policy
-    from tasks import get_task, make_env
+    from lapa_bench.tasks import get_task, make_env
 
     t = get_task(args.task)
     ids = t.episode_ids[:args.episodes]

@@ -59,15 +59,15 @@ def build(stage: str, preset: str, batch_size: int, device: str):
 
     b = batch_size
     if stage == "laq":
-        from policies.laq.configuration_laq import PRESETS
-        from policies.laq.modeling_laq import LAQ
+        from lapa_bench.policies.laq.configuration_laq import PRESETS
+        from lapa_bench.policies.laq.modeling_laq import LAQ
 
         c = PRESETS[preset]()
         x = torch.rand(b, 3, c.image_size, c.image_size)
         return LAQ(c), {"x_t": x, "x_th": torch.roll(x, 1, dims=3)}
     if stage == "recipe64":  # the comparison's VLA: 64 px small preset, continuous L1 head, proprio with command state
-        from policies.lapa.configuration_lapa import PRESETS
-        from policies.lapa.modeling_lapa import LAPAModel
+        from lapa_bench.policies.lapa.configuration_lapa import PRESETS
+        from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
 
         c = PRESETS["small"]()
         for k, v in dict(image_size=64, random_shift=4, pool_prompt=True, query_tokens="per_step",
@@ -76,8 +76,8 @@ def build(stage: str, preset: str, batch_size: int, device: str):
         return LAPAModel.build(c), {"image": torch.rand(b, 3, 64, 64), "instruction": ["put carrot on plate"] * b,
                                     "state": torch.randn(b, c.state_dim), "target": torch.randn(b, c.chunk, 7)}
     if stage.startswith("lapa"):
-        from policies.lapa.configuration_lapa import PRESETS
-        from policies.lapa.modeling_lapa import LAPAModel
+        from lapa_bench.policies.lapa.configuration_lapa import PRESETS
+        from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
 
         c = PRESETS[preset]()
         c.head = "latent" if stage == "lapa-pretrain" else "action"
@@ -85,15 +85,15 @@ def build(stage: str, preset: str, batch_size: int, device: str):
                               "instruction": ["put the spoon on the towel"] * b,
                               "target": torch.randint(0, c.num_classes, (b, c.num_queries))}
     if stage == "idm":
-        from policies.idm.configuration_idm import PRESETS
-        from policies.idm.modeling_idm import IDM
+        from lapa_bench.policies.idm.configuration_idm import PRESETS
+        from lapa_bench.policies.idm.modeling_idm import IDM
 
         c = PRESETS[preset]()
         x = torch.rand(b, 3, c.image_size, c.image_size)
         return IDM(c), {"x_t": x, "x_th": x, "action": torch.randn(b, 7)}
     if stage == "unipi":
-        from policies.unipi.configuration_unipi import PRESETS
-        from policies.unipi.modeling_unipi import VideoUNet
+        from lapa_bench.policies.unipi.configuration_unipi import PRESETS
+        from lapa_bench.policies.unipi.modeling_unipi import VideoUNet
 
         c = PRESETS[preset]()
         return VideoUNet(c), {"x_t": torch.rand(b, 3, c.image_size, c.image_size),

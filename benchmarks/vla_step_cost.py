@@ -30,8 +30,8 @@ def build(overrides: dict, batch_size: int):
 
     import torch
 
-    from policies.lapa.configuration_lapa import lapa_small
-    from policies.lapa.modeling_lapa import LAPAModel
+    from lapa_bench.policies.lapa.configuration_lapa import lapa_small
+    from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
 
     c = lapa_small()
     over = dict(overrides)

@@ -350,11 +350,11 @@ def register_policy(name: str):
 
 def policy_modules() -> list[str]:
     """The policy modules of the ``policies`` package: its top-level modules and ``<pkg>/policy.py``."""
-    import policies
+    from lapa_bench import policies
 
     root = Path(policies.__path__[0])
-    mods = [f"policies.{m.name}" for m in pkgutil.iter_modules([str(root)]) if not m.ispkg]
-    mods += [f"policies.{p.name}.policy" for p in sorted(root.iterdir()) if (p / "policy.py").is_file()]
+    mods = [f"lapa_bench.policies.{m.name}" for m in pkgutil.iter_modules([str(root)]) if not m.ispkg]
+    mods += [f"lapa_bench.policies.{p.name}.policy" for p in sorted(root.iterdir()) if (p / "policy.py").is_file()]
     return mods
 
 

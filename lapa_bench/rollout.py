@@ -111,7 +111,7 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
 
     Only what is read is rendered: a step's image is needed when the policy will be asked for a new chunk
     from it, when ``frames`` records it, or when ``on_step`` is given (it sees every observation); the
-    other steps tell the env ``read=False`` (:meth:`tasks.env.SimplerBridgeEnv.step`), which skips the
+    other steps tell the env ``read=False`` (:meth:`lapa_bench.tasks.env.SimplerBridgeEnv.step`), which skips the
     camera. The records are the same either way (``tests/test_sim.py``).
     """
     n = len(items)

@@ -72,8 +72,8 @@ class SimplerBridgeEnv(gym.Env):
 
     def __init__(self, task, image_size=None, num_envs: int = 1, backend: str = "auto", render_scale: float = 1.0,
                  embodiment: str = "widowx"):
-        from tasks import floating_gripper
-        from tasks.specs import get_task
+        from lapa_bench.tasks import floating_gripper
+        from lapa_bench.tasks.specs import get_task
 
         self.task = get_task(task)
         if embodiment not in floating_gripper.EMBODIMENTS:
@@ -383,7 +383,7 @@ def make_env(task, image_size=None, num_envs: int = 1, backend: str = "auto", re
     ``render_scale``: < 1 renders the camera at that fraction of 640x480 (intrinsics scaled): development checks
     only, never a committed SIMPLER result.
     ``embodiment``: ``widowx`` (SIMPLER's) or ``floating_gripper`` (ManiSkill's floating Panda gripper in the same
-    scenes, for action-free videos of another body: :mod:`tasks.floating_gripper`).
+    scenes, for action-free videos of another body: :mod:`lapa_bench.tasks.floating_gripper`).
     Raises :class:`lapa_bench.assets.AssetsMissingError` when the assets are not installed.
     """
     backend = resolve_backend(backend)

@@ -33,7 +33,7 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(scope="session")
 def carrot_env():
-    from tasks import make_env
+    from lapa_bench.tasks import make_env
 
     env = make_env("carrot")
     yield env
@@ -48,7 +48,7 @@ def micro(**kw):
                           num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128),
                 prompt="{instruction}", max_prompt_tokens=24, action_bins=16, codebook_size=8, code_seq_len=4)
     base.update(kw)
-    from policies.lapa.configuration_lapa import LAPAConfig
+    from lapa_bench.policies.lapa.configuration_lapa import LAPAConfig
 
     return LAPAConfig(**base)
 

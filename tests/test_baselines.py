@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from policies.idm.modeling_idm import IDM, IDMConfig
-from policies.unipi.modeling_unipi import UniPiConfig, VideoUNet
+from lapa_bench.policies.idm.modeling_idm import IDM, IDMConfig
+from lapa_bench.policies.unipi.modeling_unipi import UniPiConfig, VideoUNet
 
 from conftest import micro, requires_sim, tiny_dataset  # noqa: F401
 
@@ -121,8 +121,8 @@ def test_bc_learns_what_the_image_says_and_its_check_says_so(tmp_path):
     from conftest import image_cued_dataset
     from lapa_bench.policy import make_policy
     from lapa_bench.training import Inputs, TrainConfig
-    from policies.bc.configuration_bc import BCConfig
-    from policies.bc.train import BCTrainConfig, train
+    from lapa_bench.policies.bc.configuration_bc import BCConfig
+    from lapa_bench.policies.bc.train import BCTrainConfig, train
 
     ds = image_cued_dataset(tmp_path / "ds")
     cfg = BCTrainConfig(model=BCConfig(image_size=32, depth=2, width=16, hidden=64, chunk=2, execute=2,

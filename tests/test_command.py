@@ -60,8 +60,8 @@ def test_bc_trains_and_acts_with_the_command_state(tmp_path):
     from lapa_bench.data.torch_datasets import chunk_samples
     from lapa_bench.policy import make_policy
     from lapa_bench.training import Inputs, TrainConfig
-    from policies.bc.configuration_bc import BCConfig
-    from policies.bc.train import BCTrainConfig, train
+    from lapa_bench.policies.bc.configuration_bc import BCConfig
+    from lapa_bench.policies.bc.train import BCTrainConfig, train
 
     ds = tiny_dataset(tmp_path / "ds", episodes=4, T=8, states=True)
     model = BCConfig(image_size=32, depth=2, width=8, hidden=32, chunk=2, execute=2, command_state=True)

@@ -36,7 +36,7 @@ def test_the_committed_checkpoint_keeps_its_outcomes(num_envs):
 
     from lapa_bench.policy import make_policy
     from lapa_bench.rollout import run_batch
-    from tasks import get_task, make_env
+    from lapa_bench.tasks import get_task, make_env
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the run that wrote the records
@@ -70,7 +70,7 @@ def test_the_committed_checkpoint_in_half_precision_keeps_its_outcomes(tmp_path)
     from lapa_bench.policy import make_policy
     from lapa_bench.rollout import run_batch
     from lapa_bench.training.checkpoint import to_half
-    from tasks import get_task, make_env
+    from lapa_bench.tasks import get_task, make_env
 
     for f in CELL.iterdir():
         if f.is_file() and (f.suffix == ".safetensors" or f.name.startswith(("config", "tokenizer"))):

@@ -7,9 +7,9 @@ import torch
 
 from lapa_bench.specs import ACTION_HIGH, ACTION_LOW
 
-from policies.lapa.action_bins import decode, encode, fit_bins
-from policies.lapa.configuration_lapa import LAPAConfig, lapa_full, lapa_tiny
-from policies.lapa.modeling_lapa import LAPAModel, byte_tokenizer
+from lapa_bench.policies.lapa.action_bins import decode, encode, fit_bins
+from lapa_bench.policies.lapa.configuration_lapa import LAPAConfig, lapa_full, lapa_tiny
+from lapa_bench.policies.lapa.modeling_lapa import LAPAModel, byte_tokenizer
 
 from conftest import micro, requires_sim, tiny_dataset
 
@@ -29,7 +29,7 @@ def test_byte_tokenizer_round_trip():
 
 
 def test_constant_accuracy_reference():
-    from policies.lapa.train import constant_accuracy
+    from lapa_bench.policies.lapa.train import constant_accuracy
 
     t = np.array([[0, 5], [0, 6], [1, 6], [0, 6]])
     assert constant_accuracy(t) == pytest.approx((3 / 4 + 3 / 4) / 2)
@@ -37,7 +37,7 @@ def test_constant_accuracy_reference():
 
 
 def test_shuffled_targets_keep_the_codes_counts_and_drop_the_motion():
-    from policies.lapa.train import shuffled_targets
+    from lapa_bench.policies.lapa.train import shuffled_targets
 
     rng = np.random.default_rng(0)
     codes = {f"ep{i}": rng.integers(0, 16, (40 + i, 1)) + 16 * (i % 2) for i in range(6)}
@@ -84,8 +84,8 @@ def test_shapes_both_heads_and_configs():
 def test_conv_stem_tower_and_the_image_size_flowing_one_way(tmp_path):
     """`vision: {model_type: conv}` (preset small) puts a convolutional stem in the ViT's place; the model's
     image_size reaches the tower (one way), and the checkpoint rebuilds it."""
-    from policies.lapa.configuration_lapa import lapa_small
-    from policies.lapa.modeling_lapa import ConvStem
+    from lapa_bench.policies.lapa.configuration_lapa import lapa_small
+    from lapa_bench.policies.lapa.modeling_lapa import ConvStem
 
     small = lapa_small()
     assert small.vision["model_type"] == "conv" and small.image_size == 128
@@ -118,7 +118,7 @@ def test_conv_stem_tower_and_the_image_size_flowing_one_way(tmp_path):
 def test_query_readout_is_a_direct_path_from_the_image_to_the_head(tmp_path):
     """``query_readout`` (preset small): the image features and the state reach every query token without
     attention; its shared part survives ``replace_head``, its per-query part is new with the head."""
-    from policies.lapa.configuration_lapa import lapa_small
+    from lapa_bench.policies.lapa.configuration_lapa import lapa_small
 
     assert lapa_small().query_readout > 0
     conv = {"model_type": "conv", "width": 8, "depth": 3}
@@ -304,8 +304,8 @@ def test_the_recipe_forward_compiles_without_graph_breaks():
     import torch.nn.functional as F
 
     from lapa_bench.data.preprocess import random_shift
-    from policies.lapa.configuration_lapa import PRESETS
-    from policies.lapa.modeling_lapa import LAPAModel
+    from lapa_bench.policies.lapa.configuration_lapa import PRESETS
+    from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
 
     c = PRESETS["small"]()
     for k, v in dict(image_size=64, random_shift=4, pool_prompt=True, query_tokens="per_step", command_state=True,

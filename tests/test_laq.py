@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from policies.laq.configuration_laq import LAQConfig, laq_full, laq_tiny
-from policies.laq.modeling_laq import LAQ
-from policies.laq.nsvq import NSVQ
+from lapa_bench.policies.laq.configuration_laq import LAQConfig, laq_full, laq_tiny
+from lapa_bench.policies.laq.modeling_laq import LAQ
+from lapa_bench.policies.laq.nsvq import NSVQ
 
 
 def micro():
@@ -118,9 +118,9 @@ def test_train_resume_and_label(tmp_path):
     import numpy as np
 
     from lapa_bench.training import Inputs, TrainConfig
-    from policies.laq.configuration_laq import LAQConfig
-    from policies.laq.codes import label
-    from policies.laq.train import LAQTrainConfig, train
+    from lapa_bench.policies.laq.configuration_laq import LAQConfig
+    from lapa_bench.policies.laq.codes import label
+    from lapa_bench.policies.laq.train import LAQTrainConfig, train
 
     _toy_videos(tmp_path / "ds")
     cfg = LAQTrainConfig(model=LAQConfig(**MICRO), train=TrainConfig(steps=6, batch_size=4, log_every=2, save_every=3,
@@ -138,7 +138,7 @@ def test_train_resume_and_label(tmp_path):
     label(tmp_path / "laq", [tmp_path / "ds"], tmp_path / "codes.npz")
     z = np.load(tmp_path / "codes.npz")
     assert len(z.files) == 3 and z[z.files[0]].shape == (6, 4)
-    from policies.laq.codes import probe
+    from lapa_bench.policies.laq.codes import probe
 
     res = probe(tmp_path / "laq", [tmp_path / "ds"], val_fraction=0.34)
     assert set(res["r2"]) >= {"dx", "dy", "dz"} and np.isfinite(res["r2_translation"])
@@ -152,9 +152,9 @@ def test_sweep_trains_probes_and_resumes(tmp_path):
 
     from lapa_bench.config import ConfigError
     from lapa_bench.training import TrainConfig
-    from policies.laq.configuration_laq import LAQConfig
-    from policies.laq.sweep import usage
-    from policies.laq.train import SweepConfig, sweep_command
+    from lapa_bench.policies.laq.configuration_laq import LAQConfig
+    from lapa_bench.policies.laq.sweep import usage
+    from lapa_bench.policies.laq.train import SweepConfig, sweep_command
 
     def sweep(cfg, device="auto"):
         return sweep_command(cfg, device)
@@ -211,8 +211,8 @@ def test_sweep_trains_probes_and_resumes(tmp_path):
 def test_sweep_grid_as_listed_combinations():
     """A --grid list tries exactly the combinations it lists (settings that change together); bad lists are named."""
     from lapa_bench.config import ConfigError
-    from policies.laq.configuration_laq import laq_tiny
-    from policies.laq.sweep import combinations, grid_keys
+    from lapa_bench.policies.laq.configuration_laq import laq_tiny
+    from lapa_bench.policies.laq.sweep import combinations, grid_keys
 
     grid = [{"image_size": 64, "patch_size": 8}, {"image_size": 128, "patch_size": 16, "code_seq_len": 1}]
     combos = combinations(grid, laq_tiny())
@@ -221,7 +221,7 @@ def test_sweep_grid_as_listed_combinations():
     assert grid_keys(grid) == ["image_size", "patch_size", "code_seq_len"]
     from types import SimpleNamespace
 
-    from policies.laq.sweep import to_markdown
+    from lapa_bench.policies.laq.sweep import to_markdown
     table = to_markdown([{"name": n, **c} for n, c in combos], SimpleNamespace(grid=grid, model=laq_tiny()))
     assert "| image_size64-patch_size8 | 64 | 8 | 4 |" in table  # code_seq_len: the base LAQ's, not "n/a"
     assert len(combinations({"frame_gap": [1, 2], "codebook_size": [8, 16]}, laq_tiny())) == 4
@@ -264,9 +264,9 @@ def test_probe_known_answers(tmp_path):
 
     from lapa_bench.data import LeRobotWriter, episode_key, open_datasets
     from lapa_bench.specs import ACTION_NAMES
-    from policies.laq.codes import probe
-    from policies.laq.configuration_laq import LAQConfig
-    from policies.laq.modeling_laq import LAQ
+    from lapa_bench.policies.laq.codes import probe
+    from lapa_bench.policies.laq.configuration_laq import LAQConfig
+    from lapa_bench.policies.laq.modeling_laq import LAQ
 
     LAQ(LAQConfig(**{**MICRO, "code_seq_len": 4, "codebook_size": 3, "frame_gap": 1})).save_pretrained(tmp_path / "laq")
     rng = np.random.default_rng(0)

@@ -216,9 +216,9 @@ def test_compute_table_counts_a_shared_stage_once():
 
 
 def test_laq_inspect_writes_atlas_stats_and_html(tmp_path):
-    from policies.laq.configuration_laq import LAQConfig
-    from policies.laq.inspect_laq import direction_label, inspect, mutual_information
-    from policies.laq.modeling_laq import LAQ
+    from lapa_bench.policies.laq.configuration_laq import LAQConfig
+    from lapa_bench.policies.laq.inspect_laq import direction_label, inspect, mutual_information
+    from lapa_bench.policies.laq.modeling_laq import LAQ
 
     import numpy as np
 

@@ -29,7 +29,7 @@ def _strip(rows):
 
 @pytest.mark.parametrize("task", ["spoon", "carrot", "stack", "eggplant"])
 def test_env_contract(task):
-    from tasks import TASKS, make_env
+    from lapa_bench.tasks import TASKS, make_env
 
     env = make_env(task, image_size=(128, 160))
     try:
@@ -183,7 +183,7 @@ def test_missing_assets_never_prompt(tmp_path):
     assert r.returncode == 2
     assert "lapa-bench assets download" in r.stderr and "MS_ASSET_DIR" in r.stderr
     assert "(y|n)" not in r.stdout
-    from tasks import make_env
+    from lapa_bench.tasks import make_env
     from lapa_bench.assets import AssetsMissingError
 
     old = os.environ["MS_ASSET_DIR"]
@@ -292,7 +292,7 @@ def test_maniskill_prompt_is_refused(carrot_env):
 
 def test_batched_cpu_envs_see_what_one_env_sees(carrot_env):
     """make_env(num_envs=2) on the CPU: two single-scene envs in lockstep, pixel-identical to one env."""
-    from tasks import make_env
+    from lapa_bench.tasks import make_env
 
     envs = make_env("carrot", num_envs=2, backend="cpu")
     try:
@@ -392,7 +392,7 @@ def test_one_writer_per_run_folder(tmp_path):
 def test_scripted_oracle_solves_every_task(task, episode):
     """The upper bound holds on the other three tasks too (one layout each; the committed 4 x 24 result:
     results/oracle)."""
-    from tasks import make_env
+    from lapa_bench.tasks import make_env
 
     env = make_env(task, image_size=(64, 64))
     try:
@@ -434,7 +434,7 @@ def test_reduced_render_resolution_is_opt_in_and_never_mixed(tmp_path):
     import json
 
     from lapa_bench.app.evaluate import RunMismatchError
-    from tasks import make_env
+    from lapa_bench.tasks import make_env
 
     frames = {}
     for scale in (0.5, 1.0):
@@ -462,7 +462,7 @@ def test_the_floating_gripper_plays_the_bridge_tasks_in_the_same_scene_and_camer
     the WidowX's frame has them), and only the robot's pixels differ; its collection says which body made it."""
     from lapa_bench.app.collect import CollectConfig, collect
     from lapa_bench.data.lerobot import dataset_settings
-    from tasks import make_env
+    from lapa_bench.tasks import make_env
 
     frames = {}
     for body in ("widowx", "floating_gripper"):
@@ -495,7 +495,7 @@ def test_held_out_layouts_are_new_disjoint_and_fixed_by_their_seed(tmp_path):
     """`eval --layouts SEED`: the episodes start from random layouts away from SIMPLER's (the oracle still solves
     them), the same seed gives the same layouts, and a folder of SIMPLER layouts refuses them."""
     from lapa_bench.app.evaluate import RunMismatchError
-    from tasks import make_env
+    from lapa_bench.tasks import make_env
 
     def run(out, **kw):
         cfg = EvalConfig(policy="scripted", out=str(tmp_path / out), tasks=["carrot"], episodes=2, progress=False,
@@ -513,7 +513,7 @@ def test_held_out_layouts_are_new_disjoint_and_fixed_by_their_seed(tmp_path):
     env = make_env("carrot", image_size=(64, 64))
     try:
         from lapa_bench.app.evaluate import _place
-        from tasks import get_task
+        from lapa_bench.tasks import get_task
 
         _place(env, get_task("carrot"), 7, [(None, 0, 0)])
         env.reset(seed=0, options={"episode_id": 0})

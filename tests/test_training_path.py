@@ -84,9 +84,9 @@ def test_device_parsing():
 # -- data contract ----------------------------------------------------------------------------
 def test_episode_keys_of_two_corpora_with_the_same_task_folders_do_not_collide(tmp_path):
     from lapa_bench.data import episode_key, open_datasets
-    from policies.laq.configuration_laq import LAQConfig
-    from policies.laq.modeling_laq import LAQ
-    from policies.laq.codes import label
+    from lapa_bench.policies.laq.configuration_laq import LAQConfig
+    from lapa_bench.policies.laq.modeling_laq import LAQ
+    from lapa_bench.policies.laq.codes import label
 
     a = tiny_dataset(tmp_path / "bridge" / "carrot", episodes=2)
     b = tiny_dataset(tmp_path / "panda" / "carrot", episodes=3, T=6)
@@ -109,7 +109,7 @@ def test_training_and_rollout_preprocessing_give_identical_tensors(tmp_path):
     the collection size, then StepSamples) or straight to the policy (rollout)."""
     from lapa_bench.data.preprocess import resize
     from lapa_bench.data.torch_datasets import StepSamples
-    from policies.lapa.modeling_lapa import LAPAModel
+    from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
 
     rng = np.random.default_rng(0)
     native = rng.integers(0, 256, (3, 480, 640, 3), dtype=np.uint8)  # the 3rd_view_camera's size
@@ -179,7 +179,7 @@ def test_backbones_reach_the_model_from_the_cli(tmp_path):
     from transformers import CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM
 
     from lapa_bench.app.cli import main
-    from policies.lapa.modeling_lapa import LAPAModel, byte_tokenizer
+    from lapa_bench.policies.lapa.modeling_lapa import LAPAModel, byte_tokenizer
 
     vis = CLIPVisionModel(CLIPVisionConfig(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
                                            num_hidden_layers=1, num_attention_heads=2))
@@ -310,8 +310,8 @@ def test_checkpoints_of_earlier_revisions_still_load(tmp_path):
     """Checkpoints written before the single training path stored the runtime device and had no
     source_size/crop: they load, and rollouts resize the camera frame directly as they did."""
     from lapa_bench.policy import make_policy
-    from policies.lapa.action_bins import fit_bins
-    from policies.lapa.modeling_lapa import LAPAModel
+    from lapa_bench.policies.lapa.action_bins import fit_bins
+    from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
 
     m = LAPAModel(micro()).eval()
     m.set_action_bins(*fit_bins(np.random.default_rng(0).normal(size=(50, 7)), 16))

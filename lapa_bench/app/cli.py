@@ -516,7 +516,7 @@ def cmd_policies(args) -> int:
 
 
 def cmd_tasks(args) -> int:
-    from tasks import TASKS
+    from lapa_bench.tasks import TASKS
 
     for t in TASKS.values():
         print(f"{t.name:<9} {t.env_id:<46} {t.max_steps:>4} steps  {len(t.episode_ids)} episodes  "

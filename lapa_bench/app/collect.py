@@ -40,7 +40,7 @@ class CollectConfig(CollectionConfig):
     keep_failures: bool = False
     noise: float = 0.002  # m, std of the oracle's translation noise
     # m, std of noise on the executed translation only, the recorded action staying the oracle's clean one
-    # (DART recovery data: policies.scripted.ScriptedConfig.dart); 0: off
+    # (DART recovery data: lapa_bench.policies.scripted.ScriptedConfig.dart); 0: off
     dart: float = 0.0
     # degrees: each movable object starts in one of the task's evaluation orientations turned by a uniform yaw
     # in +-yaw_jitter (positions stay >= min_eval_distance from every evaluation position); 180: any yaw
@@ -120,7 +120,7 @@ class _Attempts:
 
     def __init__(self, cfg: CollectConfig, task_name: str, num_envs: int = 1):
         from lapa_bench.policy import make_policy
-        from tasks import TASKS, get_task, make_env
+        from lapa_bench.tasks import TASKS, get_task, make_env
 
         self.cfg, self.task = cfg, get_task(task_name)
         self.ti = list(TASKS).index(self.task.name)
@@ -252,7 +252,7 @@ def collect_task(cfg: CollectConfig, task_name: str, position: int = 0, workers:
     from tqdm.auto import tqdm
 
     from lapa_bench.data.lerobot import LeRobotWriter
-    from tasks import get_task
+    from lapa_bench.tasks import get_task
 
     task = get_task(task_name)
     root = Path(cfg.out) / task.name
@@ -321,7 +321,7 @@ def collect(cfg: CollectConfig, workers: int = 1) -> Path:
     """Collect every task of ``cfg.tasks`` into ``OUT/<task>/`` (one LeRobot dataset per task), one task
     after another, each with ``workers`` processes playing its attempts (every core, for any number of
     tasks; the datasets do not depend on ``workers``)."""
-    from tasks import resolve_tasks
+    from lapa_bench.tasks import resolve_tasks
 
     assets.check_assets()
     names = [t.name for t in resolve_tasks(cfg.tasks)]

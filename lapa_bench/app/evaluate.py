@@ -84,7 +84,7 @@ class EvalConfig:
         return ident
 
     def sim_backend(self) -> str:
-        from tasks.env import resolve_backend
+        from lapa_bench.tasks.env import resolve_backend
 
         return "physx_cuda" if resolve_backend(self.backend) == "gpu" else "physx_cpu"
 
@@ -125,7 +125,7 @@ def _path_identity_of(old: dict, new: dict, checkpoint: str | None) -> bool:
 
 def plan(tasks, episodes: int, seeds, layouts: int | None = None) -> list[tuple]:
     """Ordered work items (task_spec, episode_id, seed); ``layouts``: see :attr:`EvalConfig.layouts`."""
-    from tasks import resolve_tasks
+    from lapa_bench.tasks import resolve_tasks
 
     specs_ = list(dict.fromkeys(resolve_tasks(tasks)))  # a task or seed named twice runs once
     seeds = list(dict.fromkeys(int(s) for s in seeds))
@@ -233,7 +233,7 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
     """Run (or resume) an evaluation; returns the output dir. See the module docstring."""
     from tqdm.auto import tqdm
 
-    from tasks import make_env
+    from lapa_bench.tasks import make_env
 
     out = Path(cfg.out)
     items = plan(cfg.tasks, cfg.episodes, cfg.seeds, cfg.layouts)
@@ -317,7 +317,7 @@ def _place(env, task, layouts: int, items) -> list[int]:
     """Set each scene of ``env`` to its item's held-out layout (``EvalConfig.layouts``); the episode ids that
     select them. A layout is a function of the seed, the task and the episode id only."""
     from lapa_bench.app.collect import sample_layout
-    from tasks import TASKS
+    from lapa_bench.tasks import TASKS
 
     first = getattr(env, "envs", [env])[0]
     ti = list(TASKS).index(task.name)

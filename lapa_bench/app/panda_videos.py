@@ -88,7 +88,7 @@ def collect_panda_task(cfg: PandaConfig, task: str, position: int = 0) -> dict:
 
     import mani_skill.envs  # noqa: F401
     from lapa_bench.data.lerobot import LeRobotWriter
-    from tasks.env import _quiet_mani_skill
+    from lapa_bench.tasks.env import _quiet_mani_skill
 
     _quiet_mani_skill()
 

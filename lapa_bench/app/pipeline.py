@@ -183,7 +183,7 @@ class PipelineConfig:
         if len(set(cfg.demos_per_task)) != len(cfg.demos_per_task):
             raise C.ConfigError(f"{where}: demos_per_task {cfg.demos_per_task} names a size twice")
         try:
-            from tasks.env import resolve_backend
+            from lapa_bench.tasks.env import resolve_backend
 
             resolve_backend(ev.backend)  # an unknown backend, or gpu without CUDA, stops here
         except ValueError as e:
@@ -311,7 +311,7 @@ def validate(cfg: PipelineConfig) -> None:
     """Fail before any work on names that would only break a later stage."""
     from lapa_bench.app.panda_videos import PANDA_TASKS
     from lapa_bench.policy import available_policies
-    from tasks import resolve_tasks
+    from lapa_bench.tasks import resolve_tasks
 
     resolve_tasks(cfg.demos.tasks), resolve_tasks(cfg.videos.tasks), resolve_tasks(cfg.gripper.tasks)
     resolve_tasks(cfg.eval.tasks)
@@ -614,7 +614,7 @@ def plan(cfg: PipelineConfig) -> dict:
     from lapa_bench.app.panda_videos import PANDA_TASKS
     from lapa_bench.training import checkpoint
     from lapa_bench.training.registry import get_method, train_stages
-    from tasks import resolve_tasks
+    from lapa_bench.tasks import resolve_tasks
 
     out = Path(cfg.out)
     uses = {v for r in cfg.runs if "videos" in get_method(r.method).needs for v in [r.videos]}
@@ -700,7 +700,7 @@ def _collected(folder: Path, spec: CorpusSpec, source: str) -> bool:
     """The collection in ``folder`` holds ``spec.episodes`` per task already (else collect runs, and resumes)."""
     from lapa_bench.app.panda_videos import PANDA_TASKS, dataset_name
     from lapa_bench.data.lerobot import DatasetFormatError, open_datasets
-    from tasks import resolve_tasks
+    from lapa_bench.tasks import resolve_tasks
 
     try:
         sets = open_datasets(folder)
@@ -748,7 +748,7 @@ def _write_config(cfg: PipelineConfig, out: Path) -> None:
 
 def _probe_laqs(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: "Stages") -> None:
     """Each chosen LAPA cell's LAQ (one per seed: shared stages) probed against the labelled demonstrations of the
-    main size: do its codes carry the true actions (held-out R^2 of a linear probe, :func:`policies.laq.codes.probe`)?
+    main size: do its codes carry the true actions (held-out R^2 of a linear probe, :func:`lapa_bench.policies.laq.codes.probe`)?
     ``laq/probe.json`` keeps the LAQ's and the data's fingerprints; a probe of another LAQ or other data is redone."""
     from lapa_bench.data.lerobot import dataset_settings
     from lapa_bench.fingerprint import canonical, files_fingerprint
@@ -767,7 +767,7 @@ def _probe_laqs(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: "
             continue
 
         def probe_one(laq=laq, demos=demos, path=path, made_from=made_from):
-            from policies.laq.codes import probe
+            from lapa_bench.policies.laq.codes import probe
 
             write_json_atomic(path, {**probe(laq, [str(demos)], device=cfg.device), "made_from": made_from})
 

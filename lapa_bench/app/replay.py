@@ -46,7 +46,7 @@ def _replay_part(root, max_episodes=None, position: int = 0, progress: bool = Tr
     from lapa_bench.data import episode_key
     from lapa_bench.rollout import run_episode
     from lapa_bench.policy import make_policy
-    from tasks import get_task, make_env
+    from lapa_bench.tasks import get_task, make_env
 
     ds = LeRobotDataset(root)
     results, envs = [], {}

@@ -132,7 +132,7 @@ def n_text(n_units: int, n_episodes: int, trained_seeds: int) -> str:
 
 
 def _task_short(env_id: str) -> str:
-    from tasks import TASKS
+    from lapa_bench.tasks import TASKS
 
     for t in TASKS.values():
         if t.env_id == env_id:
@@ -143,7 +143,7 @@ def _task_short(env_id: str) -> str:
 def _task_order(env_ids) -> list[str]:
     """The suite's task order (spoon, carrot, stack, eggplant, as in the paper's table), whatever
     order the records were written in; tasks outside the suite follow in order of appearance."""
-    from tasks import TASKS
+    from lapa_bench.tasks import TASKS
 
     seen = list(dict.fromkeys(env_ids))
     suite = [t.env_id for t in TASKS.values() if t.env_id in seen]

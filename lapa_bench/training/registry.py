@@ -101,10 +101,10 @@ def _discover() -> None:
     if _DISCOVERED:
         return
     _DISCOVERED = True
-    import policies
+    from lapa_bench import policies
 
     root = Path(policies.__path__[0])
-    plugins.import_modules([f"policies.{p.name}.train" for p in sorted(root.iterdir()) if (p / "train.py").is_file()],
+    plugins.import_modules([f"lapa_bench.policies.{p.name}.train" for p in sorted(root.iterdir()) if (p / "train.py").is_file()],
                            _BROKEN)
     plugins.load_entry_points(ENTRY_POINT_GROUP, _BROKEN)
 

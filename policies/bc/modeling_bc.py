@@ -19,7 +19,7 @@ from lapa_bench.data.convnet import conv_stack
 from lapa_bench.data.text import ByteTextEmbedding
 from lapa_bench.specs import ACTION_DIM
 from lapa_bench.training import checkpoint, continuous_actions
-from policies.bc.configuration_bc import BCConfig
+from lapa_bench.policies.bc.configuration_bc import BCConfig
 
 
 class BCModel(nn.Module):

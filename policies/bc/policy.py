@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from lapa_bench.policy import ModelPolicy, register_policy
-from policies.bc.configuration_bc import BCConfig
+from lapa_bench.policies.bc.configuration_bc import BCConfig
 
 
 @register_policy("bc")
@@ -13,6 +13,6 @@ class BCPolicy(ModelPolicy):
 
     @classmethod
     def model_class(cls):
-        from policies.bc.modeling_bc import BCModel
+        from lapa_bench.policies.bc.modeling_bc import BCModel
 
         return BCModel

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lapa_bench.data import open_sources
 from lapa_bench.training import Inputs, TrainConfig, register_method
-from policies.bc.configuration_bc import BCConfig, bc_tiny
+from lapa_bench.policies.bc.configuration_bc import BCConfig, bc_tiny
 
 
 @dataclass
@@ -33,7 +33,7 @@ def train(cfg: BCTrainConfig, inputs: Inputs, out, device: str = "auto") -> Path
     from lapa_bench.data.command import add_command_stats
     from lapa_bench.data.torch_datasets import chunk_samples, episode_keys, split_episodes
     from lapa_bench.training.checks import action_errors, predict_batch, train_with_learning_check
-    from policies.bc.modeling_bc import BCModel
+    from lapa_bench.policies.bc.modeling_bc import BCModel
 
     sources = open_sources(inputs.data, cfg.max_episodes, actions=True)
     mcfg = replace(cfg.model, source_size=stored_image_size(sources))

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from lapa_bench.training import checkpoint
-from policies.idm.configuration_idm import IDMConfig
+from lapa_bench.policies.idm.configuration_idm import IDMConfig
 
 
 class IDM(nn.Module):

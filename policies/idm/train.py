@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lapa_bench.training import Inputs, TrainConfig, register_command, register_method, train_model
-from policies.idm.configuration_idm import IDMConfig, idm_tiny
+from lapa_bench.policies.idm.configuration_idm import IDMConfig, idm_tiny
 from lapa_bench.data import open_sources
 
 
@@ -83,7 +83,7 @@ def evaluate(model, pairs: ActionPairs, device, batch_size: int = 128) -> dict:
 def train(cfg: IDMTrainConfig, inputs: Inputs, out, device: str = "auto") -> Path:
     """IDM: (x_t, x_t+1) -> action, trained on labelled trajectories (a component of VPT and UniPi)."""
     from lapa_bench.data.normalize import Normalizer
-    from policies.idm.modeling_idm import IDM
+    from lapa_bench.policies.idm.modeling_idm import IDM
 
     sources, train_p, val_p = split(inputs.data, cfg.max_episodes, cfg.train.val_fraction, cfg.train.seed,
                                     cfg.model.image_size)
@@ -108,7 +108,7 @@ class EvalCommand:
 @register_command("idm", "eval", EvalCommand, help="held-out action error of an IDM vs predicting the mean action")
 def eval_command(cfg: EvalCommand, device: str = "auto") -> dict:
     from lapa_bench.device import resolve_device
-    from policies.idm.modeling_idm import IDM
+    from lapa_bench.policies.idm.modeling_idm import IDM
 
     dev = resolve_device(device)
     model = IDM.from_pretrained(cfg.checkpoint).to(dev).eval()
@@ -128,7 +128,7 @@ def label(checkpoint, data_dirs, max_episodes=None, device: str = "auto", batch_
     from lapa_bench.data import episode_key
     from lapa_bench.data.preprocess import ImagePreprocess
     from lapa_bench.device import resolve_device
-    from policies.idm.modeling_idm import IDM
+    from lapa_bench.policies.idm.modeling_idm import IDM
 
     dev = resolve_device(device)
     model = IDM.from_pretrained(checkpoint).to(dev).eval()

@@ -13,7 +13,7 @@ Heads (parallel decoding, one forward pass per step, as in OpenVLA-OFT):
   the same chunking as the action head), each a softmax over ``codebook_size`` codes.
 * ``action`` (stage 3): K = ``chunk`` x 7 queries (an action chunk, decoded in parallel as in
   OpenVLA-OFT), each either a softmax over ``action_bins`` bins of one action dimension
-  (``action_head="bins"``, OpenVLA's discretization, :mod:`policies.lapa.action_bins`) or one
+  (``action_head="bins"``, OpenVLA's discretization, :mod:`lapa_bench.policies.lapa.action_bins`) or one
   continuous value (``action_head="l1"``: L1 on actions normalized by ``meta/stats.json``, the
   gripper a binary logit). The policy executes the first ``execute`` actions, then predicts again.
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from lapa_bench.training import checkpoint, continuous_actions
-from policies.lapa.configuration_lapa import LAPAConfig
+from lapa_bench.policies.lapa.configuration_lapa import LAPAConfig
 
 
 # -- tokenizer -----------------------------------------------------------------------------
@@ -314,7 +314,7 @@ class LAPAModel(nn.Module):
         self.action_centers.copy_(torch.as_tensor(centers))
 
     def encode_actions(self, actions: np.ndarray) -> np.ndarray:
-        from policies.lapa.action_bins import encode
+        from lapa_bench.policies.lapa.action_bins import encode
 
         return encode(actions, self.action_edges.cpu().numpy())
 

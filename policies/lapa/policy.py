@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lapa_bench.policy import ModelPolicy, register_policy
-from policies.lapa.configuration_lapa import LAPAConfig
+from lapa_bench.policies.lapa.configuration_lapa import LAPAConfig
 
 
 @register_policy("lapa")
@@ -21,7 +21,7 @@ class LAPAPolicy(ModelPolicy):
 
     @classmethod
     def model_class(cls):
-        from policies.lapa.modeling_lapa import LAPAModel
+        from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
 
         return LAPAModel
 

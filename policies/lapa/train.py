@@ -23,9 +23,9 @@ import numpy as np
 from lapa_bench.config import to_dict
 from lapa_bench.policy import ModelPolicy
 from lapa_bench.training import Inputs, TrainConfig, checkpoint, register_command, register_method, train_model
-from policies.lapa.configuration_lapa import LAPAConfig, lapa_tiny
+from lapa_bench.policies.lapa.configuration_lapa import LAPAConfig, lapa_tiny
 from lapa_bench.data import open_sources
-from policies.laq.train import LAQTrainConfig
+from lapa_bench.policies.laq.train import LAQTrainConfig
 
 
 @dataclass
@@ -123,7 +123,7 @@ def _fit(model, sources, targets, train_cfg: TrainConfig, out: Path, device: str
 
 def _resume_or(out: Path, build):
     """The model in ``OUT/last`` when a run is in progress (its weights are loaded by the loop), else ``build()``."""
-    from policies.lapa.modeling_lapa import LAPAModel
+    from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
 
     last = out / checkpoint.LAST
     return LAPAModel.from_pretrained(last) if checkpoint.resume_step(out) else build()
@@ -132,9 +132,9 @@ def _resume_or(out: Path, build):
 # -- stages --------------------------------------------------------------------------------
 def pretrain(cfg: LAPATrainConfig, videos: list[str], laq: str, out, device: str = "auto"):
     """Stage 2: predict the LAQ codes of steps t..t+chunk-1 from (image_t, instruction)."""
-    from policies.laq.modeling_laq import LAQ
-    from policies.laq.codes import label
-    from policies.lapa.modeling_lapa import LAPAModel
+    from lapa_bench.policies.laq.modeling_laq import LAQ
+    from lapa_bench.policies.laq.codes import label
+    from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,7 +175,7 @@ def finetune(cfg: ScratchConfig, data: list[str], out, init: str | None = None, 
     ``scratch``. ``keep_head``: continue training the action head (bins, normalizer) of ``init`` (VPT,
     whose pretraining already predicts the pseudo-actions).
     """
-    from policies.lapa.modeling_lapa import LAPAModel
+    from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
 
     policy_name = policy_name or ("lapa" if init else "scratch")
     out = Path(out)
@@ -213,7 +213,7 @@ def pretrain_on_actions(cfg: ScratchConfig, pretrain_cfg: TrainConfig, videos: l
 
 def _new_action_model(cfg: ScratchConfig, init: str | None = None):
     """A model with an action head: fresh from ``cfg.model``, or the towers of the checkpoint ``init``."""
-    from policies.lapa.modeling_lapa import LAPAModel
+    from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
 
     if init is None:
         return LAPAModel.build(replace(cfg.model, head="action"))
@@ -240,7 +240,7 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
     from lapa_bench.data.command import add_command_stats
     from lapa_bench.data.torch_datasets import chunk_samples, episode_keys, split_episodes
     from lapa_bench.training.checks import action_errors, predict_batch, train_with_learning_check
-    from policies.lapa.action_bins import encode, fit_bins
+    from lapa_bench.policies.lapa.action_bins import encode, fit_bins
 
     stats_from = stats_from or sources
     with_state = actions is None  # pseudo-labelled videos: no state (a zero state token)
@@ -302,7 +302,7 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
 def train(cfg: LAPATrainConfig, inputs: Inputs, out, device: str = "auto") -> Path:
     """LAPA: LAQ on the videos, latent pretraining on its codes, action finetuning on the labelled data."""
     from lapa_bench.data.lerobot import dataset_settings
-    from policies.laq.train import train as train_laq
+    from lapa_bench.policies.laq.train import train as train_laq
 
     out = Path(out)
     base = out

@@ -19,7 +19,7 @@ def label(checkpoint, data_dirs, out, device: str = "auto", batch_size: int = 64
     from lapa_bench.data import episode_key
     from lapa_bench.data.preprocess import ImagePreprocess
     from lapa_bench.device import resolve_device
-    from policies.laq.modeling_laq import LAQ
+    from lapa_bench.policies.laq.modeling_laq import LAQ
 
     device = resolve_device(device)
     model = LAQ.from_pretrained(checkpoint).to(device).eval()
@@ -57,7 +57,7 @@ def probe(checkpoint, data_dirs, val_fraction: float = 0.2, seed: int = 0, ridge
     from lapa_bench.data import episode_key
     from lapa_bench.data.torch_datasets import split_episodes
     from lapa_bench.specs import ACTION_NAMES
-    from policies.laq.modeling_laq import LAQ
+    from lapa_bench.policies.laq.modeling_laq import LAQ
 
     cfg = LAQ.from_pretrained(checkpoint).config
     if codes is None:

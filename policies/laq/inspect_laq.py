@@ -60,7 +60,7 @@ def direction_label(action: np.ndarray, still: float = 0.002) -> str:
 
 def _load(laq, data_dirs, codes_path, max_episodes):
     from lapa_bench.data import episode_key, open_datasets
-    from policies.laq.codes import label
+    from lapa_bench.policies.laq.codes import label
 
     if not Path(codes_path).is_file():
         label(laq, data_dirs, codes_path, max_episodes=max_episodes)
@@ -134,8 +134,8 @@ def inspect(laq, data_dirs, out, max_episodes=None, examples: int = 4, seed: int
     import pandas as pd
 
     from lapa_bench.specs import ACTION_NAMES
-    from policies.laq.modeling_laq import LAQ
-    from policies.laq.nsvq import NSVQ
+    from lapa_bench.policies.laq.modeling_laq import LAQ
+    from lapa_bench.policies.laq.nsvq import NSVQ
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -195,7 +195,7 @@ def inspect(laq, data_dirs, out, max_episodes=None, examples: int = 4, seed: int
                title="mean end-effector translation per code")
         fig.colorbar(q, ax=ax, label="mean dz (m)")
         paths["quiver"] = _png(fig, out / "quiver.png")
-        from policies.laq.codes import probe
+        from lapa_bench.policies.laq.codes import probe
 
         pr = probe(laq, data_dirs, seed=seed, max_episodes=max_episodes, codes=dict(np.load(out / "codes.npz")))
         result.update({

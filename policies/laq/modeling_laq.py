@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lapa_bench.training import checkpoint
-from policies.laq.configuration_laq import LAQConfig
-from policies.laq.nsvq import NSVQ
+from lapa_bench.policies.laq.configuration_laq import LAQConfig
+from lapa_bench.policies.laq.nsvq import NSVQ
 
 
 class Attention(nn.Module):

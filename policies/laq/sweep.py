@@ -11,7 +11,7 @@ so a rerun resumes where it stopped, and a rerun with more ``--train.steps`` tra
 * codebook usage: perplexity, codes used, and the **largest code's share of tokens**, on the held-out video
   pairs and on the labelled data (a "hold" code on most tokens leaves latent pretraining little to learn);
 * the linear probe (one-hot codes -> the true action summed over the H steps they span, held-out R^2,
-  :func:`policies.laq.codes.probe`), per dimension and averaged over the translations.
+  :func:`lapa_bench.policies.laq.codes.probe`), per dimension and averaged over the translations.
 
 A combination *passes* when its translation R^2 reaches ``min_r2_translation`` and no code exceeds
 ``max_code_share`` of the tokens on either set. ``OUT/sweep.json``, ``sweep.md`` (the table) and ``sweep.png``
@@ -94,7 +94,7 @@ def usage(indices, k: int) -> dict:
     code indices (any shape)."""
     import torch
 
-    from policies.laq.nsvq import NSVQ
+    from lapa_bench.policies.laq.nsvq import NSVQ
 
     idx = np.asarray(indices, dtype=np.int64).reshape(-1)
     counts = np.bincount(idx, minlength=k)
@@ -105,7 +105,7 @@ def usage(indices, k: int) -> dict:
 def measure(name: str, combo: dict, cfg, folder: Path, train_one, device: str) -> dict:
     """Train (or reuse) one combination's LAQ, label the labelled data, probe: its row of the sweep."""
     from lapa_bench.training import checkpoint
-    from policies.laq.codes import label, probe
+    from lapa_bench.policies.laq.codes import label, probe
 
     from lapa_bench import fingerprint
     from lapa_bench.data.lerobot import dataset_settings
@@ -195,7 +195,7 @@ def plot(rows: list[dict], cfg, path: Path) -> Path:
 
 
 def sweep(cfg, train_one, device: str = "auto") -> dict:
-    """Run the sweep of ``cfg`` (a :class:`policies.laq.train.SweepConfig`); ``train_one(model_config, folder)``
+    """Run the sweep of ``cfg`` (a :class:`lapa_bench.policies.laq.train.SweepConfig`); ``train_one(model_config, folder)``
     trains (or resumes) one LAQ into ``folder``. Returns ``sweep.json``'s content."""
     from lapa_bench.config import to_dict
 

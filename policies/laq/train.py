@@ -18,8 +18,8 @@ from pathlib import Path
 
 from lapa_bench.training import Inputs, TrainConfig, register_command, register_method, train_model
 from lapa_bench.data import open_sources
-from policies.laq.codes import label, probe
-from policies.laq.configuration_laq import LAQConfig, laq_tiny
+from lapa_bench.policies.laq.codes import label, probe
+from lapa_bench.policies.laq.configuration_laq import LAQConfig, laq_tiny
 
 
 @dataclass
@@ -43,7 +43,7 @@ def evaluate(model, pairs, device, batch_size=64, max_batches=20) -> dict:
     """Held-out reconstruction MSE vs copying x_t, and code usage/perplexity."""
     import torch
 
-    from policies.laq.nsvq import NSVQ
+    from lapa_bench.policies.laq.nsvq import NSVQ
 
     mse = copy = 0.0
     n = 0
@@ -72,7 +72,7 @@ def evaluate(model, pairs, device, batch_size=64, max_batches=20) -> dict:
 def train(cfg: LAQTrainConfig, inputs: Inputs, out, device: str = "auto") -> Path:
     """LAQ (LAPA stage 1): latent action codes from frame pairs of action-free videos."""
     from lapa_bench.training import checkpoint
-    from policies.laq.modeling_laq import LAQ
+    from lapa_bench.policies.laq.modeling_laq import LAQ
 
     out = Path(out)
     model = LAQ(cfg.model)
@@ -128,7 +128,7 @@ class InspectConfig:
 @register_command("laq", "inspect", InspectConfig,
                   help="what does each code mean? atlas, usage, actions per code, HTML page")
 def inspect_command(cfg: InspectConfig, device: str = "auto"):
-    from policies.laq.inspect_laq import inspect
+    from lapa_bench.policies.laq.inspect_laq import inspect
 
     return inspect(cfg.laq, cfg.data, cfg.out, max_episodes=cfg.max_episodes, examples=cfg.examples)
 
@@ -151,7 +151,7 @@ class SweepConfig:
 @register_command("laq", "sweep", SweepConfig,
                   help="train one LAQ per combination of settings, probe each: which codes are latent actions")
 def sweep_command(cfg: SweepConfig, device: str = "auto"):
-    from policies.laq.sweep import sweep
+    from lapa_bench.policies.laq.sweep import sweep
 
     def train_one(model: LAQConfig, folder: Path):
         train(LAQTrainConfig(model=model, train=cfg.train, max_episodes=cfg.max_episodes), Inputs(videos=cfg.videos),

@@ -22,7 +22,7 @@ from torch import nn
 
 from lapa_bench.data.text import ByteTextEmbedding
 from lapa_bench.training import checkpoint
-from policies.unipi.configuration_unipi import UniPiConfig
+from lapa_bench.policies.unipi.configuration_unipi import UniPiConfig
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:

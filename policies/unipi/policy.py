@@ -8,7 +8,7 @@ import numpy as np
 
 from lapa_bench import specs
 from lapa_bench.policy import Policy, register_policy
-from policies.unipi.configuration_unipi import UniPiConfig
+from lapa_bench.policies.unipi.configuration_unipi import UniPiConfig
 
 
 @register_policy("unipi")
@@ -30,15 +30,15 @@ class UniPiPolicy(Policy):
 
     def _ensure(self):
         if self.video is None:  # untrained (tests / smoke runs)
-            from policies.idm.modeling_idm import IDM, IDMConfig
-            from policies.unipi.modeling_unipi import VideoUNet
+            from lapa_bench.policies.idm.modeling_idm import IDM, IDMConfig
+            from lapa_bench.policies.unipi.modeling_unipi import VideoUNet
 
             s = self.config.image_size
             self._place(VideoUNet(self.config), IDM(IDMConfig(image_size=s, depth=3)))
 
     def _load_weights(self, directory: Path) -> None:
-        from policies.idm.modeling_idm import IDM
-        from policies.unipi.modeling_unipi import VideoUNet
+        from lapa_bench.policies.idm.modeling_idm import IDM
+        from lapa_bench.policies.unipi.modeling_unipi import VideoUNet
 
         video = VideoUNet.from_pretrained(directory)
         self.config = video.config

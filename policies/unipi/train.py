@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from lapa_bench.training import Inputs, TrainConfig, checkpoint, register_command, register_method, train_model
-from policies.idm.train import IDMTrainConfig
+from lapa_bench.policies.idm.train import IDMTrainConfig
 from lapa_bench.data import open_sources
-from policies.unipi.configuration_unipi import UniPiConfig, unipi_tiny
+from lapa_bench.policies.unipi.configuration_unipi import UniPiConfig, unipi_tiny
 
 
 @dataclass
@@ -91,8 +91,8 @@ def evaluate(model, clips: Clips, device, max_samples: int = 256, seed: int = 0)
 @register_method("unipi", config=UniPiTrainConfig, policy="unipi", needs=("data", "videos"))
 def train(cfg: UniPiTrainConfig, inputs: Inputs, out, device: str = "auto") -> Path:
     """UniPi: a text-conditioned video diffusion planner + an IDM that turns its frames into actions."""
-    from policies.idm import train as idm
-    from policies.unipi.modeling_unipi import VideoUNet
+    from lapa_bench.policies.idm import train as idm
+    from lapa_bench.policies.unipi.modeling_unipi import VideoUNet
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,7 @@ class EvalCommand:
                   help="held-out one-step frame prediction vs copying the current frame (MSE)")
 def eval_command(cfg: EvalCommand, device: str = "auto") -> dict:
     from lapa_bench.device import resolve_device
-    from policies.unipi.modeling_unipi import VideoUNet
+    from lapa_bench.policies.unipi.modeling_unipi import VideoUNet
 
     dev = resolve_device(device)
     model = VideoUNet.from_pretrained(cfg.checkpoint).to(dev).eval()

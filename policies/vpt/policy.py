@@ -1,6 +1,6 @@
 """The ``vpt`` policy: LAPA's VLM pretrained on IDM pseudo-actions, then finetuned."""
 from lapa_bench.policy import register_policy
-from policies.lapa.policy import LAPAPolicy
+from lapa_bench.policies.lapa.policy import LAPAPolicy
 
 
 @register_policy("vpt")

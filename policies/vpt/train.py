@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from lapa_bench.training import Inputs, TrainConfig, checkpoint, register_method
-from policies.idm.train import IDMTrainConfig
-from policies.lapa.train import ScratchConfig
+from lapa_bench.policies.idm.train import IDMTrainConfig
+from lapa_bench.policies.lapa.train import ScratchConfig
 
 
 @dataclass
@@ -31,8 +31,8 @@ class VPTTrainConfig(ScratchConfig):
 @register_method("vpt", config=VPTTrainConfig, policy="vpt", needs=("data", "videos"))
 def train(cfg: VPTTrainConfig, inputs: Inputs, out, device: str = "auto") -> Path:
     """VPT: an IDM pseudo-labels the videos, the VLM pretrains on them, then finetunes."""
-    from policies.idm import train as idm
-    from policies.lapa.train import finetune, pretrain_on_actions
+    from lapa_bench.policies.idm import train as idm
+    from lapa_bench.policies.lapa.train import finetune, pretrain_on_actions
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,7 @@ def latent(folder):
     import torch
 
     from lapa_bench.data.preprocess import ImagePreprocess
-    from policies.laq.modeling_laq import LAQ
+    from lapa_bench.policies.laq.modeling_laq import LAQ
 
     m = LAQ.from_pretrained(folder).eval()
     c, H = m.config, m.config.frame_gap
@@ -77,7 +77,7 @@ def latent(folder):
 def codes(folder):
     """Per code (one-token LAQs): share of steps, mean position in the episode, mean and spread of the summed
     translation (cm), mean summed gripper command."""
-    from policies.laq.modeling_laq import LAQ
+    from lapa_bench.policies.laq.modeling_laq import LAQ
 
     H = LAQ.from_pretrained(folder).config.frame_gap
     lab = dict(np.load(f"{folder}/codes.npz"))

@@ -44,7 +44,7 @@ def main(argv=None):
     from lapa_bench.data import LeRobotDataset, episode_key
     from lapa_bench.policy import make_policy
     from lapa_bench.rollout import run_episode
-    from tasks import get_task, make_env
+    from lapa_bench.tasks import get_task, make_env
 
     agent = make_policy(args.policy, checkpoint=args.checkpoint, **overrides)
     held = held_out_episodes(args.checkpoint) or set()

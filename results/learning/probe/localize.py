@@ -11,10 +11,10 @@ results/learning (README there).
 import sys, time
 import numpy as np, torch
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[3]))
-from policies.lapa.modeling_lapa import LAPAModel
-from policies.lapa.configuration_lapa import LAPAConfig
-from policies.bc.modeling_bc import BCModel
-from policies.bc.configuration_bc import BCConfig
+from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
+from lapa_bench.policies.lapa.configuration_lapa import LAPAConfig
+from lapa_bench.policies.bc.modeling_bc import BCModel
+from lapa_bench.policies.bc.configuration_bc import BCConfig
 torch.set_num_threads(1); torch.manual_seed(0)
 S = 64
 def batch(n, rng):

@@ -19,9 +19,9 @@ import torch
 
 from lapa_bench.data import open_datasets
 from lapa_bench.data.torch_datasets import StepSamples, split_episodes
-from policies.lapa.action_bins import encode
-from policies.lapa.modeling_lapa import LAPAModel
-from policies.lapa.train import constant_accuracy
+from lapa_bench.policies.lapa.action_bins import encode
+from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
+from lapa_bench.policies.lapa.train import constant_accuracy
 
 run = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/mini")
 rows = {}
