@@ -119,7 +119,7 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
            "methods": {"lapa": {"model": over, "laq": {"model": laq, "train": stage}, "pretrain": stage,
                                 "finetune": stage},
                        "scratch": {"model": over, "finetune": stage}},
-           "runs": [{"method": "lapa"}, {"method": "scratch"}], "compare_to": "scratch",
+           "runs": [{"method": "lapa"}, {"method": "scratch", "policy_config": {"execute": 1}}], "compare_to": "scratch",
            "eval": {"tasks": ["carrot"], "episodes": 1, "seeds": [0], "bounds": ["zero"], "bound_seeds": [1],
                     "train_layouts": 1, "heldout_episodes": 1}}
     path = tmp_path / "micro.yaml"
@@ -144,6 +144,14 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
     compute = json.loads((out / "scratch" / "compute.json").read_text())["stages"]
     assert [p["stage"] for p in compute][:2] == ["finetune", "training-layout check"] and compute[0]["seconds"] > 0
     assert compute[-1]["stage"] == "SIMPLER evaluation (1 episodes)" and "### Compute per cell" in md
+    # a run's rollout settings reach its checks and its evaluations (their identity)
+    assert json.loads((out / "checks" / "scratch.json").read_text())["policy_config"] == {"execute": 1}
+    assert json.loads((out / "eval" / "scratch" / "manifest.json").read_text())["identity"]["policy_config"] == \
+        {"execute": 1}
+    assert json.loads((out / "eval" / "lapa" / "manifest.json").read_text())["identity"]["policy_config"] == {}
+    # each collection checked by eye and by numbers beside its settings
+    check = json.loads((out / "data" / "demos.check.json").read_text())
+    assert check["oracle_success"]["carrot"]["successes"] == 1 and (out / "data" / "demos.contact_sheet.png").is_file()
     # the second evaluation, on held-out layouts: its own folders and table, with the differences to scratch
     held = (out / "report" / "heldout" / "table.md").read_text()
     assert "\n| lapa | " in held and "difference to scratch" in held and "new random layouts" in held

@@ -51,6 +51,9 @@ class RunSpec:
     config: dict = field(default_factory=dict)  # overrides of methods.<method> for this run only
     demos_per_task: list[int] | None = None  # which of the pipeline's labelled-set sizes (default: all)
     train_seeds: list[int] | None = None  # which of the pipeline's training seeds (default: all)
+    # the rollout settings its trained policies are checked and evaluated with (`lapa-bench eval --policy.KEY`,
+    # e.g. {execute: 2}), over eval.policy_config; part of each evaluation's identity
+    policy_config: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +72,8 @@ class EvalSpec:
     # the simulator of the evaluation (lapa-bench eval --backend / --num-envs)
     backend: str = "auto"
     num_envs: int = 1
+    # the rollout settings of every trained policy's checks and evaluations (a run's policy_config goes over it)
+    policy_config: dict = field(default_factory=dict)
     # a second evaluation of every cell of the main size: this many episodes per task on new random layouts drawn
     # from heldout_seed (disjoint from SIMPLER's: lapa-bench eval --layouts), reported as its own table in
     # report/heldout (0: none). Does the ranking hold off the layouts everyone reports on?
@@ -466,6 +471,7 @@ def _collect_corpora(cfg: PipelineConfig, chosen: dict, selected, out: Path, st:
         st.run(label, lambda spec=spec, folder=folder, seed=seed, source=source:
                _collect(spec, folder, seed, source, cfg.workers), done=_collected(folder, spec, source))
         write_settings_sidecar(folder, recipe)
+        _check_corpus(folder)
     return where
 
 
@@ -490,7 +496,7 @@ def _train_cells(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: 
             done = claim_training(m, rcfg, inputs, run_out)  # a finished run made with other settings stops here
             st.run(key, lambda m=m, rcfg=rcfg, inputs=inputs, run_out=run_out: run_method(
                 m, rcfg, inputs, run_out, cfg.device), done=done)
-            ckpts[key] = Trained(m.policy, run_out, row, tags, demos)
+            ckpts[key] = Trained(m.policy, run_out, row, tags, demos, C.merge(cfg.eval.policy_config, r.policy_config))
     return ckpts
 
 
@@ -501,21 +507,23 @@ def _evaluate_cells(cfg: PipelineConfig, ckpts: dict, bounds: bool, out: Path, s
 
     ev = cfg.eval
     todo = []
-    jobs = [(key, t.policy, str(t.checkpoint), ev.episodes, ev.seeds, t.row, t.tags) for key, t in ckpts.items()]
+    jobs = [(key, t.policy, str(t.checkpoint), ev.episodes, ev.seeds, t.row, t.tags, t.policy_config)
+            for key, t in ckpts.items()]
     if bounds:
-        jobs += [(b, b, None, ev.bound_episodes or ev.episodes, ev.bound_seeds or ev.seeds, b, {}) for b in ev.bounds]
-    for key, name, ck, n, seeds, row, tags in jobs:
+        jobs += [(b, b, None, ev.bound_episodes or ev.episodes, ev.bound_seeds or ev.seeds, b, {}, {})
+                 for b in ev.bounds]
+    for key, name, ck, n, seeds, row, tags, pc in jobs:
         todo.append((key, EvalConfig(policy=name, checkpoint=ck, out=str(out / "eval" / slug(key)), tasks=ev.tasks,
                                      episodes=n, seeds=seeds, label=row, tags=tags, device=cfg.device,
-                                     backend=ev.backend, num_envs=ev.num_envs)))
+                                     backend=ev.backend, num_envs=ev.num_envs, policy_config=pc)))
     if ev.heldout_episodes:  # the main size's cells (and the bounds) again, on the held-out layouts
-        for key, name, ck, _, seeds, row, tags in jobs:
+        for key, name, ck, _, seeds, row, tags, pc in jobs:
             if tags and tags.get("demos_per_task") != _main_size(cfg):
                 continue
             todo.append((f"{key} on held-out layouts", EvalConfig(
                 policy=name, checkpoint=ck, out=str(out / "eval_heldout" / slug(key)), tasks=ev.tasks,
                 episodes=ev.heldout_episodes, seeds=seeds, label=row, tags=tags, device=cfg.device,
-                backend=ev.backend, num_envs=ev.num_envs, layouts=ev.heldout_seed)))
+                backend=ev.backend, num_envs=ev.num_envs, layouts=ev.heldout_seed, policy_config=pc)))
     st.run("eval (" + ", ".join(t[0] for t in todo) + ")",
            lambda: (assets.check_assets(), _evaluate_all(todo, cfg.workers, cfg.plugins)), accumulate=True)
 
@@ -688,12 +696,14 @@ def _names(cfg: PipelineConfig, r: RunSpec, n: int, seed: int) -> tuple[str, str
 
 
 class Trained(NamedTuple):
-    """A trained run of the pipeline: its policy name, checkpoint, table row, record tags, labelled data."""
+    """A trained run of the pipeline: its policy name, checkpoint, table row, record tags, labelled data, and the
+    rollout settings it is checked and evaluated with."""
     policy: str
     checkpoint: Path
     row: str
     tags: dict
     demos: Path
+    policy_config: dict = {}
 
 
 def _collected(folder: Path, spec: CorpusSpec, source: str) -> bool:
@@ -710,6 +720,27 @@ def _collected(folder: Path, spec: CorpusSpec, source: str) -> bool:
         if source == "panda" else [t.name for t in resolve_tasks(spec.tasks)]
     have = {ds.root.name: len(ds) for ds in sets}
     return all(have.get(n, 0) >= spec.episodes for n in names)
+
+
+def _check_corpus(folder: Path) -> None:
+    """A collection looked at by eye and by numbers, beside it (committed, as its settings sidecar is):
+    ``NAME.contact_sheet.png`` (first / middle / last frame of sample episodes) and ``NAME.check.json`` (episodes per
+    task, the oracle's successes per attempt, disjointness from the evaluation layouts), made once per contents."""
+    from lapa_bench.data.inspect import dataset_info
+    from lapa_bench.data.lerobot import dataset_settings
+    from lapa_bench.fingerprint import canonical
+    from lapa_bench.io import write_json_atomic
+
+    path = folder.parent / f"{folder.name}.check.json"
+    made_from = canonical(dataset_settings(folder))
+    if path.is_file() and json.loads(path.read_text()).get("made_from") == made_from:
+        return
+    sheet = folder.parent / f"{folder.name}.contact_sheet.png"
+    info = {k: v for k, v in dataset_info(folder, sheet=sheet).items() if k not in ("root", "contact_sheet")}
+    write_json_atomic(path, {"made_from": made_from, "contact_sheet": sheet.name, **info}, sort_keys=True)
+    rates = info.get("oracle_success", {})
+    print(f"[pipeline] {folder.name}: {info['episodes']} episodes; oracle success "
+          + ", ".join(f"{k} {100 * v['rate']:.0f}%" for k, v in rates.items()) + f" ({path.name}, {sheet.name})")
 
 
 def _sidecar_matches(folder: Path, recipe: dict) -> bool:
@@ -991,15 +1022,20 @@ def learning_check(ckpts: dict, folder: Path, train_layouts: int, workers: int, 
             row["half"] = json.loads(half.read_text())["training_layouts"]["success_once"]
         if train_layouts > 0:
             path = folder / f"{slug(label)}.json"
-            checked = json.loads(path.read_text()).get("checkpoint_fingerprint") if path.is_file() else None
+            old = json.loads(path.read_text()) if path.is_file() else {}
+            checked = old.get("checkpoint_fingerprint")
             if checked and checked != files_fingerprint(ck):  # (checks made before this was recorded name none)
                 print(f"[pipeline] {path} checked other weights than {ck} now holds (e.g. converted to half "
                       "precision since): checking again")
                 path.unlink()
+            elif path.is_file() and (old.get("policy_config") or {}) != t.policy_config:
+                print(f"[pipeline] {path} checked the policy with other rollout settings "
+                      f"({old.get('policy_config') or {}}, now {t.policy_config}): checking again")
+                path.unlink()
             if not path.is_file():
-                st.run(f"train-layout check ({label})", lambda path=path, policy=policy, ck=ck, demos=t.demos: replay_check(
+                st.run(f"train-layout check ({label})", lambda path=path, policy=policy, ck=ck, demos=t.demos, pc=t.policy_config: replay_check(
                     demos, max_episodes=train_layouts, out=path, workers=workers, policy=policy, checkpoint=str(ck),
-                    progress=False))
+                    progress=False, policy_config=pc))
             res = json.loads(path.read_text())
             eps = res["episodes"]
             row["train_layout_success_once"] = f"{sum(e['success_once'] for e in eps)}/{len(eps)}"

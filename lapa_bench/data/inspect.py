@@ -23,6 +23,12 @@ def dataset_info(root, sheet=None, sheet_frames: int = 12) -> dict:
     if info["has_actions"]:
         acts = np.concatenate([ds.episode(i, with_frames=False)["action"] for ds in parts for i in range(len(ds))])
         info["action_stats"] = {k: np.round(getattr(np, k)(acts, 0), 4).tolist() for k in ("mean", "std", "min", "max")}
+    attempts = {ds.root.name: max(e["attempt"] for e in ds.episodes) + 1 for ds in parts
+                if ds.episodes and all("attempt" in e for e in ds.episodes)}
+    if attempts:  # a collection keeps its successes only: the oracle's success = successes / attempts played
+        won = {ds.root.name: sum(bool(e.get("success")) for e in ds.episodes) for ds in parts}
+        info["oracle_success"] = {k: {"successes": won[k], "attempts": n, "rate": round(won[k] / n, 4)}
+                                  for k, n in attempts.items()}
     disj = [e["disjointness"]["disjoint"] for e in eps if "disjointness" in e]
     if disj:
         info["disjoint_from_eval"] = f"{sum(disj)}/{len(disj)} episodes"
@@ -65,6 +71,8 @@ def format_info(info: dict) -> str:
              "tasks        " + ", ".join(f"{k}: {v}" for k, v in info["tasks"].items())]
     if info["success_rate"] is not None:
         lines.append(f"success      {100 * info['success_rate']:.1f}%")
+    for k, v in info.get("oracle_success", {}).items():
+        lines.append(f"oracle       {k}: {v['successes']} successes in {v['attempts']} attempts ({100 * v['rate']:.1f}%)")
     if "disjoint_from_eval" in info:
         lines.append(f"disjoint     {info['disjoint_from_eval']} (>= 2 cm from every evaluation layout)")
     if "action_stats" in info:
