@@ -153,8 +153,6 @@ class Policy:
         if cls is not Policy and cls.name and name != cls.name:
             raise ConfigError(f"{directory} holds a {name!r} checkpoint, not {cls.name!r}")
         pcls = cls if cls is not Policy else get_policy_class(name)
-        for k in getattr(pcls.config_class, "LEGACY_KEYS", ()):
-            config.pop(k, None)
         config = merge(config, overrides)
         policy = pcls(**config)
         policy.device = device

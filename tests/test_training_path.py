@@ -306,9 +306,11 @@ def test_a_toy_trainable_method_from_its_own_folder_runs_through_the_pipeline(tm
     assert "toy" in (run / "report" / "table.csv").read_text()
 
 
-def test_checkpoints_of_earlier_revisions_still_load(tmp_path):
-    """Checkpoints written before the single training path stored the runtime device and had no
-    source_size/crop: they load, and rollouts resize the camera frame directly as they did."""
+def test_a_checkpoint_lacking_a_later_key_loads_and_one_with_an_unknown_key_is_refused(tmp_path):
+    """Keys added to a config since a checkpoint was written take their defaults (source_size, crop: rollouts then
+    resize the camera frame directly); a key the config does not know (the runtime device older checkpoints
+    stored, migrated away: scripts/migrate_artifacts.py) is refused by name, not silently dropped."""
+    from lapa_bench.config import ConfigError
     from lapa_bench.policy import make_policy
     from lapa_bench.policies.lapa.action_bins import fit_bins
     from lapa_bench.policies.lapa.modeling_lapa import LAPAModel
@@ -320,12 +322,15 @@ def test_checkpoints_of_earlier_revisions_still_load(tmp_path):
     payload = json.loads(cfg_path.read_text())
     for k in ("source_size", "crop"):
         payload["config"].pop(k)
-    payload["config"]["device"] = "auto"
     cfg_path.write_text(json.dumps(payload))
     pol = make_policy("scratch", checkpoint=tmp_path / "ck", device="cpu")
     obs = {"image": np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8), "instruction": "go"}
     expected = np.clip(m.predict(obs["image"][None], ["go"])[0], ACTION_LOW, ACTION_HIGH)
     assert pol.config.source_size is None and np.allclose(pol.act(obs), expected)
+    payload["config"]["device"] = "auto"
+    cfg_path.write_text(json.dumps(payload))
+    with pytest.raises((ConfigError, ValueError), match="device"):
+        make_policy("scratch", checkpoint=tmp_path / "ck", device="cpu")
 
 
 def test_simulator_tests_fail_with_the_fix_when_assets_are_missing(tmp_path):
@@ -642,6 +647,12 @@ def test_dataset_settings_outlive_the_data(tmp_path):
     write_settings_sidecar(ds, {**recipe, "seed": 7})  # another recipe: recorded
     assert _sidecar_matches(ds, {**recipe, "seed": 7})
     write_settings_sidecar(ds, recipe)
+    # a machine that holds only the first 2 of them (it collected what its cells read) keeps the record too
+    side = (ds.parent / "videos.settings.json").read_text()
+    small = tiny_dataset(tmp_path / "small" / "videos" / "carrot", episodes=2).parent
+    (small.parent / "videos.settings.json").write_text(side)
+    write_settings_sidecar(small, {**recipe, "episodes": 2})
+    assert (small.parent / "videos.settings.json").read_text() == side
     shutil.rmtree(ds)
     assert dataset_settings(ds) == before
     assert _sidecar_matches(ds, recipe) and not _sidecar_matches(ds, {**recipe, "episodes": 4})
@@ -790,9 +801,10 @@ def test_training_layout_check_of_other_weights_is_redone(tmp_path, monkeypatch)
     (ck / "eval.json").write_text(json.dumps({"action_error": 0.1, "mean_action_error": 0.4, "learned": True}))
     runs = []
 
-    def fake_check(demos, max_episodes, out, workers, policy, checkpoint, progress):
+    def fake_check(demos, max_episodes, out, workers, policy, checkpoint, progress, policy_config):
         runs.append(files_fingerprint(checkpoint))
-        res = {"episodes": [{"success_once": True}], "checkpoint_fingerprint": files_fingerprint(checkpoint)}
+        res = {"episodes": [{"success_once": True}], "checkpoint_fingerprint": files_fingerprint(checkpoint),
+               "policy_config": policy_config}
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(res))
         return res
@@ -809,3 +821,7 @@ def test_training_layout_check_of_other_weights_is_redone(tmp_path, monkeypatch)
     rows = learning_check(cells, tmp_path / "checks", 1, 1, st)
     assert len(runs) == 2 and runs[1] == files_fingerprint(ck)
     assert rows[0]["half"] == {"float32": "1/1", "float16": "1/1"}  # the report's check table names it
+    # other rollout settings: checked again too
+    learning_check({"scratch/n25/s0": Trained("scratch", ck, "scratch", {}, "demos", {"execute": 2})},
+                   tmp_path / "checks", 1, 1, st)
+    assert len(runs) == 3

@@ -232,16 +232,14 @@ def _check_resume(root: Path, cfg: CollectConfig) -> None:
     if had.get("embodiment", "widowx") != cfg.embodiment:
         raise ValueError(f"{root} was collected with the {had.get('embodiment', 'widowx')}; resuming it with the "
                          f"{cfg.embodiment} would mix two bodies in one dataset: collect into a new --out")
-    for key in ("seed", "keep_failures"):  # (collections made before these were recorded: not compared)
-        if key in had and had[key] != getattr(cfg, key):
-            raise ValueError(f"{root} was collected with {key} {had[key]}; resuming it with {getattr(cfg, key)} "
-                             f"would mix two collections in one dataset: pass {key} {had[key]}, or collect into "
+    for key in ("seed", "keep_failures"):
+        if had.get(key) != getattr(cfg, key):
+            raise ValueError(f"{root} was collected with {key} {had.get(key)}; resuming it with {getattr(cfg, key)} "
+                             f"would mix two collections in one dataset: pass {key} {had.get(key)}, or collect into "
                              "a new --out")
-    before = {"noise": 0.0, "dart": 0.0, "yaw_jitter": 180.0}  # what collections made before a key existed used
-    for key, default in before.items():
-        old = default if had.get(key) is None else float(had[key])
-        new = float(getattr(cfg, key))
-        if abs(old - new) > 1e-12:
+    for key in ("noise", "dart", "yaw_jitter"):
+        old, new = had.get(key), float(getattr(cfg, key))
+        if old is None or abs(float(old) - new) > 1e-12:
             raise ValueError(f"{root} was collected with --{key} {old}; resuming it with --{key} {new} would mix two "
                              f"oracles in one dataset: pass --{key} {old}, or collect into a new --out")
 

@@ -113,16 +113,6 @@ def _run_id(identity: dict, checkpoint: str | None) -> str:
     return h.hexdigest()[:12]
 
 
-def _path_identity_of(old: dict, new: dict, checkpoint: str | None) -> bool:
-    """``old`` is an identity written before checkpoints were named by their files (a path there) and names the
-    same run as ``new`` apart from that path; the records' run ids then check the files (see ``evaluate``)."""
-    ck = old.get("checkpoint")
-    if not isinstance(ck, str) or "/" not in ck or not checkpoint:
-        return False
-    rest = lambda ident: {k: v for k, v in ident.items() if k != "checkpoint"}  # noqa: E731
-    return rest(old) == rest(new) and Path(ck).name == Path(checkpoint).name
-
-
 def plan(tasks, episodes: int, seeds, layouts: int | None = None) -> list[tuple]:
     """Ordered work items (task_spec, episode_id, seed); ``layouts``: see :attr:`EvalConfig.layouts`."""
     from lapa_bench.tasks import resolve_tasks
@@ -182,18 +172,13 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None, run
         except json.JSONDecodeError:
             old = None
         stored = json.loads(json.dumps(ident))  # as the manifest stores it (tuples become lists)
-        same = old is None or old.get("identity") == stored
-        if not same and _path_identity_of(old.get("identity") or {}, stored, cfg.checkpoint):
-            same = True
-            old["identity_before"] = old.get("identity_before") or old["identity"]
-        if not same:
+        if old is not None and old.get("identity") != stored:
             raise RunMismatchError(
                 f"{out} already holds a run of {old.get('identity')}, not {ident}. "
                 "Use another --out, or delete that folder to start over."
             )
     manifest = {
         "identity": ident,
-        **({"identity_before": old["identity_before"]} if old and old.get("identity_before") else {}),
         "config": {k: v for k, v in dataclasses.asdict(cfg).items()
                    if k not in ("progress", "device", "retry_errors")},
         "device": cfg.device,
@@ -251,8 +236,6 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
     manifest = write_manifest(cfg, out, policy, runs_episodes=bool(todo))
     run_id = cfg.run_id(policy)
     ours = {None, run_id}
-    if manifest.get("identity_before"):  # records written when the identity named the checkpoint by its path
-        ours.add(_run_id(manifest["identity_before"], cfg.checkpoint))
     others = sorted({r["run_id"] for r in read_records(out) if r.get("run_id") not in ours})
     if others:
         raise RunMismatchError(f"{out} holds records of another run (run ids {others}, this one {run_id}: a "

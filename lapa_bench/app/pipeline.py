@@ -875,13 +875,13 @@ def laq_table(out: Path) -> str:
 
 
 def _train_seconds(folder: Path):
-    """(seconds, device, complete) of a training stage folder: its wall time over every process that trained it
-    (``seconds``), or, for runs made before that was recorded, the last process's (``complete`` False)."""
+    """(seconds, device, complete) of a training stage folder: its wall time over every process that trained it,
+    or, where ``seconds_of`` says so, the last process's only (``complete`` False)."""
     ev = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").is_file() else None
     if ev is None or "train" not in ev:
         return None
     tr = ev["train"]
-    return tr.get("seconds", tr.get("seconds_this_session")), tr.get("device"), "seconds" in tr
+    return tr["seconds"], tr.get("device"), tr.get("seconds_of") != "last process"
 
 
 def cell_compute(cfg: PipelineConfig, out: Path, stages: dict) -> list[dict]:
@@ -1023,8 +1023,7 @@ def learning_check(ckpts: dict, folder: Path, train_layouts: int, workers: int, 
         if train_layouts > 0:
             path = folder / f"{slug(label)}.json"
             old = json.loads(path.read_text()) if path.is_file() else {}
-            checked = old.get("checkpoint_fingerprint")
-            if checked and checked != files_fingerprint(ck):  # (checks made before this was recorded name none)
+            if path.is_file() and old.get("checkpoint_fingerprint") != files_fingerprint(ck):
                 print(f"[pipeline] {path} checked other weights than {ck} now holds (e.g. converted to half "
                       "precision since): checking again")
                 path.unlink()

@@ -433,16 +433,21 @@ def settings_sidecar(path) -> Path:
 
 def write_settings_sidecar(path, spec: dict) -> Path:
     """Record :func:`dataset_settings` of ``path`` and the ``spec`` that collected it beside the folder. A sidecar
-    that already describes these data, written by a request for at least as many episodes, is kept: a later run
-    that reads only the first N per task did not collect them, and must not rewrite what did."""
+    that already describes these data or more of them (the same collection, at least as many episodes per dataset:
+    the data here are its first N, as on a machine that collected only what its cells read), from a request for at
+    least as many episodes, is kept: a run that holds or reads only the first N per task must not rewrite the
+    record of what collected more."""
     from lapa_bench.io import write_json_atomic
 
-    side, settings = settings_sidecar(path), dataset_settings(path)
+    side, settings = settings_sidecar(path), json.loads(json.dumps(dataset_settings(path), sort_keys=True))
     if side.is_file():
         old = json.loads(side.read_text())
-        same = json.loads(json.dumps(settings, sort_keys=True)) == old.get("settings")
+        recorded = old.get("settings") or []
+        prefix = len(recorded) == len(settings) and all(
+            d["episodes"] <= o.get("episodes", -1) and d == {**o, "episodes": d["episodes"]}
+            for d, o in zip(settings, recorded))
         theirs, mine = dict(old.get("spec") or {}), json.loads(json.dumps(spec))
-        if same and theirs.pop("episodes", 0) >= mine.pop("episodes", 0) and theirs == mine:
+        if prefix and theirs.pop("episodes", 0) >= mine.pop("episodes", 0) and theirs == mine:
             return side
     write_json_atomic(side, {"spec": spec, "settings": settings}, sort_keys=True)
     return side

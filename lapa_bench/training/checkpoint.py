@@ -111,17 +111,12 @@ def load_weights(module, directory, map_location: str = "cpu", strict: bool = Tr
     return module
 
 
-def load_module(cls, config_cls, directory, what: str, map_location: str = "cpu", defaults: dict | None = None,
+def load_module(cls, config_cls, directory, what: str, map_location: str = "cpu",
                 **overrides):
-    """Rebuild ``cls(config)`` from a checkpoint folder and load its weights. ``defaults`` fill keys older
-    checkpoints lack; keys listed in the config class's ``LEGACY_KEYS`` (e.g. the runtime ``device``
-    older checkpoints stored) are dropped."""
+    """Rebuild ``cls(config)`` from a checkpoint folder and load its weights (``overrides`` over its config)."""
     from lapa_bench.config import from_dict
 
-    cfg = {**(defaults or {}), **read_config(directory, what)}
-    for k in getattr(config_cls, "LEGACY_KEYS", ()):
-        cfg.pop(k, None)
-    cfg.update(overrides)
+    cfg = {**read_config(directory, what), **overrides}
     return load_weights(cls(from_dict(config_cls, cfg, where=f"{directory}/config.json")), directory, map_location)
 
 

@@ -369,8 +369,8 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
         model.save_pretrained(out)
         if selected:
             metrics["selected"] = selected
+        # the wall time of every process that trained it, in ms (a short run is not 0)
         metrics.setdefault("train", {"steps": cfg.steps, "device": str(rt.device),
-                                     "seconds_this_session": round(time.perf_counter() - started, 3),  # ms: a short run is not 0
                                      "seconds": round(seconds_before + time.perf_counter() - started, 3)})
         checkpoint.finish(out, metrics)
     return model

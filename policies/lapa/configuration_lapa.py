@@ -192,4 +192,3 @@ def lapa_small() -> LAPAConfig:
 
 PRESETS = {"full": lapa_full, "tiny": lapa_tiny, "small": lapa_small}
 LAPAConfig.PRESETS = PRESETS  # `model: {preset: full}` in a config (lapa_bench.config)
-LAPAConfig.LEGACY_KEYS = ("device",)  # older checkpoints stored the runtime device

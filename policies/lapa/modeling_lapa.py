@@ -367,8 +367,6 @@ class LAPAModel(nn.Module):
         d = Path(directory)
         cfg = checkpoint.read_config(d, "a LAPA checkpoint; train one with `lapa-bench lapa train`, `lapa-bench "
                                         "lapa pretrain` or `lapa-bench scratch train`")
-        for k in LAPAConfig.LEGACY_KEYS:
-            cfg.pop(k, None)
         cfg.update(overrides)
         model = cls(from_dict(LAPAConfig, cfg, where=f"{d}/config.json"), tokenizer=AutoTokenizer.from_pretrained(d))
         model.policy_name = json.loads((d / checkpoint.CONFIG_FILE).read_text()).get("policy", "lapa")

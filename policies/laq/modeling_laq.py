@@ -181,6 +181,5 @@ class LAQ(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory, map_location: str = "cpu") -> "LAQ":
-        # checkpoints written before `residual_decoder` existed decode pixels directly
         return checkpoint.load_module(cls, LAQConfig, directory, "a LAQ checkpoint (train one with `lapa-bench laq "
-                                      "train`)", map_location, defaults={"residual_decoder": False})
+                                      "train`)", map_location)

@@ -147,7 +147,7 @@ def measure(name: str, combo: dict, cfg, folder: Path, train_one, device: str) -
            "perplexity": dat["perplexity"], "codes_used": dat["codes_used"], "codebook_size": k,
            "max_share_videos": share_videos, "max_share_data": dat["max_share"],
            **{f"r2_{d}": pr["r2"].get(d) for d in ("dx", "dy", "dz")}, "r2_translation": r2t,
-           "train_steps": cfg.train.steps, "train_seconds": ev.get("train", {}).get("seconds_this_session")}
+           "train_steps": cfg.train.steps, "train_seconds": ev.get("train", {}).get("seconds")}
     row["passes"] = bool(np.isfinite(r2t) and r2t >= cfg.min_r2_translation
                          and max(share_videos, dat["max_share"]) <= cfg.max_code_share)
     return row

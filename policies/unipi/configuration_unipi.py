@@ -43,4 +43,3 @@ def unipi_full() -> UniPiConfig:
 
 PRESETS = {"tiny": unipi_tiny, "full": unipi_full}
 UniPiConfig.PRESETS = PRESETS
-UniPiConfig.LEGACY_KEYS = ("device",)  # older checkpoints stored the runtime device

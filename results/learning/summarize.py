@@ -14,7 +14,7 @@ for ck in sorted(p for p in run.iterdir() if (p / "eval.json").is_file()):
     cfg = json.loads((ck / "config.json").read_text())
     state = json.loads((ck / "last" / "trainer_state.json").read_text())
     row = {"run": ck.name, "policy": cfg["policy"], "steps": state["step"],
-           "train_seconds": ev.get("train", {}).get("seconds_this_session"),
+           "train_seconds": ev.get("train", {}).get("seconds"),
            "device": ev.get("train", {}).get("device"),
            "action_error": ev.get("action_error"), "mean_action_error": ev.get("mean_action_error"),
            "ratio_to_mean_action": ev.get("ratio_to_mean_action"),

@@ -80,7 +80,7 @@ def offline(ev, state) -> list:
         return ["not run"] * 3
     twin = ev.get("blind_twin", {}).get("action_error")
     steps = (state or {}).get("step") or ev.get("train", {}).get("steps")
-    secs = ev.get("train", {}).get("seconds_this_session")
+    secs = ev.get("train", {}).get("seconds")
     train = f"{steps} ({secs / 60:.0f} min, {ev.get('train', {}).get('device', '?')})" if secs else f"{steps}"
     err = f"{ev['action_error']:.3f}" + (f" / {ev['mean_action_error']:.3f} / {twin:.3f}" if twin else "")
     return [train, err, f"{ev['ratio_to_mean_action']:.2f}{'' if ev.get('learned') else ' (not learned)'}"]
