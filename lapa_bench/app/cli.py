@@ -468,9 +468,9 @@ def cmd_pipeline(args) -> int:
     if args.print_config:
         print(config.dump_yaml(cfg))
         return 0
-    from lapa_bench.app.pipeline import _select_cells
+    from lapa_bench.app.pipeline import select_cells
 
-    _select_cells(cfg, args.cells)  # unknown cells stop here, --plan included
+    select_cells(cfg, args.cells)  # unknown cells stop here, --plan included
     if args.plan or args.plan_json:
         from lapa_bench.app.pipeline import format_plan, plan
 

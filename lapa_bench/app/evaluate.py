@@ -95,10 +95,6 @@ class EvalConfig:
     def run_id(self, policy=None) -> str:
         """Short hash of the identity and of the checkpoint's files (config and weights): written into every
         record, so a run folder cannot mix runs even when its manifest is lost."""
-        import hashlib
-
-        from lapa_bench.fingerprint import files_fingerprint
-
         return _run_id(self.identity(policy), self.checkpoint)
 
 
@@ -233,7 +229,7 @@ def evaluate(cfg: EvalConfig, policy: Policy | None = None) -> Path:
     lock = _lock(out, cfg.shard)
     done = done_keys(out, retry_errors=cfg.retry_errors)
     todo = [it for it in items if (it[0].env_id, it[1], it[2]) not in done]
-    manifest = write_manifest(cfg, out, policy, runs_episodes=bool(todo))
+    write_manifest(cfg, out, policy, runs_episodes=bool(todo))
     run_id = cfg.run_id(policy)
     ours = {None, run_id}
     others = sorted({r["run_id"] for r in read_records(out) if r.get("run_id") not in ours})

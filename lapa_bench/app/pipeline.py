@@ -349,7 +349,7 @@ def cells(cfg: PipelineConfig) -> dict[str, tuple]:
     return {cell_id(r, n, s): (r, n, s) for r in cfg.runs for n, s in cfg.sweep(r)}
 
 
-def _select_cells(cfg: PipelineConfig, wanted: list[str] | None) -> set[str] | None:
+def select_cells(cfg: PipelineConfig, wanted: list[str] | None) -> set[str] | None:
     if wanted is None:
         return None
     known = cells(cfg)
@@ -369,7 +369,7 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
     if until not in GROUPS:
         raise ValueError(f"until={until!r}; choose from {list(GROUPS)}")
     validate(cfg)
-    selected = _select_cells(cfg, only)
+    selected = select_cells(cfg, only)
     chosen = {k: v for k, v in cells(cfg).items() if selected is None or k in selected}
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -404,9 +404,9 @@ def report_only(cfg: PipelineConfig) -> Path:
     validate(cfg)
     out = Path(cfg.out)
     for cell, (r, n, seed) in cells(cfg).items():
-        key, _, sub, _ = _names(cfg, r, n, seed)
-        if any((out / "eval" / slug(key)).glob("records*.jsonl")):
-            _check_cell(cfg, r, n, seed, out / slug(r.label) / sub, out / "data")
+        names = _names(cfg, r, n, seed)
+        if any((out / "eval" / slug(names.key)).glob("records*.jsonl")):
+            _check_cell(cfg, r, n, seed, out / slug(r.label) / names.sub, out / "data")
     st = Stages(out, device=cfg.device)
     _report_cells(cfg, {}, set(), out, st)
     print(f"[pipeline] table and plot (from the files in {out}): {out / 'report'}")
@@ -547,7 +547,7 @@ def _report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "St
         runs = [out / "eval" / slug(key) for key in ckpts] + [out / "eval" / b for b in ev.bounds]
     else:  # the report covers every cell evaluated so far (all its episodes), and names the others
         for cell, (r, n, seed) in cells(cfg).items():
-            d = out / "eval" / slug(_names(cfg, r, n, seed)[0])
+            d = out / "eval" / slug(_names(cfg, r, n, seed).key)
             have = len(want & done_keys(d)) if any(d.glob("records*.jsonl")) else 0
             if have == len(want):
                 runs.append(d)
@@ -599,7 +599,7 @@ def _report_heldout(cfg: PipelineConfig, out: Path, metrics, st: "Stages") -> No
         return False
 
     for cell, (r, n, seed) in cells(cfg).items():
-        if (not cfg.is_sweep or n == _main_size(cfg)) and not complete(root / slug(_names(cfg, r, n, seed)[0]),
+        if (not cfg.is_sweep or n == _main_size(cfg)) and not complete(root / slug(_names(cfg, r, n, seed).key),
                                                                        ev.seeds):
             missing.append(f"`{cell}`")
     for b in ev.bounds:
@@ -686,13 +686,22 @@ def format_plan(p: dict) -> str:
     return "\n".join(lines)
 
 
-def _names(cfg: PipelineConfig, r: RunSpec, n: int, seed: int) -> tuple[str, str, str, dict]:
-    """A cell's stage key (its evaluation folder's name), table row, run sub-folder and record tags."""
+class CellNames(NamedTuple):
+    """How a cell is named where it appears."""
+    key: str  # its stages' key in pipeline.json (its evaluation folder: slug(key))
+    row: str  # its table row (the seeds of one size pooled)
+    sub: str  # its run's sub-folder (OUT/LABEL/SUB)
+    tags: dict  # what its records carry (method, demos per task, trained seed)
+
+
+def _names(cfg: PipelineConfig, r: RunSpec, n: int, seed: int) -> CellNames:
+    """A cell's names (:class:`CellNames`)."""
     if not cfg.is_sweep:
-        return r.label, r.label, "", {}
+        return CellNames(r.label, r.label, "", {})
     # a run folder per (size, seed); one table row per size, its seeds pooled
     row = f"{r.label} ({n}/task)" if len(cfg.demos_per_task) > 1 else r.label
-    return f"{row} seed {seed}", row, f"n{n}_s{seed}", {"method": r.label, "demos_per_task": n, "train_seed": seed}
+    return CellNames(f"{row} seed {seed}", row, f"n{n}_s{seed}",
+                     {"method": r.label, "demos_per_task": n, "train_seed": seed})
 
 
 class Trained(NamedTuple):
@@ -760,7 +769,7 @@ def _corpus_needed(cfg: PipelineConfig, chosen: dict, corpus: str, out: Path) ->
         m = get_method(r.method)
         if "videos" not in m.needs or corpus != VIDEO_CORPORA[r.videos].name:
             continue
-        run_out = out / slug(r.label) / _names(cfg, r, n, seed)[2]
+        run_out = out / slug(r.label) / _names(cfg, r, n, seed).sub
         if checkpoint.is_done(run_out):
             continue
         shared = _shared_folder(cfg, out / slug(r.label), seed)
@@ -893,8 +902,8 @@ def cell_compute(cfg: PipelineConfig, out: Path, stages: dict) -> list[dict]:
 
     rows = []
     for cell, (r, n, seed) in cells(cfg).items():
-        key, _, sub, _ = _names(cfg, r, n, seed)
-        run_out = out / slug(r.label) / sub
+        names = _names(cfg, r, n, seed)
+        run_out = out / slug(r.label) / names.sub
         if not (run_out / "eval.json").is_file():
             continue
         parts = []
@@ -913,10 +922,10 @@ def cell_compute(cfg: PipelineConfig, out: Path, stages: dict) -> list[dict]:
                               **({"shared": folder.relative_to(out).as_posix()} if is_shared else {}),
                               **({} if t[2] else {"note": "the last process only (made before runs summed "
                                                           "their resumptions)"})})
-        check = stages.get(f"train-layout check ({key})")
+        check = stages.get(f"train-layout check ({names.key})")
         if check:
             parts.append({"stage": "training-layout check", "seconds": check["seconds"], "device": "cpu"})
-        recs = read_records(out / "eval" / slug(key)) if (out / "eval" / slug(key)).is_dir() else []
+        recs = read_records(out / "eval" / slug(names.key)) if (out / "eval" / slug(names.key)).is_dir() else []
         if recs:
             parts.append({"stage": f"SIMPLER evaluation ({len(recs)} episodes)", "device": "cpu",
                           "seconds": round(sum(x.get("wall_seconds") or 0 for x in recs), 1)})

@@ -56,12 +56,12 @@ class Clips:
 
 
 def _clips(videos, c: UniPiConfig, max_episodes, val_fraction, seed):
+    from lapa_bench.data import stored_image_size
     from lapa_bench.data.torch_datasets import split_episodes
 
     sources = open_sources(videos, max_episodes, actions=False)
     tr, va = split_episodes(sum(len(s) for s in sources), val_fraction, seed)
-    sizes = {s.image_size() for s in sources if hasattr(s, "image_size")}
-    c.source_size = sizes.pop() if len(sizes) == 1 else None
+    c.source_size = stored_image_size(sources)  # the one rule (mixed sizes: an error naming the fix)
     prep = c.preprocess()
     return Clips(sources, tr, prep, c.plan_frames), Clips(sources, va, prep, c.plan_frames)
 
