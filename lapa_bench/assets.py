@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from lapa_bench.errors import MissingFile
 from pathlib import Path
 
 # Every file the four Bridge tasks load (relative to the data dir), generated from a complete asset folder.
@@ -21,7 +22,7 @@ FIX_HINT = (
 )
 
 
-class AssetsMissingError(FileNotFoundError):
+class AssetsMissingError(MissingFile):
     """SIMPLER assets are not where ManiSkill will look."""
 
 

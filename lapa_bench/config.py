@@ -16,6 +16,7 @@ A nested dataclass whose class has a ``PRESETS`` dict (name -> factory) accepts 
 """
 from __future__ import annotations
 
+from lapa_bench.errors import MissingFile, UserError
 import argparse
 import dataclasses
 import json
@@ -27,7 +28,7 @@ from typing import Any, Literal, Union
 MISSING = dataclasses.MISSING
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config value or key is wrong; the message names it and says what would be right."""
 
 
@@ -350,7 +351,7 @@ def load_yaml(path) -> dict:
 
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"config file {p} does not exist")
+        raise MissingFile(f"config file {p} does not exist")
     try:
         raw = yaml.safe_load(p.read_text())
     except yaml.YAMLError as e:

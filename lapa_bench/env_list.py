@@ -2,6 +2,7 @@
 and the rollout engine (``lapa_bench/rollout.py``) build on, so that neither imports the other."""
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import numpy as np
 
 
@@ -18,7 +19,7 @@ class EnvList:
 
     def reset_batch(self, seeds, episode_ids) -> list[dict]:
         if len(seeds) != self.num_envs or len(episode_ids) != self.num_envs:
-            raise ValueError(f"reset_batch needs {self.num_envs} seeds and episode ids, got {len(seeds)}, "
+            raise UserError(f"reset_batch needs {self.num_envs} seeds and episode ids, got {len(seeds)}, "
                              f"{len(episode_ids)}")
         return [env.reset(seed=int(s), options={"episode_id": int(i)})[0]
                 for env, s, i in zip(self.envs, seeds, episode_ids)]

@@ -13,6 +13,7 @@ resumed on another device is the same run).
 from __future__ import annotations
 
 import json
+from lapa_bench.errors import UserError
 from pathlib import Path
 
 FILE = "fingerprint.json"
@@ -21,7 +22,7 @@ FILE = "fingerprint.json"
 NOT_DETERMINING = frozenset({"progress", "log_every", "save_every", "workers", "device"})
 
 
-class FingerprintMismatch(ValueError):
+class FingerprintMismatch(UserError):
     """A folder holds an artifact made with other settings than the ones asked for now."""
 
 

@@ -2,6 +2,7 @@
 modules or folders named by a config. Shared by the policy and the training-method registries."""
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import importlib
 import importlib.util
 import sys
@@ -48,11 +49,11 @@ def load_plugin(spec: str) -> None:
     p = Path(spec)
     if not p.exists():
         if "/" in spec or spec.endswith(".py"):
-            raise ValueError(f"plugin {spec!r}: no such file or folder (give a path that exists, or a module name)")
+            raise UserError(f"plugin {spec!r}: no such file or folder (give a path that exists, or a module name)")
         try:
             importlib.import_module(spec)
         except ModuleNotFoundError as e:
-            raise ValueError(f"plugin {spec!r}: no module {e.name!r} can be imported (install it, or give the path "
+            raise UserError(f"plugin {spec!r}: no module {e.name!r} can be imported (install it, or give the path "
                              "of its file or folder)") from None
         return
     p = p.resolve()
@@ -62,7 +63,7 @@ def load_plugin(spec: str) -> None:
         return
     s = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(p)] if p.is_dir() else None)
     if s is None or not init.is_file():
-        raise ValueError(f"plugin {spec!r} is not a Python module or a package folder (with __init__.py)")
+        raise UserError(f"plugin {spec!r} is not a Python module or a package folder (with __init__.py)")
     mod = importlib.util.module_from_spec(s)
     sys.modules[name] = mod
     if str(p.parent) not in sys.path:

@@ -27,6 +27,7 @@ Then ``make_policy("hold", gripper=-1)`` or ``lapa-bench eval --policy hold``.
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UnknownName, UserError
 import copy
 import dataclasses
 import json
@@ -48,7 +49,7 @@ CONFIG_NAME = "config.json"
 from lapa_bench.config import ConfigError  # noqa: E402  (a policy config is malformed: the one config error)
 
 
-class TransportError(RuntimeError):
+class TransportError(UserError, RuntimeError):
     """The policy could not be reached (a served policy's connection failed): not the policy's failure, so no
     episode is recorded as failed for it; the run stops, and a rerun resumes."""
 
@@ -168,9 +169,9 @@ def check_chunk_rollout(chunk: int, execute: int, ensemble: float) -> None:
     """The rollout settings of a chunk policy (``execute``, ``ensemble``; :class:`ModelPolicy`), checked
     where a config is built."""
     if not 1 <= execute <= chunk:
-        raise ValueError(f"execute must be in [1, chunk={chunk}], got {execute}")
+        raise UserError(f"execute must be in [1, chunk={chunk}], got {execute}")
     if ensemble and execute != 1:
-        raise ValueError(f"ensemble={ensemble} (temporal ensembling) predicts at every step: it needs execute 1, "
+        raise UserError(f"ensemble={ensemble} (temporal ensembling) predicts at every step: it needs execute 1, "
                          f"got execute {execute}")
 
 
@@ -338,7 +339,7 @@ def register_policy(name: str):
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             prev = _REGISTRY[name]
             if (prev.__module__, prev.__qualname__) != (cls.__module__, cls.__qualname__):
-                raise ValueError(f"policy name {name!r} is already registered by {prev.__module__}.{prev.__qualname__}")
+                raise UserError(f"policy name {name!r} is already registered by {prev.__module__}.{prev.__qualname__}")
         cls.name = name
         _REGISTRY[name] = cls
         return cls
@@ -380,7 +381,7 @@ def broken_policies() -> dict[str, str]:
 def get_policy_class(name: str) -> type[Policy]:
     _discover()
     if name not in _REGISTRY:
-        raise KeyError(plugins.unknown("policy", "policies", name, _REGISTRY, _BROKEN))
+        raise UnknownName(plugins.unknown("policy", "policies", name, _REGISTRY, _BROKEN))
     return _REGISTRY[name]
 
 

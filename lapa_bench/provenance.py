@@ -1,6 +1,7 @@
 """What a run ran on: package versions, git revision, device, assets."""
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import platform
 import subprocess
 from importlib import metadata
@@ -41,7 +42,7 @@ def configured_threads() -> int | None:
     if not v:
         return None
     if not v.isdigit() or int(v) < 1:
-        raise ValueError(f"LAPA_BENCH_THREADS={v!r}: give a whole number of threads >= 1 (e.g. 1), or unset it")
+        raise UserError(f"LAPA_BENCH_THREADS={v!r}: give a whole number of threads >= 1 (e.g. 1), or unset it")
     return int(v)
 
 

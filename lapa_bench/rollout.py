@@ -6,6 +6,7 @@ imports another. (Protocol: see :mod:`lapa_bench.app.evaluate`.)
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import random
 import time
 
@@ -116,7 +117,7 @@ def run_batch(env, policy: Policy, items: list[tuple[int, int]], frames: list | 
     """
     n = len(items)
     if n != env.num_envs:
-        raise ValueError(f"run_batch: {n} episodes for an env with {env.num_envs} scenes")
+        raise UserError(f"run_batch: {n} episodes for an env with {env.num_envs} scenes")
     t0 = time.perf_counter()
     seed_everything(items[0][1], items[0][0])
     if policy.privileged:  # each episode's policy reads its own scene

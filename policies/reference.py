@@ -4,6 +4,7 @@ They bound the table from below and check the harness; none of them learns anyth
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UnknownName
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +114,7 @@ class ReplayPolicy(Policy):
         key = f"{ctx.get('task')}/{ctx.get('episode_id')}"
         seq = self.sequences.get(key, self.sequences.get("default"))
         if seq is None:
-            raise KeyError(f"replay: no recorded actions for {key!r} and no 'default' sequence")
+            raise UnknownName(f"replay: no recorded actions for {key!r} and no 'default' sequence")
         self._seq, self._t = seq, 0
 
     def act(self, obs):

@@ -12,6 +12,7 @@ reason, as it would in-process.
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,7 @@ class RemoteConfig:
 
     def __post_init__(self):
         if self.connect_timeout <= 0 or self.timeout <= 0:
-            raise ValueError("remote: connect_timeout and timeout must be > 0 seconds")
+            raise UserError("remote: connect_timeout and timeout must be > 0 seconds")
 
 
 class RemotePolicyError(RuntimeError):
@@ -43,7 +44,7 @@ class RemotePolicy(Policy):
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
         if not self.config.url:
-            raise ValueError("policy remote needs --policy.url ws://HOST:PORT (a server started with "
+            raise UserError("policy remote needs --policy.url ws://HOST:PORT (a server started with "
                              "`lapa-bench serve --policy NAME ...`)")
         self._ws, self.meta = None, None
 

@@ -8,6 +8,7 @@ env: :class:`EnvList` gives N of them the batched API (``make_env(task, num_envs
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import contextlib
 import os
 
@@ -46,11 +47,11 @@ BACKENDS = ("auto", "cpu", "gpu")
 def resolve_backend(requested: str = "auto") -> str:
     """``auto`` -> ``gpu`` when CUDA is present, else ``cpu``: ManiSkill's physics *and* rendering."""
     if requested not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {requested!r}")
+        raise UserError(f"backend must be one of {BACKENDS}, got {requested!r}")
     import torch
 
     if requested == "gpu" and not torch.cuda.is_available():
-        raise ValueError("backend gpu needs CUDA (ManiSkill's GPU physics and rendering), which this machine does not "
+        raise UserError("backend gpu needs CUDA (ManiSkill's GPU physics and rendering), which this machine does not "
                          "have; use --backend cpu (or auto)")
     if requested != "auto":
         return requested
@@ -77,7 +78,7 @@ class SimplerBridgeEnv(gym.Env):
 
         self.task = get_task(task)
         if embodiment not in floating_gripper.EMBODIMENTS:
-            raise ValueError(f"embodiment {embodiment!r}: choose from {list(floating_gripper.EMBODIMENTS)}")
+            raise UserError(f"embodiment {embodiment!r}: choose from {list(floating_gripper.EMBODIMENTS)}")
         self.embodiment = embodiment
         assets.check_assets()  # before mani_skill is imported: never reach its y/n prompt
         import mani_skill.envs  # noqa: F401  (registers the envs)
@@ -92,12 +93,12 @@ class SimplerBridgeEnv(gym.Env):
         BaseDigitalTwinEnv._objects_to_remove_from_greenscreen = []
         self.backend = resolve_backend(backend)
         if num_envs < 1 or (self.backend == "cpu" and num_envs != 1):
-            raise ValueError(f"num_envs={num_envs}: ManiSkill's CPU backend simulates one scene per env; use "
+            raise UserError(f"num_envs={num_envs}: ManiSkill's CPU backend simulates one scene per env; use "
                              "make_env(task, num_envs=N, backend='cpu') for a list of CPU envs, or backend='gpu'")
         self.num_envs = int(num_envs)
         self.sim_backend = "physx_cuda" if self.backend == "gpu" else "physx_cpu"
         if not 0.1 <= render_scale <= 1.0:
-            raise ValueError(f"render_scale must be in [0.1, 1] (1: SIMPLER's 640x480 camera), got {render_scale}")
+            raise UserError(f"render_scale must be in [0.1, 1] (1: SIMPLER's 640x480 camera), got {render_scale}")
         self.render_scale = float(render_scale)
         if embodiment == "floating_gripper":
             floating_gripper.register()
@@ -161,7 +162,7 @@ class SimplerBridgeEnv(gym.Env):
         import torch
 
         if len(seeds) != self.num_envs or len(episode_ids) != self.num_envs:
-            raise ValueError(f"reset_batch needs {self.num_envs} seeds and episode ids, got {len(seeds)}, "
+            raise UserError(f"reset_batch needs {self.num_envs} seeds and episode ids, got {len(seeds)}, "
                              f"{len(episode_ids)}")
         if self.num_envs == 1:
             return [self.reset(seed=int(seeds[0]), options={"episode_id": int(episode_ids[0])})[0]]
@@ -263,7 +264,7 @@ class SimplerBridgeEnv(gym.Env):
         import torch
 
         if len(layouts) != self.num_envs:
-            raise ValueError(f"set_layouts needs {self.num_envs} layouts, got {len(layouts)}")
+            raise UserError(f"set_layouts needs {self.num_envs} layouts, got {len(layouts)}")
         u = self._env.unwrapped
         u.xyz_configs = torch.as_tensor(np.stack([x for x, _ in layouts]), dtype=torch.float32)
         u.quat_configs = torch.as_tensor(np.stack([q for _, q in layouts]), dtype=torch.float32)

@@ -1,6 +1,7 @@
 """The SIMPLER WidowX task table (no simulator needed): names, env ids, instructions, horizons, objects."""
 from __future__ import annotations
 
+from lapa_bench.errors import UnknownName
 from dataclasses import dataclass, field
 
 
@@ -48,7 +49,7 @@ def get_task(name: str) -> TaskSpec:
         if name in (t.name, t.env_id):
             return t
     known = ", ".join(f"{t.name} ({t.env_id})" for t in TASKS.values())
-    raise KeyError(f"unknown task {name!r}. Known tasks: {known}; or 'all'.")
+    raise UnknownName(f"unknown task {name!r}. Known tasks: {known}; or 'all'.")
 
 
 def resolve_tasks(names) -> list[TaskSpec]:

@@ -136,3 +136,23 @@ def test_interrupt_exits_130(monkeypatch, capsys):
     monkeypatch.setitem(cli.COMMANDS, "tasks", boom)
     assert main(["tasks"]) == 130
     assert "re-run the same command to resume" in capsys.readouterr().err
+
+
+def test_a_user_error_is_one_line_and_a_bug_shows_its_traceback(monkeypatch, capsys):
+    """The CLI catches the project's own user-error type only (lapa_bench.errors): a bad request prints its
+    message and exits 2; any other exception (a bug, even a ValueError from inside) propagates with its
+    traceback instead of passing for a user error."""
+    from lapa_bench.app import cli
+    from lapa_bench.errors import UnknownName, UserError
+
+    assert cli.main(["eval", "--policy", "no_such_policy", "--out", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no_such_policy" in err and "Traceback" not in err
+    assert issubclass(UnknownName, KeyError) and issubclass(UserError, ValueError)
+
+    def bug(args):
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setitem(cli.COMMANDS, "policies", bug)
+    with pytest.raises(ValueError, match="internal invariant"):
+        cli.main(["policies"])

@@ -1,6 +1,7 @@
 """The ``lapa-bench`` command line."""
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import argparse
 import sys
 from pathlib import Path
@@ -276,7 +277,7 @@ def _build_policy(args, need_checkpoint: bool = True):
 
     overrides = _policy_overrides(args.policy, args.extra)
     if need_checkpoint and issubclass(get_policy_class(args.policy), ModelPolicy) and not args.checkpoint:
-        raise ValueError(f"policy {args.policy!r} is a learned policy: give --checkpoint DIR, a folder its training "
+        raise UserError(f"policy {args.policy!r} is a learned policy: give --checkpoint DIR, a folder its training "
                          f"wrote (e.g. `lapa-bench {args.policy} train ... --out DIR`); an untrained one says nothing")
     return make_policy(args.policy, checkpoint=args.checkpoint, device=args.device, **overrides), overrides
 
@@ -327,13 +328,13 @@ def cmd_collect(args) -> int:
     from lapa_bench.app.collect import CollectConfig, collect
 
     if args.episodes < 1:
-        raise ValueError("--episodes must be >= 1")
+        raise UserError("--episodes must be >= 1")
     common = dict(tasks=args.tasks, episodes=args.episodes, out=args.out, progress=not args.no_progress,
                   **_given(args, ("image_size", "seed")))
     if args.source == "panda":
         given = [f for f in BRIDGE_COLLECT_FLAGS if hasattr(args, f)]
         if given:
-            raise ValueError(f"--source panda does not take {', '.join('--' + f.replace('_', '-') for f in given)} "
+            raise UserError(f"--source panda does not take {', '.join('--' + f.replace('_', '-') for f in given)} "
                              "(bridge demonstrations only)")
         from lapa_bench.app.panda_videos import PandaConfig, collect_panda
 
@@ -483,7 +484,7 @@ def cmd_pipeline(args) -> int:
         return 0
     if args.report:
         if args.cells:
-            raise ValueError("--report rebuilds the report of every cell evaluated in OUT: give it without --cells")
+            raise UserError("--report rebuilds the report of every cell evaluated in OUT: give it without --cells")
         from lapa_bench.app.pipeline import report_only
 
         report_only(cfg)
@@ -539,7 +540,7 @@ def cmd_serve(args) -> int:
     from lapa_bench.serving.server import server_for
 
     if not 0 <= args.port <= 65535:
-        raise ValueError(f"--port {args.port}: give 0 (a free port) or 1..65535")
+        raise UserError(f"--port {args.port}: give 0 (a free port) or 1..65535")
     policy, _ = _build_policy(args)
     server = server_for(policy, args.policy, args.checkpoint, args.host, args.port)  # refuses privileged policies
     import threading
@@ -549,7 +550,7 @@ def cmd_serve(args) -> int:
     try:
         server.run()
     except OSError as e:
-        raise ValueError(f"cannot serve on {args.host}:{args.port}: {e}") from None
+        raise UserError(f"cannot serve on {args.host}:{args.port}: {e}") from None
     return 0
 
 
@@ -568,22 +569,15 @@ def main(argv=None) -> int:
     if extra and args.command not in EXTRA_ARGS:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
-    from lapa_bench.assets import AssetsMissingError
-    from lapa_bench.config import ConfigError
-    from lapa_bench.data import DatasetFormatError
-    from lapa_bench.app.evaluate import RunFolderBusy, RunMismatchError
-    from lapa_bench.policy import TransportError
-
+    from lapa_bench.errors import UserError
     from lapa_bench.provenance import apply_threads
 
     apply_threads()  # one per process unless LAPA_BENCH_THREADS says (benchmarks/threads.py)
     try:
         handler = getattr(args, "handler", None) or COMMANDS[args.command]
         return handler(args)
-    except (AssetsMissingError, RunMismatchError, RunFolderBusy, ConfigError, DatasetFormatError, FileNotFoundError,
-            ValueError, KeyError, TransportError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"lapa-bench {args.command}: error: {msg}", file=sys.stderr)
+    except UserError as e:  # the user's to fix: its one line; anything else is a bug and shows its traceback
+        print(f"lapa-bench {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted; finished episodes are saved, re-run the same command to resume.", file=sys.stderr)

@@ -10,6 +10,7 @@ layout. Interrupting loses at most the episode in flight; re-running resumes.
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import json
 import time
 from dataclasses import dataclass
@@ -56,9 +57,9 @@ class CollectConfig(CollectionConfig):
 
     def __post_init__(self):
         if self.num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
+            raise UserError(f"num_envs must be >= 1, got {self.num_envs}")
         if not 0.0 <= self.yaw_jitter <= 180.0:
-            raise ValueError(f"yaw_jitter must be in [0, 180] degrees, got {self.yaw_jitter}")
+            raise UserError(f"yaw_jitter must be in [0, 180] degrees, got {self.yaw_jitter}")
 
 
 def _yaw_quat(yaw: float) -> np.ndarray:
@@ -137,7 +138,7 @@ class _Attempts:
         cfg, task = self.cfg, self.task
         env = self.env
         if len(attempts) != env.num_envs:
-            raise ValueError(f"{len(attempts)} attempts for {env.num_envs} scenes")
+            raise UserError(f"{len(attempts)} attempts for {env.num_envs} scenes")
         seeds = [cfg.seed * 1_000_003 + self.ti * 10_007 + a for a in attempts]
         layouts = [sample_layout(self.first, np.random.default_rng([cfg.seed, self.ti, a]), yaw_jitter=cfg.yaw_jitter)
                    for a in attempts]
@@ -195,7 +196,7 @@ def _attempt_results(cfg: CollectConfig, task_name: str, first: int, workers: in
             att.close()
         return
     if cfg.num_envs > 1:
-        raise ValueError("collect: use --workers (CPU processes) or --num-envs (scenes in lockstep), not both")
+        raise UserError("collect: use --workers (CPU processes) or --num-envs (scenes in lockstep), not both")
     import multiprocessing as mp
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
@@ -226,21 +227,21 @@ def _check_resume(root: Path, cfg: CollectConfig) -> None:
         return
     shape = list(meta.get("features", {}).get("observation.images.image", {}).get("shape", [])[:2])
     if shape and shape != list(cfg.image_size):
-        raise ValueError(f"{root} holds frames of {shape[0]}x{shape[1]}; resuming it with --image-size "
+        raise UserError(f"{root} holds frames of {shape[0]}x{shape[1]}; resuming it with --image-size "
                          f"{cfg.image_size[0]}x{cfg.image_size[1]} would mix two sizes in one dataset: pass "
                          f"--image-size {shape[0]}x{shape[1]}, or collect into a new --out")
     if had.get("embodiment", "widowx") != cfg.embodiment:
-        raise ValueError(f"{root} was collected with the {had.get('embodiment', 'widowx')}; resuming it with the "
+        raise UserError(f"{root} was collected with the {had.get('embodiment', 'widowx')}; resuming it with the "
                          f"{cfg.embodiment} would mix two bodies in one dataset: collect into a new --out")
     for key in ("seed", "keep_failures"):
         if had.get(key) != getattr(cfg, key):
-            raise ValueError(f"{root} was collected with {key} {had.get(key)}; resuming it with {getattr(cfg, key)} "
+            raise UserError(f"{root} was collected with {key} {had.get(key)}; resuming it with {getattr(cfg, key)} "
                              f"would mix two collections in one dataset: pass {key} {had.get(key)}, or collect into "
                              "a new --out")
     for key in ("noise", "dart", "yaw_jitter"):
         old, new = had.get(key), float(getattr(cfg, key))
         if old is None or abs(float(old) - new) > 1e-12:
-            raise ValueError(f"{root} was collected with --{key} {old}; resuming it with --{key} {new} would mix two "
+            raise UserError(f"{root} was collected with --{key} {old}; resuming it with --{key} {new} would mix two "
                              f"oracles in one dataset: pass --{key} {old}, or collect into a new --out")
 
 

@@ -9,6 +9,7 @@ stops there and is recorded as a failure with its reason; the run goes on.
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import dataclasses
 import json
 import time
@@ -25,7 +26,7 @@ from lapa_bench.records import EpisodeRecord, RecordWriter, done_keys, read_reco
 from lapa_bench.rollout import error_record, run_batch
 
 
-class RunMismatchError(ValueError):
+class RunMismatchError(UserError):
     """The output dir holds a run of a different policy/checkpoint/config."""
 
 
@@ -90,7 +91,7 @@ class EvalConfig:
 
     def __post_init__(self):
         if self.num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
+            raise UserError(f"num_envs must be >= 1, got {self.num_envs}")
 
     def run_id(self, policy=None) -> str:
         """Short hash of the identity and of the checkpoint's files (config and weights): written into every
@@ -118,9 +119,9 @@ def plan(tasks, episodes: int, seeds, layouts: int | None = None) -> list[tuple]
     items = []
     for t in specs_:
         if layouts is None and not 1 <= episodes <= len(t.episode_ids):
-            raise ValueError(f"--episodes must be in 1..{len(t.episode_ids)} for {t.name}, got {episodes}")
+            raise UserError(f"--episodes must be in 1..{len(t.episode_ids)} for {t.name}, got {episodes}")
         if episodes < 1:
-            raise ValueError(f"--episodes must be >= 1, got {episodes}")
+            raise UserError(f"--episodes must be >= 1, got {episodes}")
         for seed in seeds:
             for eid in (t.episode_ids[:episodes] if layouts is None else range(episodes)):
                 items.append((t, eid, int(seed)))
@@ -134,9 +135,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         i, n = (int(x) for x in text.split("/"))
     except ValueError:
-        raise ValueError(f"--shard must look like I/N (e.g. 1/4), got {text!r}") from None
+        raise UserError(f"--shard must look like I/N (e.g. 1/4), got {text!r}") from None
     if not (n >= 1 and 1 <= i <= n):
-        raise ValueError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
+        raise UserError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
     return (i - 1, n)
 
 
@@ -304,7 +305,7 @@ def _place(env, task, layouts: int, items) -> list[int]:
                             for _, eid, _ in items])
 
 
-class RunFolderBusy(RuntimeError):
+class RunFolderBusy(UserError, RuntimeError):
     """Another process is writing this run folder (shard)."""
 
 

@@ -8,6 +8,7 @@ Only the camera frames (and the instruction) are stored; the actions are not.
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UnknownName
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,7 @@ def collect_panda_task(cfg: PandaConfig, task: str, position: int = 0) -> dict:
     _quiet_mani_skill()
 
     if task not in PANDA_TASKS:
-        raise KeyError(f"unknown Panda task {task!r}; known: {', '.join(PANDA_TASKS)}")
+        raise UnknownName(f"unknown Panda task {task!r}; known: {', '.join(PANDA_TASKS)}")
     root = Path(cfg.out) / dataset_name(task)
     fps = 20 // cfg.frame_skip
     writer = LeRobotWriter(root, fps=fps, image_shape=(*cfg.image_size, 3), robot_type="panda", with_actions=False,
@@ -146,5 +147,5 @@ def collect_panda(cfg: PandaConfig, workers: int = 1) -> Path:
     names = list(PANDA_TASKS) if cfg.tasks in (["all"], [], None) else list(cfg.tasks)
     for n in names:
         if n not in PANDA_TASKS:
-            raise KeyError(f"unknown Panda task {n!r}; known: {', '.join(PANDA_TASKS)} or 'all'")
+            raise UnknownName(f"unknown Panda task {n!r}; known: {', '.join(PANDA_TASKS)} or 'all'")
     return run_collection(collect_panda_task, cfg, names, workers)

@@ -19,6 +19,7 @@ that method's own config class, so a method's defaults live in one place (its da
 """
 from __future__ import annotations
 
+from lapa_bench.errors import MissingFile, UserError
 import dataclasses
 import json
 import time
@@ -142,7 +143,7 @@ class PipelineConfig:
     def from_yaml(cls, path, overrides: dict | None = None) -> "PipelineConfig":
         p = Path(path)
         if not p.is_file():
-            raise FileNotFoundError(f"pipeline config {p} does not exist (see configs/ for the presets)")
+            raise MissingFile(f"pipeline config {p} does not exist (see configs/ for the presets)")
         # top-level keys starting with "x-" only hold YAML anchors (as in docker-compose files)
         raw = C.merge({k: v for k, v in C.load_yaml(p).items() if not str(k).startswith("x-")}, overrides or {})
         raw.setdefault("name", p.stem)
@@ -323,16 +324,16 @@ def validate(cfg: PipelineConfig) -> None:
     if any(r.videos == "panda" for r in cfg.runs) and cfg.panda.tasks not in (["all"], []):
         bad = [t for t in cfg.panda.tasks if t not in PANDA_TASKS]
         if bad:
-            raise ValueError(f"unknown Panda task(s) {bad}; known: {', '.join(PANDA_TASKS)} or 'all'")
+            raise UserError(f"unknown Panda task(s) {bad}; known: {', '.join(PANDA_TASKS)} or 'all'")
     if cfg.panda.dart != CollectConfig.dart:
-        raise ValueError(f"panda: dart {cfg.panda.dart}: the Panda videos come from their own scripted controller, "
+        raise UserError(f"panda: dart {cfg.panda.dart}: the Panda videos come from their own scripted controller, "
                          "which takes no DART noise; remove panda.dart")
     if cfg.panda.yaw_jitter != CollectConfig.yaw_jitter:
-        raise ValueError(f"panda: yaw_jitter {cfg.panda.yaw_jitter}: the Panda videos sample their own layouts; "
+        raise UserError(f"panda: yaw_jitter {cfg.panda.yaw_jitter}: the Panda videos sample their own layouts; "
                          "remove panda.yaw_jitter")
     bad = [b for b in cfg.eval.bounds if b not in available_policies()]
     if bad:
-        raise ValueError(f"unknown bound policy {bad}; known: {', '.join(available_policies())}")
+        raise UserError(f"unknown bound policy {bad}; known: {', '.join(available_policies())}")
 
 
 GROUPS = ("data", "train", "eval", "report")
@@ -355,7 +356,7 @@ def select_cells(cfg: PipelineConfig, wanted: list[str] | None) -> set[str] | No
     known = cells(cfg)
     bad = [c for c in wanted if c not in known and c != "bounds"]
     if bad:
-        raise ValueError(f"unknown cell(s) {bad}; this config's cells are {', '.join(known)} (and 'bounds': the "
+        raise UserError(f"unknown cell(s) {bad}; this config's cells are {', '.join(known)} (and 'bounds': the "
                          "scripted/random bounds' evaluation)")
     return set(wanted)
 
@@ -367,7 +368,7 @@ def run(cfg: PipelineConfig, until: str = "report", only: list[str] | None = Non
     from lapa_bench import assets
 
     if until not in GROUPS:
-        raise ValueError(f"until={until!r}; choose from {list(GROUPS)}")
+        raise UserError(f"until={until!r}; choose from {list(GROUPS)}")
     validate(cfg)
     selected = select_cells(cfg, only)
     chosen = {k: v for k, v in cells(cfg).items() if selected is None or k in selected}
@@ -423,7 +424,7 @@ def _check_cell(cfg: PipelineConfig, r: RunSpec, n: int, seed: int, run_out: Pat
     def recorded(folder: Path, first: int | None = None) -> list[dict]:
         side = settings_sidecar(folder)
         if not side.is_file():
-            raise FileNotFoundError(f"{side} is missing: the settings of the data cell {cell_id(r, n, seed)} "
+            raise MissingFile(f"{side} is missing: the settings of the data cell {cell_id(r, n, seed)} "
                                     "trained on are unknown; run the cell's command instead of --report")
         sets = json.loads(side.read_text())["settings"]
         return [{**d, "episodes": min(first, d["episodes"])} for d in sets] if first else sets
@@ -965,7 +966,7 @@ def _report(runs, folder: Path, metrics, compare_to: list[str], missing, planned
     res = build_report(runs, folder, metric="success_once", metrics=metrics, compare_to=compare_to, planned=planned)
     avg = res["summary"][res["summary"]["task"] == "Average"]
     if len(avg) and (avg["errors"] >= avg["episodes"]).all():
-        raise ValueError(f"every evaluated episode ended with an error (the reasons: {folder / 'table.md'} and "
+        raise UserError(f"every evaluated episode ended with an error (the reasons: {folder / 'table.md'} and "
                            "the records): the table holds no result")
     note = tables
     if missing:

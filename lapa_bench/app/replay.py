@@ -2,6 +2,7 @@
 or run a policy closed loop from the layouts of its own training data (the training-layout check)."""
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 from collections import Counter
 from pathlib import Path
 
@@ -166,7 +167,7 @@ def half_precision(checkpoint, demos, max_episodes: int = 10, workers: int = 1) 
         after = successes()
         if after[0] < before[0]:
             shutil.copy2(backup, ck / MODEL_FILE)
-            raise ValueError(f"{ck}: half precision solves {after[0]}/{after[1]} training layouts against "
+            raise UserError(f"{ck}: half precision solves {after[0]}/{after[1]} training layouts against "
                              f"{before[0]}/{before[1]} in float32; the float32 weights are restored")
     info = {"dtype": "float16", **change, "fingerprint": {"float32": fp32, "float16": files_fingerprint(ck)},
             "training_layouts": {"demos": str(demos), "max_episodes_per_task": max_episodes,

@@ -10,6 +10,7 @@ pools every unit of the row.
 """
 from __future__ import annotations
 
+from lapa_bench.errors import MissingFile, UserError
 import json
 import math
 import re
@@ -49,7 +50,7 @@ def load_records(run_dirs, planned: dict | None = None) -> pd.DataFrame:
     for d in run_dirs:
         d = Path(d)
         if not d.is_dir():
-            raise FileNotFoundError(f"run dir {d} does not exist")
+            raise MissingFile(f"run dir {d} does not exist")
         skipped: list = []
         recs = read_records(d, skipped)
         if planned is not None and str(d) in planned:
@@ -57,13 +58,13 @@ def load_records(run_dirs, planned: dict | None = None) -> pd.DataFrame:
             recs = [r for r in recs if (r["task"], int(r["episode_id"]), int(r["seed"])) in keep]
         ids = sorted({r["run_id"] for r in recs if r.get("run_id")})
         if len(ids) > 1:
-            raise ValueError(f"run dir {d} mixes the records of {len(ids)} runs (run ids {ids}); "
+            raise UserError(f"run dir {d} mixes the records of {len(ids)} runs (run ids {ids}); "
                              "report each run from its own folder")
         if skipped:
             print(f"[report] warning: {len(skipped)} line(s) of {d} skipped: " + "; ".join(skipped[:3])
                   + (" ..." if len(skipped) > 3 else ""), file=sys.stderr)
         if not recs:
-            raise ValueError(f"run dir {d} has no episode records (records*.jsonl); did the eval run?")
+            raise UserError(f"run dir {d} has no episode records (records*.jsonl); did the eval run?")
         for r in recs:
             r = dict(r)
             r["label"] = r.get("label") or r["policy"]
@@ -83,7 +84,7 @@ def load_records(run_dirs, planned: dict | None = None) -> pd.DataFrame:
         if mixed:
             (label, ts), runs = next(iter(mixed.items()))
             dirs = sorted(set(df[(df["label"] == label) & df["run_id"].isin(runs)]["run_dir"]))
-            raise ValueError(f"label {label!r} (trained seed {ts}) names {len(runs)} different runs (run ids "
+            raise UserError(f"label {label!r} (trained seed {ts}) names {len(runs)} different runs (run ids "
                              f"{sorted(runs)}, in {dirs}): different checkpoints or settings would be pooled in "
                              "one row; give them distinct labels (eval --label) or report them separately")
     # one row per (label, task, episode, seed, trained seed): the last record wins if a run was merged twice
@@ -191,7 +192,7 @@ def paired_difference(df: pd.DataFrame, a: str, b: str, metric: str = "success_o
     ta, tb = table(a), table(b)
     shared = ta.index.intersection(tb.index)
     if not len(shared):
-        raise ValueError(f"{a!r} and {b!r} share no evaluated layouts (task, episode): nothing to pair")
+        raise UserError(f"{a!r} and {b!r} share no evaluated layouts (task, episode): nothing to pair")
     A, B = ta.loc[shared].to_numpy(), tb.loc[shared].to_numpy()  # (layouts, trained seeds), NaN if missing
     rng = np.random.default_rng(seed)
     diffs = np.empty(n_boot)
@@ -238,7 +239,7 @@ def differences(df: pd.DataFrame, reference: str, metric: str = "success_once") 
         pairs = [(r.label, ref[r.demos_per_task]) for r in rows.itertuples()
                  if r.demos_per_task in ref.index and r.label != ref[r.demos_per_task]]
     else:
-        raise ValueError(f"compare to {reference!r}: no such policy or method in the runs; have policies "
+        raise UserError(f"compare to {reference!r}: no such policy or method in the runs; have policies "
                          f"{labels} and methods {sorted(set(df['method'].dropna()))}")
     out = []
     for label, against in pairs:
@@ -435,7 +436,7 @@ def build_report(run_dirs, out_dir=None, metric: str = "success_at_end", quiet: 
     reversed.
     """
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
+        raise UserError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
     df = load_records(run_dirs, planned)
     summary = summarize(df)
     sections = []

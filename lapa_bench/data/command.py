@@ -24,6 +24,7 @@ last changed (capped at :data:`AGE_CAP`). Both are known to whoever sends the ac
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UnknownName, UserError
 import numpy as np
 
 NAMES = ("target_dx", "target_dy", "target_dz", "gripper_command", "gripper_command_age")
@@ -35,7 +36,7 @@ AGE_CAP = 10  # steps: older commands all read as "long ago"
 def check_command_state(proprio: bool, command_state: bool) -> None:
     """A model config's ``command_state`` against its ``proprio`` (checked where a config is built)."""
     if command_state and not proprio:
-        raise ValueError("command_state extends the proprioceptive state: it needs proprio: true")
+        raise UserError("command_state extends the proprioceptive state: it needs proprio: true")
 
 
 def state_dim(command_state: bool) -> int:
@@ -78,7 +79,7 @@ def command_features(states: np.ndarray, actions: np.ndarray) -> np.ndarray:
     features a :class:`CommandTracker` gives after actions 0..t-1."""
     s, a = np.asarray(states), np.asarray(actions)
     if len(s) != len(a):
-        raise ValueError(f"command_features: {len(s)} states for {len(a)} actions")
+        raise UserError(f"command_features: {len(s)} states for {len(a)} actions")
     tr, out = CommandTracker(), []
     for t in range(len(s)):
         out.append(tr.features(s[t:t + 1], [0])[0])
@@ -91,7 +92,7 @@ def check_executed_actions(sources) -> None:
     for s in sources:
         dart = (getattr(s, "info", None) or {}).get("lapa_bench", {}).get("dart") or 0
         if dart:
-            raise ValueError(f"{getattr(s, 'root', s)} was collected with --dart {dart}: its recorded actions are the "
+            raise UserError(f"{getattr(s, 'root', s)} was collected with --dart {dart}: its recorded actions are the "
                              "oracle's clean ones, not the executed ones, so the commanded state cannot be rebuilt; "
                              "train with command_state: false, or collect without --dart")
 
@@ -121,7 +122,7 @@ def state_stats(normalizer, command_state: bool) -> tuple[list, list]:
     parts = [normalizer.stats["observation.state"]]
     if command_state:
         if KEY not in normalizer.stats:
-            raise KeyError(f"the normalizer has no {KEY!r} statistics: build it with add_command_stats(normalizer, "
+            raise UnknownName(f"the normalizer has no {KEY!r} statistics: build it with add_command_stats(normalizer, "
                            "sources)")
         parts.append(normalizer.stats[KEY])
     return [x for p in parts for x in p["mean"]], [x for p in parts for x in p["std"]]

@@ -14,6 +14,7 @@ through imageio-ffmpeg (which ships its own ffmpeg).
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import json
 import os
 from pathlib import Path
@@ -35,7 +36,7 @@ INDEX_FEATURES = {
 }
 
 
-class DatasetFormatError(ValueError):
+class DatasetFormatError(UserError):
     """A dataset folder does not follow the LeRobot v2.1 layout."""
 
 
@@ -169,7 +170,7 @@ class LeRobotWriter:
         frames = np.asarray(frames, dtype=np.uint8)
         T = len(frames)
         if T < 2:
-            raise ValueError("an episode needs at least 2 frames")
+            raise UserError("an episode needs at least 2 frames")
         idx = len(self.episodes)
         chunk = idx // CHUNKS_SIZE
         if task not in self.tasks:
@@ -188,10 +189,10 @@ class LeRobotWriter:
         for key, arr in (("observation.state", states), ("action", actions)):
             if key in self.features:
                 if arr is None:
-                    raise ValueError(f"dataset has feature {key!r}; pass it for every episode")
+                    raise UserError(f"dataset has feature {key!r}; pass it for every episode")
                 a = np.asarray(arr, dtype=np.float32)
                 if a.shape != (T, self.features[key]["shape"][0]):
-                    raise ValueError(f"{key} has shape {a.shape}, expected ({T}, {self.features[key]['shape'][0]})")
+                    raise UserError(f"{key} has shape {a.shape}, expected ({T}, {self.features[key]['shape'][0]})")
                 cols[key] = a
                 stats[key] = _stats(a)
         for k in INDEX_FEATURES:
@@ -393,7 +394,7 @@ def open_sources(dirs, max_episodes=None, actions: bool | None = None):
     for d in dirs:
         for ds in open_datasets(d):
             if actions and not ds.has_actions:
-                raise ValueError(f"{ds.root} has no actions; this step needs action-labelled trajectories")
+                raise UserError(f"{ds.root} has no actions; this step needs action-labelled trajectories")
             ds = ds.head(max_episodes) if max_episodes is not None else ds
             out.append(ds.without_actions() if actions is False else ds)
     return out
@@ -459,7 +460,7 @@ def stored_image_size(sources) -> tuple | None:
     they differ."""
     sizes = {tuple(s.image_size()) for s in sources if hasattr(s, "image_size")}
     if len(sizes) > 1:
-        raise ValueError(f"the datasets store frames at different sizes {sorted(sizes)}; "
+        raise UserError(f"the datasets store frames at different sizes {sorted(sizes)}; "
                          "resize them to one (`lapa-bench data resize`)")
     return sizes.pop() if sizes else None
 
@@ -502,16 +503,16 @@ def subset_datasets(src, dst, episodes: int, exact: bool = False) -> list[Path]:
     single = (Path(src) / "meta" / "info.json").is_file()
     s_abs, d_abs = Path(src).resolve(), Path(dst).resolve()
     if s_abs == d_abs or s_abs in d_abs.parents or d_abs in s_abs.parents:
-        raise ValueError(f"data subset: the output {dst} would overlap its source {src}; give another folder")
+        raise UserError(f"data subset: the output {dst} would overlap its source {src}; give another folder")
     sets = open_datasets(src)
     short = [f"{ds.root.name} ({len(ds)})" for ds in sets if len(ds) < int(episodes)]
     if exact and short:
-        raise ValueError(f"data subset: --episodes {episodes} but {', '.join(short)} hold(s) fewer episodes; give "
+        raise UserError(f"data subset: --episodes {episodes} but {', '.join(short)} hold(s) fewer episodes; give "
                          f"--episodes {min(len(ds) for ds in sets)} or less, or collect more")
     for ds in sets:
         n = min(int(episodes), len(ds))
         if n < 1:
-            raise ValueError(f"a subset needs at least 1 episode, got {episodes}")
+            raise UserError(f"a subset needs at least 1 episode, got {episodes}")
         target = Path(dst) if single else Path(dst) / ds.root.name
         info_path = target / "meta" / "info.json"
         if info_path.is_file() and json.loads(info_path.read_text()).get("total_episodes") == n:

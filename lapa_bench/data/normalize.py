@@ -6,6 +6,7 @@ or to [-1, 1] (``min_max``). ``to_dict``/``from_dict`` store it in a checkpoint.
 """
 from __future__ import annotations
 
+from lapa_bench.errors import MissingFile, UnknownName, UserError
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ def read_stats(root) -> dict:
     if per_episode.is_file():
         return aggregate_stats([json.loads(line)["stats"] for line in per_episode.read_text().splitlines()
                                 if line.strip()])
-    raise FileNotFoundError(f"{root} has neither meta/stats.json nor meta/episodes_stats.jsonl: no statistics to "
+    raise MissingFile(f"{root} has neither meta/stats.json nor meta/episodes_stats.jsonl: no statistics to "
                             "normalize with (datasets written by `lapa-bench collect` have both)")
 
 
@@ -55,7 +56,7 @@ class Normalizer:
 
     def __post_init__(self):
         if self.mode not in MODES:
-            raise ValueError(f"normalizer mode {self.mode!r}; choose from {MODES}")
+            raise UserError(f"normalizer mode {self.mode!r}; choose from {MODES}")
 
     @classmethod
     def from_datasets(cls, sources, keys=("action",), mode: str = "mean_std") -> "Normalizer":
@@ -69,7 +70,7 @@ class Normalizer:
         for k in keys:
             have = [p[k] for p in per if k in p]
             if not have:
-                raise KeyError(f"no dataset of {[str(r) for r in roots]} has stats for {k!r}")
+                raise UnknownName(f"no dataset of {[str(r) for r in roots]} has stats for {k!r}")
             stats[k] = {a: b for a, b in merge_stats(have).items() if a != "count"}
         return cls(stats, mode)
 

@@ -14,6 +14,7 @@ in an LRU cache (``cache_episodes``), so a shuffled epoch decodes each video abo
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 from collections import OrderedDict
 
 import numpy as np
@@ -37,7 +38,7 @@ def _preprocess(image_size=None, preprocess=None):
         return None
     size = tuple(image_size) if not isinstance(image_size, int) else (image_size, image_size)
     if size[0] != size[1]:
-        raise ValueError(f"models take square images, got image_size {size}")
+        raise UserError(f"models take square images, got image_size {size}")
     return ImagePreprocess(size[0])
 
 
@@ -96,7 +97,7 @@ class FramePairs:
     def __init__(self, sources, horizon: int = 1, episodes=None, image_size=None, cache_episodes: int = 64,
                  preprocess=None):
         if horizon < 1:
-            raise ValueError("horizon H must be >= 1")
+            raise UserError("horizon H must be >= 1")
         self.src = _EpisodeSource(sources, image_size, cache_episodes, preprocess)
         self.horizon = horizon
         eps = range(len(self.src.items)) if episodes is None else episodes
@@ -134,7 +135,7 @@ class StepSamples:
             if isinstance(targets, str):
                 s, i = self.src.items[e]
                 if not getattr(s, "has_actions", False):
-                    raise ValueError(f"source {getattr(s, 'root', s)} has no actions; pass targets={{episode: array}}")
+                    raise UserError(f"source {getattr(s, 'root', s)} has no actions; pass targets={{episode: array}}")
                 self.targets[e] = s.episode(i, with_frames=False)[targets]
             else:
                 self.targets[e] = np.asarray(targets[e])
@@ -185,7 +186,7 @@ def chunk_samples(sources, episodes, chunk: int, preprocess, targets=None, state
     eps = [(s, i) for s in sources for i in range(len(s))]
     data = [s.episode(i, with_frames=False) for s, i in eps]
     if state and any("observation.state" not in d for d in data):
-        raise ValueError("proprioceptive states are missing from the data (observation.state); "
+        raise UserError("proprioceptive states are missing from the data (observation.state); "
                          "collect it with `lapa-bench collect`, or set proprio: false")
     acts = actions if actions is not None else [d["action"] for d in data]
     chunks = {e: action_chunks(a, chunk) for e, a in enumerate(acts)}

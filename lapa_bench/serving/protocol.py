@@ -20,6 +20,7 @@ Messages (every frame one msgpack map; no pickle anywhere):
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import functools
 
 import msgpack
@@ -31,7 +32,7 @@ VERSION = 1
 
 def _pack_array(obj):
     if isinstance(obj, (np.ndarray, np.generic)) and obj.dtype.kind in ("V", "O", "c"):
-        raise ValueError(f"cannot send arrays of dtype {obj.dtype}")
+        raise UserError(f"cannot send arrays of dtype {obj.dtype}")
     if isinstance(obj, np.ndarray):
         return {b"__ndarray__": True, b"data": obj.tobytes(), b"dtype": obj.dtype.str, b"shape": obj.shape}
     if isinstance(obj, np.generic):
@@ -62,11 +63,11 @@ def metadata(policy: str, config: dict, checkpoint: str | None, versions: dict, 
 def check_metadata(meta, url: str, action_dim: int = 7) -> dict:
     """The server's first frame, checked: protocol, version and action dimension. Raises ValueError with the fix."""
     if not isinstance(meta, dict) or meta.get("protocol") != PROTOCOL:
-        raise ValueError(f"{url} does not speak {PROTOCOL} (its first message: {str(meta)[:120]}); start the "
+        raise UserError(f"{url} does not speak {PROTOCOL} (its first message: {str(meta)[:120]}); start the "
                          "server with `lapa-bench serve`")
     if meta.get("version") != VERSION:
-        raise ValueError(f"{url} speaks {PROTOCOL} version {meta.get('version')}, this client version {VERSION}: "
+        raise UserError(f"{url} speaks {PROTOCOL} version {meta.get('version')}, this client version {VERSION}: "
                          "use the same lapa-bench revision on both sides")
     if meta.get("action_dim") != action_dim:
-        raise ValueError(f"{url} serves {meta.get('action_dim')}-D actions; SIMPLER's WidowX takes {action_dim}")
+        raise UserError(f"{url} serves {meta.get('action_dim')}-D actions; SIMPLER's WidowX takes {action_dim}")
     return meta

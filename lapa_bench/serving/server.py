@@ -6,6 +6,7 @@ while a forward pass runs. Frames are not compressed and not capped in size (a 6
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import asyncio
 import copy
 import threading
@@ -41,7 +42,7 @@ def handle(policy, msg, started: dict) -> dict:
     """One request -> its reply (never raises: a failure is an ``{"error": ...}`` reply)."""
     try:
         if not isinstance(msg, dict):
-            raise ValueError(f"expected a map, got {type(msg).__name__}")
+            raise UserError(f"expected a map, got {type(msg).__name__}")
         kind = msg.get("control")
         if kind == "reset":
             policy.reset(msg.get("instruction", ""), seed=msg.get("seed"), context=msg.get("context"))
@@ -55,7 +56,7 @@ def handle(policy, msg, started: dict) -> dict:
             acts = policy.act_batch(msg["observations"], msg["slots"])
             return {"actions": [_error(a) if isinstance(a, Exception) else np.asarray(a, np.float32) for a in acts]}
         if kind is not None:
-            raise ValueError(f"unknown control message {kind!r} (reset, reset_batch, act_batch)")
+            raise UserError(f"unknown control message {kind!r} (reset, reset_batch, act_batch)")
         if not started.get("reset"):  # an openpi-style client: observations only, no reset message
             policy.reset(msg.get("instruction", ""), seed=None, context=None)
             started["reset"] = True
@@ -126,7 +127,7 @@ def server_for(policy, name: str, checkpoint: str | None, host: str = "127.0.0.1
     from lapa_bench.policy import config_to_dict
 
     if getattr(policy, "privileged", False):
-        raise ValueError(f"policy {name!r} reads the simulator's state (privileged): it cannot be served")
+        raise UserError(f"policy {name!r} reads the simulator's state (privileged): it cannot be served")
     cfg = config_to_dict(policy.config)
     size = cfg.get("source_size") or ([cfg["image_size"]] * 2 if isinstance(cfg.get("image_size"), int) else None)
     meta = protocol.metadata(name, cfg, files_fingerprint(checkpoint) if checkpoint else None,

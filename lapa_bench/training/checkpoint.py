@@ -16,6 +16,7 @@ Every file is written atomically (temp file + rename), so a crash never leaves a
 """
 from __future__ import annotations
 
+from lapa_bench.errors import MissingFile, UserError
 import json
 import os
 from pathlib import Path
@@ -61,12 +62,12 @@ def halvable(directory, min_numel: int = HALF_MIN_NUMEL) -> list[str]:
 
     path = Path(directory) / MODEL_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: give a checkpoint folder (config.json + {MODEL_FILE})")
+        raise MissingFile(f"{path} does not exist: give a checkpoint folder (config.json + {MODEL_FILE})")
     with safe_open(path, "pt") as f:
         big = [k for k in f.keys()
                if f.get_slice(k).get_dtype() == "F32" and math.prod(f.get_slice(k).get_shape()) >= min_numel]
     if not big:
-        raise ValueError(f"{path} has no float32 tensor of {min_numel}+ elements: it is half precision already")
+        raise UserError(f"{path} has no float32 tensor of {min_numel}+ elements: it is half precision already")
     return big
 
 
@@ -93,7 +94,7 @@ def read_config(directory, what: str) -> dict:
     """The ``config`` dict of a checkpoint; ``what`` says what the folder should be (for the error)."""
     d = Path(directory)
     if not (d / CONFIG_FILE).is_file() or not (d / MODEL_FILE).is_file():
-        raise FileNotFoundError(f"{d} is not {what} (needs {CONFIG_FILE} and {MODEL_FILE})")
+        raise MissingFile(f"{d} is not {what} (needs {CONFIG_FILE} and {MODEL_FILE})")
     payload = json.loads((d / CONFIG_FILE).read_text())
     return dict(payload.get("config", payload))
 
@@ -105,7 +106,7 @@ def load_weights(module, directory, map_location: str = "cpu", strict: bool = Tr
     try:
         weights = load_file(path, device=map_location)
     except Exception as e:  # safetensors' own error for a truncated or damaged file
-        raise ValueError(f"{path} cannot be read ({type(e).__name__}: {e}): the file is incomplete or damaged "
+        raise UserError(f"{path} cannot be read ({type(e).__name__}: {e}): the file is incomplete or damaged "
                          "(an interrupted copy?); copy it again or retrain") from None
     module.load_state_dict(weights, strict=strict)
     return module

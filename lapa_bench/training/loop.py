@@ -20,6 +20,7 @@ lapa_bench.app.cli ...``: under a launcher, ``WORLD_SIZE > 1``, the loop runs un
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import csv
 import json
 import math
@@ -64,13 +65,13 @@ class TrainConfig:
     def __post_init__(self):
         for k in ("steps", "batch_size", "log_every", "save_every", "eval_every"):
             if getattr(self, k) < (0 if k in ("steps", "eval_every") else 1):
-                raise ValueError(f"train.{k} must be >= {0 if k in ('steps', 'eval_every') else 1}, "
+                raise UserError(f"train.{k} must be >= {0 if k in ('steps', 'eval_every') else 1}, "
                                  f"got {getattr(self, k)}")
         if self.keep == "best" and not self.eval_every:
-            raise ValueError("train.keep best needs periodic held-out evaluations: set train.eval_every "
+            raise UserError("train.keep best needs periodic held-out evaluations: set train.eval_every "
                              "(e.g. 500)")
         if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"train.val_fraction must be in [0, 1), got {self.val_fraction}")
+            raise UserError(f"train.val_fraction must be in [0, 1), got {self.val_fraction}")
 
     def lr_factor(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -154,7 +155,7 @@ class _Batches:
 
     def load(self, st: dict) -> None:
         if (st["n"], st["batch_size"]) != (self.n, self.bs):
-            raise ValueError(f"the resume state was saved for {st['n']} samples in batches of {st['batch_size']}, "
+            raise UserError(f"the resume state was saved for {st['n']} samples in batches of {st['batch_size']}, "
                              f"this run has {self.n} in batches of {self.bs}")
         self.rng.bit_generator.state = st["rng"]
         self.order = None if st["order"] is None else np.asarray(st["order"])
@@ -228,7 +229,7 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
     wrapped, opt = rt.prepare(_loss_module(model), opt)
     bs = min(cfg.batch_size, len(data))
     if bs < 1:
-        raise ValueError(f"[{name}] no training samples (check the dataset folders and max_episodes)")
+        raise UserError(f"[{name}] no training samples (check the dataset folders and max_episodes)")
     batches = _Batches(len(data), bs, np.random.default_rng([cfg.seed, 0, rt.rank]))
     rng_file = last / (RNG_FILE if rt.rank == 0 else f"rng.rank{rt.rank}.pt")
     saved_rng = torch.load(rng_file, weights_only=False) if step and rng_file.is_file() else None
@@ -301,7 +302,7 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
             f.write(json.dumps({"step": step, **{k: v for k, v in m.items() if _numeric(v)}}) + "\n")
         if cfg.keep == "best":
             if value is None:
-                raise ValueError(f"[{name}] train.keep best: the held-out metrics have no {cfg.best_metric!r} "
+                raise UserError(f"[{name}] train.keep best: the held-out metrics have no {cfg.best_metric!r} "
                                  f"(they have {sorted(m)}): set train.best_metric to one of them")
             prev = checkpoint.best_info(best_dir)
             if prev is None or value < prev["value"]:

@@ -17,6 +17,7 @@ more CLI actions with :func:`register_command` (``lapa-bench laq probe ...``).
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UnknownName, UserError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -70,12 +71,12 @@ def register_method(name: str, config: type, policy: str | None = None, needs=("
     """Decorator of a method's ``train(cfg, inputs, out, device)`` function."""
     bad = [n for n in needs if n not in CORPORA]
     if bad:
-        raise ValueError(f"method {name!r}: unknown corpora {bad}; choose from {CORPORA}")
+        raise UserError(f"method {name!r}: unknown corpora {bad}; choose from {CORPORA}")
 
     def deco(fn):
         prev = _METHODS.get(name)
         if prev is not None and (prev.train.__module__, prev.train.__qualname__) != (fn.__module__, fn.__qualname__):
-            raise ValueError(f"method name {name!r} is already registered by {prev.train.__module__}")
+            raise UserError(f"method name {name!r} is already registered by {prev.train.__module__}")
         doc = (fn.__doc__ or "").strip().splitlines()
         _METHODS[name] = Method(name, config, fn, policy, tuple(needs), doc[0] if doc else "",
                                 dict(prev.commands) if prev else {}, tuple(shares))
@@ -89,7 +90,7 @@ def register_command(method: str, name: str, config: type, help: str = ""):
 
     def deco(fn):
         if method not in _METHODS:
-            raise ValueError(f"register the method {method!r} before its command {name!r}")
+            raise UserError(f"register the method {method!r} before its command {name!r}")
         _METHODS[method].commands[name] = Command(name, config, fn, help or (fn.__doc__ or "").strip().split("\n")[0])
         return fn
 
@@ -182,5 +183,5 @@ def broken_methods() -> dict[str, str]:
 def get_method(name: str) -> Method:
     _discover()
     if name not in _METHODS:
-        raise KeyError(plugins.unknown("training method", "methods", name, _METHODS, _BROKEN))
+        raise UnknownName(plugins.unknown("training method", "methods", name, _METHODS, _BROKEN))
     return _METHODS[name]

@@ -9,6 +9,7 @@ training data's ``meta/stats.json`` (:mod:`lapa_bench.data.normalize`); the grip
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ class BCModel(nn.Module):
     def set_normalizer(self, normalizer) -> None:
         """Action and state mean/std from the one normalizer (:mod:`lapa_bench.training.continuous_actions`)."""
         if "action" not in normalizer.stats:
-            raise ValueError("bc needs action statistics to normalize its targets; the dataset's meta/stats.json "
+            raise UserError("bc needs action statistics to normalize its targets; the dataset's meta/stats.json "
                              "has none (datasets written by `lapa-bench collect` have them)")
         continuous_actions.set_normalizer(self, normalizer, self.config.command_state, state=self.config.proprio)
 

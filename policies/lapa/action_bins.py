@@ -12,6 +12,7 @@ so a binary dimension such as the gripper decodes exactly to -1 / +1.
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import numpy as np
 
 STRATEGIES = ("uniform", "quantile")
@@ -20,10 +21,10 @@ STRATEGIES = ("uniform", "quantile")
 def fit_bins(actions: np.ndarray, bins: int, strategy: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
     """Return ``edges (D, bins+1)`` and ``centers (D, bins)`` from actions ``(N, D)``."""
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown bin strategy {strategy!r}; choose from {STRATEGIES}")
+        raise UserError(f"unknown bin strategy {strategy!r}; choose from {STRATEGIES}")
     a = np.asarray(actions, dtype=np.float64)
     if a.ndim != 2 or len(a) == 0:
-        raise ValueError(f"fit_bins needs actions of shape (N, D) with N > 0, got {a.shape}")
+        raise UserError(f"fit_bins needs actions of shape (N, D) with N > 0, got {a.shape}")
     D = a.shape[1]
     edges = np.zeros((D, bins + 1))
     centers = np.zeros((D, bins))

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from lapa_bench.errors import UserError
+
 from lapa_bench.data.command import check_command_state, state_dim
 from lapa_bench.policy import check_chunk_rollout
 
@@ -88,15 +90,15 @@ class LAPAConfig:
 
     def __post_init__(self):
         if self.head not in ("latent", "action"):
-            raise ValueError(f"head must be 'latent' or 'action', got {self.head!r}")
+            raise UserError(f"head must be 'latent' or 'action', got {self.head!r}")
         if self.action_bins < 2 or self.codebook_size < 2:
-            raise ValueError("action_bins and codebook_size must be >= 2")
+            raise UserError("action_bins and codebook_size must be >= 2")
         if self.action_head not in ("bins", "l1"):
-            raise ValueError(f"action_head must be 'bins' or 'l1', got {self.action_head!r}")
+            raise UserError(f"action_head must be 'bins' or 'l1', got {self.action_head!r}")
         if self.query_tokens not in ("per_output", "per_step"):
-            raise ValueError(f"query_tokens must be 'per_output' or 'per_step', got {self.query_tokens!r}")
+            raise UserError(f"query_tokens must be 'per_output' or 'per_step', got {self.query_tokens!r}")
         if self.query_readout < 0:
-            raise ValueError(f"query_readout must be >= 0 (0: off), got {self.query_readout}")
+            raise UserError(f"query_readout must be >= 0 (0: off), got {self.query_readout}")
         check_chunk_rollout(self.chunk, self.execute, self.ensemble)
         check_command_state(self.proprio, self.command_state)
         self.image_mean, self.image_std = tuple(self.image_mean), tuple(self.image_std)

@@ -9,6 +9,7 @@ the queries and the output layer are new). ``save_pretrained`` writes ``config.j
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -66,7 +67,7 @@ class ConvStemConfig:
 
     def __post_init__(self):
         if self.position not in ("learned", "sincos"):
-            raise ValueError(f"vision.position must be 'learned' or 'sincos', got {self.position!r}")
+            raise UserError(f"vision.position must be 'learned' or 'sincos', got {self.position!r}")
 
     @property
     def hidden_size(self) -> int:
@@ -113,7 +114,7 @@ def sincos_2d(side: int, dim: int) -> torch.Tensor:
     """``(side * side, dim)`` fixed position codes of a square grid, row-major: half the channels encode
     the row, half the column, each as sines and cosines of ``dim / 4`` frequencies (MAE's ViT)."""
     if dim % 4:
-        raise ValueError(f"sincos position codes need a width divisible by 4, got {dim}")
+        raise UserError(f"sincos position codes need a width divisible by 4, got {dim}")
     freq = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float32) / (dim // 4))
     pos = torch.arange(side, dtype=torch.float32)[:, None] * freq[None]  # (side, dim/4)
     code = torch.cat([pos.sin(), pos.cos()], 1)  # (side, dim/2)
@@ -127,7 +128,7 @@ def _config_from_dict(d: dict):
 
     d = dict(d)
     if "model_type" not in d:
-        raise ValueError(f"a tower config needs a 'model_type' key (e.g. 'clip_vision_model', 'conv', 'llama'): {d}")
+        raise UserError(f"a tower config needs a 'model_type' key (e.g. 'clip_vision_model', 'conv', 'llama'): {d}")
     if d["model_type"] == "conv":
         return ConvStemConfig(**d)
     return AutoConfig.for_model(d.pop("model_type"), **d)
@@ -183,7 +184,7 @@ class LAPAModel(nn.Module):
         if vision is None:  # the image size flows one way: LAPAConfig.image_size -> the tower
             vision = _build_tower({**config.vision, "image_size": config.image_size})
         elif getattr(vision.config, "image_size", config.image_size) != config.image_size:
-            raise ValueError(f"the vision backbone takes {vision.config.image_size} px images but the model's "
+            raise UserError(f"the vision backbone takes {vision.config.image_size} px images but the model's "
                              f"image_size is {config.image_size}: set --model.image_size {vision.config.image_size}")
         language = language if language is not None else _build_tower(config.text, causal_lm=True)
         self.vision, self.language = vision, language

@@ -7,6 +7,7 @@ Both load with ``from_pretrained(dir)`` / ``lapa-bench eval --policy lapa --chec
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 from pathlib import Path
 
 from lapa_bench.policy import ModelPolicy, register_policy
@@ -30,7 +31,7 @@ class LAPAPolicy(ModelPolicy):
 
     def _check(self, model, directory: Path) -> None:
         if model.config.head != "action":
-            raise ValueError(f"{directory} is a latent-pretrained (stage 2) checkpoint: it predicts latent codes, "
+            raise UserError(f"{directory} is a latent-pretrained (stage 2) checkpoint: it predicts latent codes, "
                              f"not actions. Finetune it first: lapa-bench lapa finetune --init {directory} ...")
 
     def _states(self, observations: list[dict], slots: list[int]):

@@ -14,6 +14,7 @@ its done marker (``eval.json``); the LAQ labels are cached in ``OUT/latent_codes
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -62,7 +63,7 @@ def shuffled_targets(codes: dict, how: str, seed: int) -> dict:
     A permutation, so every code keeps its count: within each episode (``episode_shuffled``) or over every step
     of every episode (``corpus_shuffled``); the same ``seed`` gives the same permutation."""
     if how not in TARGETS:
-        raise ValueError(f"targets={how!r}; choose from {list(TARGETS)}")
+        raise UserError(f"targets={how!r}; choose from {list(TARGETS)}")
     if how == "laq":
         return codes
     rng = np.random.default_rng([seed, TARGETS.index(how)])
@@ -150,7 +151,7 @@ def pretrain(cfg: LAPATrainConfig, videos: list[str], laq: str, out, device: str
 
     missing = [episode_key(s, i) for s, i in keys if episode_key(s, i) not in codes]
     if missing:
-        raise ValueError(f"{codes_path} has no codes for {missing[:3]}...; delete it to relabel")
+        raise UserError(f"{codes_path} has no codes for {missing[:3]}...; delete it to relabel")
     if cfg.targets != "laq":
         print(f"[lapa pretrain] control: targets {cfg.targets} (seed {cfg.pretrain.seed})")
         codes = shuffled_targets({episode_key(s, i): codes[episode_key(s, i)] for s, i in keys}, cfg.targets,
@@ -186,7 +187,7 @@ def finetune(cfg: ScratchConfig, data: list[str], out, init: str | None = None, 
         if init and keep_head:
             model = LAPAModel.from_pretrained(init)
             if model.config.head != "action":
-                raise ValueError(f"{init} has a {model.config.head} head; keep_head needs an action head")
+                raise UserError(f"{init} has a {model.config.head} head; keep_head needs an action head")
             return model
         return _new_action_model(cfg, init)
 
@@ -219,7 +220,7 @@ def _new_action_model(cfg: ScratchConfig, init: str | None = None):
         return LAPAModel.build(replace(cfg.model, head="action"))
     model = LAPAModel.from_pretrained(init)
     if model.config.command_state != cfg.model.command_state:
-        raise ValueError(f"{init} was trained with command_state {model.config.command_state}, this config asks for "
+        raise UserError(f"{init} was trained with command_state {model.config.command_state}, this config asks for "
                          f"{cfg.model.command_state}: the proprio token's width comes from the checkpoint; set "
                          f"model.command_state to {model.config.command_state}")
     # the towers, projector, prompt and proprio token come from the checkpoint; the new head's settings apply

@@ -1,6 +1,7 @@
 """What the LAQ's codes say: label every step of datasets with them, and probe them against true actions."""
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,7 @@ def probe(checkpoint, data_dirs, val_fraction: float = 0.2, seed: int = 0, ridge
             G.append(np.full(n, e))
             e += 1
     if e < 2:
-        raise ValueError("the probe needs at least 2 episodes with actions")
+        raise UserError("the probe needs at least 2 episodes with actions")
     X, Y, G = np.concatenate(X), np.concatenate(Y), np.concatenate(G)
     train_eps, val_eps = split_episodes(e, val_fraction, seed)
     tr, va = np.isin(G, train_eps), np.isin(G, val_eps)

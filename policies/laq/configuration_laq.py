@@ -1,6 +1,7 @@
 """Configurations of the latent action quantization model (LAQ)."""
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 from dataclasses import asdict, dataclass
 
 
@@ -35,12 +36,12 @@ class LAQConfig:
 
     def __post_init__(self):
         if self.image_size % self.patch_size:
-            raise ValueError(f"image_size {self.image_size} must be a multiple of patch_size {self.patch_size}")
+            raise UserError(f"image_size {self.image_size} must be a multiple of patch_size {self.patch_size}")
         k = int(round(self.code_seq_len ** 0.5))
         if k * k != self.code_seq_len:
-            raise ValueError(f"code_seq_len must be a square number (k x k grid), got {self.code_seq_len}")
+            raise UserError(f"code_seq_len must be a square number (k x k grid), got {self.code_seq_len}")
         if (self.image_size // self.patch_size) % k:
-            raise ValueError("the patch grid must divide into the code grid")
+            raise UserError("the patch grid must divide into the code grid")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -19,6 +19,7 @@ Writes into OUT:
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 import base64
 import html
 import json
@@ -143,7 +144,7 @@ def inspect(laq, data_dirs, out, max_episodes=None, examples: int = 4, seed: int
     c = model.config
     eps = _load(laq, data_dirs, out / "codes.npz", max_episodes)
     if not eps:
-        raise ValueError(f"no episodes in {data_dirs}")
+        raise UserError(f"no episodes in {data_dirs}")
     K = c.codebook_size
     # token-level table: one row per (step, token)
     rows = []

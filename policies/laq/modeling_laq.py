@@ -13,6 +13,7 @@ the loss (MSE of the reconstruction of x_{t+H}); ``loss(batch)`` is the training
 """
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 from pathlib import Path
 
 import torch
@@ -104,7 +105,7 @@ class LAQ(nn.Module):
     def _check(self, x):
         s = self.config.image_size
         if x.ndim != 4 or x.shape[1:] != (self.config.channels, s, s):
-            raise ValueError(f"LAQ expects frames (B, {self.config.channels}, {s}, {s}), got {tuple(x.shape)}")
+            raise UserError(f"LAQ expects frames (B, {self.config.channels}, {s}, {s}), got {tuple(x.shape)}")
 
     # -- encoder ---------------------------------------------------------------------------
     def encode(self, x_t, x_th):

@@ -1,6 +1,7 @@
 """Configuration of UniPi's video prediction model (and its rollout: plan length, re-planning)."""
 from __future__ import annotations
 
+from lapa_bench.errors import UserError
 from dataclasses import asdict, dataclass
 
 
@@ -18,9 +19,9 @@ class UniPiConfig:
 
     def __post_init__(self):
         if not 1 <= self.replan_every <= self.plan_frames:
-            raise ValueError(f"replan_every must be in [1, plan_frames={self.plan_frames}], got {self.replan_every}")
+            raise UserError(f"replan_every must be in [1, plan_frames={self.plan_frames}], got {self.replan_every}")
         if self.image_size % 4:
-            raise ValueError("image_size must be a multiple of 4 (two down-samplings)")
+            raise UserError("image_size must be a multiple of 4 (two down-samplings)")
         self.source_size = tuple(self.source_size) if self.source_size else None
 
     def preprocess(self):
