@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
-from lapa_bench.errors import MissingFile
 from pathlib import Path
+
+from lapa_bench.errors import MissingFile
 
 # Every file the four Bridge tasks load (relative to the data dir), generated from a complete asset folder.
 MANIFEST = Path(__file__).with_name("assets_manifest.json")

@@ -16,7 +16,6 @@ A nested dataclass whose class has a ``PRESETS`` dict (name -> factory) accepts 
 """
 from __future__ import annotations
 
-from lapa_bench.errors import MissingFile, UserError
 import argparse
 import dataclasses
 import json
@@ -24,6 +23,8 @@ import types
 import typing
 from pathlib import Path
 from typing import Any, Literal, Union
+
+from lapa_bench.errors import MissingFile, UserError
 
 MISSING = dataclasses.MISSING
 

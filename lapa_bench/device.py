@@ -4,8 +4,9 @@ Model configs never store a device; training and rollouts ask :func:`resolve_dev
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import re
+
+from lapa_bench.errors import UserError
 
 _PATTERN = re.compile(r"^(auto|cpu|mps|cuda)(?::(\d+))?$")
 

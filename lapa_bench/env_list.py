@@ -2,8 +2,9 @@
 and the rollout engine (``lapa_bench/rollout.py``) build on, so that neither imports the other."""
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import numpy as np
+
+from lapa_bench.errors import UserError
 
 
 class EnvList:

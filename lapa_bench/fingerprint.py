@@ -13,8 +13,9 @@ resumed on another device is the same run).
 from __future__ import annotations
 
 import json
-from lapa_bench.errors import UserError
 from pathlib import Path
+
+from lapa_bench.errors import UserError
 
 FILE = "fingerprint.json"
 # keys (at any depth) that never change what an artifact holds: progress bars, log/checkpoint cadence (resumes

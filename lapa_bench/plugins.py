@@ -2,11 +2,12 @@
 modules or folders named by a config. Shared by the policy and the training-method registries."""
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import importlib
 import importlib.util
 import sys
 from pathlib import Path
+
+from lapa_bench.errors import UserError
 
 
 def _why(e: Exception) -> str:

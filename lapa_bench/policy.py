@@ -27,7 +27,6 @@ Then ``make_policy("hold", gripper=-1)`` or ``lapa-bench eval --policy hold``.
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UnknownName, UserError
 import copy
 import dataclasses
 import json
@@ -38,6 +37,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lapa_bench.errors import UnknownName, UserError
 from lapa_bench import plugins, specs
 from lapa_bench.config import from_dict, merge
 from lapa_bench.io import write_json_atomic

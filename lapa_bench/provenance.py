@@ -1,11 +1,12 @@
 """What a run ran on: package versions, git revision, device, assets."""
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+
+from lapa_bench.errors import UserError
 
 PACKAGES = ("lapa-bench", "mani-skill", "sapien", "torch", "gymnasium", "numpy", "transformers", "pandas")
 

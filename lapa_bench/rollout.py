@@ -6,12 +6,12 @@ imports another. (Protocol: see :mod:`lapa_bench.app.evaluate`.)
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import random
 import time
 
 import numpy as np
 
+from lapa_bench.errors import UserError
 from lapa_bench import specs
 from lapa_bench.policy import Policy, TransportError, format_exception
 from lapa_bench.env_list import EnvList  # noqa: F401  (re-exported: the rollout's env for N single-scene envs)

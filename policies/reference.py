@@ -4,13 +4,13 @@ They bound the table from below and check the harness; none of them learns anyth
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UnknownName
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from lapa_bench.errors import UnknownName
 from lapa_bench import specs
 from lapa_bench.policy import ConfigError, Policy, register_policy
 

@@ -12,11 +12,11 @@ reason, as it would in-process.
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 from dataclasses import dataclass
 
 import numpy as np
 
+from lapa_bench.errors import UserError
 from lapa_bench.policy import Policy, TransportError, register_policy
 
 

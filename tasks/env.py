@@ -8,13 +8,13 @@ env: :class:`EnvList` gives N of them the batched API (``make_env(task, num_envs
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import contextlib
 import os
 
 import gymnasium as gym
 import numpy as np
 
+from lapa_bench.errors import UserError
 from lapa_bench import assets, specs
 from lapa_bench.data.preprocess import resize
 from lapa_bench.geometry import pose_in_frame, quat_to_euler_xyz

@@ -1,8 +1,9 @@
 """The SIMPLER WidowX task table (no simulator needed): names, env ids, instructions, horizons, objects."""
 from __future__ import annotations
 
-from lapa_bench.errors import UnknownName
 from dataclasses import dataclass, field
+
+from lapa_bench.errors import UnknownName
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """The ``lapa-bench`` command line."""
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import argparse
 import sys
 from pathlib import Path
+
+from lapa_bench.errors import UserError
 
 
 EPILOG = """Settings of policies, training methods and pipelines are dataclass fields, set with one syntax:

@@ -10,7 +10,6 @@ layout. Interrupting loses at most the episode in flight; re-running resumes.
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import json
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lapa_bench.errors import UserError
 from lapa_bench import assets, specs
 from lapa_bench.geometry import quat_mul
 

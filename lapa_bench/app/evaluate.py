@@ -9,7 +9,6 @@ stops there and is recorded as a failure with its reason; the run goes on.
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import dataclasses
 import json
 import time
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from lapa_bench.errors import UserError
 
 
 from lapa_bench import assets, provenance

@@ -8,13 +8,13 @@ Only the camera frames (and the instruction) are stored; the actions are not.
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UnknownName
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from lapa_bench.errors import UnknownName
 from lapa_bench.app.collect import CollectionConfig
 
 PANDA_TASKS = {

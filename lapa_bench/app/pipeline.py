@@ -19,7 +19,6 @@ that method's own config class, so a method's defaults live in one place (its da
 """
 from __future__ import annotations
 
-from lapa_bench.errors import MissingFile, UserError
 import dataclasses
 import json
 import time
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from lapa_bench.errors import MissingFile, UserError
 from lapa_bench import config as C
 from lapa_bench.app.collect import CollectConfig
 

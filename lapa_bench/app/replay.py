@@ -2,12 +2,12 @@
 or run a policy closed loop from the layouts of its own training data (the training-layout check)."""
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from lapa_bench.errors import UserError
 from lapa_bench.data.lerobot import LeRobotDataset, open_datasets
 from lapa_bench.io import write_json_atomic
 

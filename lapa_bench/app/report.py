@@ -10,7 +10,6 @@ pools every unit of the row.
 """
 from __future__ import annotations
 
-from lapa_bench.errors import MissingFile, UserError
 import json
 import math
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lapa_bench.errors import MissingFile, UserError
 from lapa_bench.records import read_records
 
 METRICS = {

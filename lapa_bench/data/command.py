@@ -24,8 +24,9 @@ last changed (capped at :data:`AGE_CAP`). Both are known to whoever sends the ac
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UnknownName, UserError
 import numpy as np
+
+from lapa_bench.errors import UnknownName, UserError
 
 NAMES = ("target_dx", "target_dy", "target_dz", "gripper_command", "gripper_command_age")
 DIM = len(NAMES)

@@ -14,12 +14,13 @@ through imageio-ffmpeg (which ships its own ffmpeg).
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import json
 import os
 from pathlib import Path
 
 import numpy as np
+
+from lapa_bench.errors import UserError
 
 CODEBASE_VERSION = "v2.1"
 CHUNKS_SIZE = 1000

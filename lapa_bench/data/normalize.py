@@ -6,12 +6,13 @@ or to [-1, 1] (``min_max``). ``to_dict``/``from_dict`` store it in a checkpoint.
 """
 from __future__ import annotations
 
-from lapa_bench.errors import MissingFile, UnknownName, UserError
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from lapa_bench.errors import MissingFile, UnknownName, UserError
 
 MODES = ("mean_std", "min_max")
 

@@ -14,11 +14,11 @@ in an LRU cache (``cache_episodes``), so a shuffled epoch decodes each video abo
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 from collections import OrderedDict
 
 import numpy as np
 
+from lapa_bench.errors import UserError
 from lapa_bench.data.lerobot import LeRobotDataset
 
 

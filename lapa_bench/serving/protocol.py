@@ -20,11 +20,12 @@ Messages (every frame one msgpack map; no pickle anywhere):
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import functools
 
 import msgpack
 import numpy as np
+
+from lapa_bench.errors import UserError
 
 PROTOCOL = "lapa-bench-policy"
 VERSION = 1

@@ -6,13 +6,13 @@ while a forward pass runs. Frames are not compressed and not capped in size (a 6
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import asyncio
 import copy
 import threading
 
 import numpy as np
 
+from lapa_bench.errors import UserError
 from lapa_bench.serving import protocol
 
 

@@ -16,11 +16,11 @@ Every file is written atomically (temp file + rename), so a crash never leaves a
 """
 from __future__ import annotations
 
-from lapa_bench.errors import MissingFile, UserError
 import json
 import os
 from pathlib import Path
 
+from lapa_bench.errors import MissingFile, UserError
 from lapa_bench.io import atomic_path, write_json_atomic
 
 MODEL_FILE = "model.safetensors"

@@ -20,7 +20,6 @@ lapa_bench.app.cli ...``: under a launcher, ``WORLD_SIZE > 1``, the loop runs un
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import csv
 import json
 import math
@@ -32,6 +31,7 @@ from typing import Literal
 
 import numpy as np
 
+from lapa_bench.errors import UserError
 from lapa_bench.training import checkpoint
 from lapa_bench.training.checkpoint import BEST
 

@@ -17,11 +17,11 @@ more CLI actions with :func:`register_command` (``lapa-bench laq probe ...``).
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UnknownName, UserError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from lapa_bench.errors import UnknownName, UserError
 from lapa_bench import plugins
 
 ENTRY_POINT_GROUP = "lapa_bench.methods"

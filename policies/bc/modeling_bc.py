@@ -9,13 +9,13 @@ training data's ``meta/stats.json`` (:mod:`lapa_bench.data.normalize`); the grip
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from lapa_bench.errors import UserError
 from lapa_bench.data.convnet import conv_stack
 from lapa_bench.data.text import ByteTextEmbedding
 from lapa_bench.specs import ACTION_DIM

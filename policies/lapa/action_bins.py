@@ -12,8 +12,9 @@ so a binary dimension such as the gripper decodes exactly to -1 / +1.
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import numpy as np
+
+from lapa_bench.errors import UserError
 
 STRATEGIES = ("uniform", "quantile")
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from lapa_bench.errors import UserError
-
 from lapa_bench.data.command import check_command_state, state_dim
 from lapa_bench.policy import check_chunk_rollout
 

@@ -9,7 +9,6 @@ the queries and the output layer are new). ``save_pretrained`` writes ``config.j
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lapa_bench.errors import UserError
 from lapa_bench.training import checkpoint, continuous_actions
 from lapa_bench.policies.lapa.configuration_lapa import LAPAConfig
 

@@ -7,9 +7,9 @@ Both load with ``from_pretrained(dir)`` / ``lapa-bench eval --policy lapa --chec
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 from pathlib import Path
 
+from lapa_bench.errors import UserError
 from lapa_bench.policy import ModelPolicy, register_policy
 from lapa_bench.policies.lapa.configuration_lapa import LAPAConfig
 

@@ -14,13 +14,13 @@ its done marker (``eval.json``); the LAQ labels are cached in ``OUT/latent_codes
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from lapa_bench.errors import UserError
 from lapa_bench.config import to_dict
 from lapa_bench.policy import ModelPolicy
 from lapa_bench.training import Inputs, TrainConfig, checkpoint, register_command, register_method, train_model

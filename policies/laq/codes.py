@@ -1,11 +1,11 @@
 """What the LAQ's codes say: label every step of datasets with them, and probe them against true actions."""
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 from pathlib import Path
 
 import numpy as np
 
+from lapa_bench.errors import UserError
 from lapa_bench.data import open_sources
 
 

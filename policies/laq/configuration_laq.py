@@ -1,8 +1,9 @@
 """Configurations of the latent action quantization model (LAQ)."""
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 from dataclasses import asdict, dataclass
+
+from lapa_bench.errors import UserError
 
 
 @dataclass

@@ -19,7 +19,6 @@ Writes into OUT:
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 import base64
 import html
 import json
@@ -27,6 +26,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+
+from lapa_bench.errors import UserError
 
 
 def mutual_information(a, b) -> float:

@@ -13,13 +13,13 @@ the loss (MSE of the reconstruction of x_{t+H}); ``loss(batch)`` is the training
 """
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lapa_bench.errors import UserError
 from lapa_bench.training import checkpoint
 from lapa_bench.policies.laq.configuration_laq import LAQConfig
 from lapa_bench.policies.laq.nsvq import NSVQ

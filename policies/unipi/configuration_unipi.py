@@ -1,8 +1,9 @@
 """Configuration of UniPi's video prediction model (and its rollout: plan length, re-planning)."""
 from __future__ import annotations
 
-from lapa_bench.errors import UserError
 from dataclasses import asdict, dataclass
+
+from lapa_bench.errors import UserError
 
 
 @dataclass
