@@ -224,11 +224,19 @@ class ModelPolicy(Policy):
         self.model = model.to(resolve_device(self.device)).eval()
         self.config = model.config
 
+    @classmethod
+    def from_pretrained(cls, directory, device: str = "auto", **overrides) -> "Policy":
+        """The checkpoint's config, read once, with ``overrides`` of its rollout settings (``ROLLOUT_KEYS``) only: the
+        rest is what the weights were trained with."""
+        fixed = sorted(set(overrides) - set(cls.ROLLOUT_KEYS))
+        if fixed:
+            raise ConfigError(f"{', '.join(fixed)}: a setting of the trained model in {directory}, not of its rollout; "
+                              f"on a checkpoint only {', '.join(cls.ROLLOUT_KEYS)} can be set")
+        return super().from_pretrained(directory, device=device, **overrides)
+
     def _load_weights(self, directory: Path) -> None:
-        model = self.model_class().from_pretrained(directory)
-        for k in self.ROLLOUT_KEYS:  # the rollout settings a user may change on a trained checkpoint
-            setattr(model.config, k, getattr(self.config, k))
-        model.config.__post_init__()  # checks them together with the checkpoint's chunk
+        # the policy's config is the model's: the checkpoint's, read once by from_pretrained, with its rollout settings
+        model = self.model_class().from_pretrained(directory, config=self.config)
         self._check(model, directory)
         self._place(model)
 

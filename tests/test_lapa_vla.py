@@ -326,3 +326,36 @@ def test_the_recipe_forward_compiles_without_graph_breaks():
     xp = F.pad(x, (2, 2, 2, 2), mode="replicate")
     dx, dy = torch.randint(0, 5, (5,)).tolist(), torch.randint(0, 5, (5,)).tolist()
     assert torch.equal(got, torch.stack([xp[i, :, dy[i]:dy[i] + 16, dx[i]:dx[i] + 16] for i in range(5)]))
+
+
+@pytest.mark.parametrize("name", ["scratch", "bc"])
+def test_loading_a_policy_reads_its_config_once_and_sets_only_rollout_settings(tmp_path, monkeypatch, name):
+    """A checkpoint's config.json is read once (the policy's config is the model's); a rollout setting can be
+    set on it, a setting of the trained model cannot (it used to be dropped without a word)."""
+    from pathlib import Path
+
+    from lapa_bench.config import ConfigError
+    from lapa_bench.policy import make_policy
+
+    if name == "scratch":
+        m = LAPAModel(micro(chunk=4, execute=4)).eval()
+        m.set_action_bins(*fit_bins(np.random.default_rng(0).normal(size=(50, 7)), 16))
+        m.save_pretrained(tmp_path / "ck", policy_name="scratch")
+    else:
+        from lapa_bench.policies.bc.modeling_bc import BCConfig, BCModel
+
+        BCModel(BCConfig(image_size=32, width=8)).save_pretrained(tmp_path / "ck")
+    reads = []
+    real = Path.read_text
+
+    def counting(self, *a, **k):
+        if self.name == "config.json":
+            reads.append(str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    policy = make_policy(name, checkpoint=tmp_path / "ck", device="cpu", execute=2)
+    assert len(reads) == 1, reads
+    assert policy.config.execute == 2 and policy.model.config is policy.config
+    with pytest.raises(ConfigError, match="image_size: a setting of the trained model"):
+        make_policy(name, checkpoint=tmp_path / "ck", device="cpu", image_size=64)

@@ -90,12 +90,18 @@ def to_half(directory, min_numel: int = HALF_MIN_NUMEL) -> dict:
             "bytes": {"before": before, "after": path.stat().st_size}}
 
 
-def read_config(directory, what: str) -> dict:
-    """The ``config`` dict of a checkpoint; ``what`` says what the folder should be (for the error)."""
+def config_text(directory, what: str, read: bool = True) -> str | None:
+    """A checkpoint folder's ``config.json`` (``read=False``: only check that the folder is one); ``what`` says
+    what the folder should be (for the error)."""
     d = Path(directory)
     if not (d / CONFIG_FILE).is_file() or not (d / MODEL_FILE).is_file():
         raise MissingFile(f"{d} is not {what} (needs {CONFIG_FILE} and {MODEL_FILE})")
-    payload = json.loads((d / CONFIG_FILE).read_text())
+    return (d / CONFIG_FILE).read_text() if read else None
+
+
+def read_config(directory, what: str) -> dict:
+    """The ``config`` dict of a checkpoint; ``what`` says what the folder should be (for the error)."""
+    payload = json.loads(config_text(directory, what))
     return dict(payload.get("config", payload))
 
 
@@ -112,13 +118,16 @@ def load_weights(module, directory, map_location: str = "cpu", strict: bool = Tr
     return module
 
 
-def load_module(cls, config_cls, directory, what: str, map_location: str = "cpu",
-                **overrides):
-    """Rebuild ``cls(config)`` from a checkpoint folder and load its weights (``overrides`` over its config)."""
+def load_module(cls, config_cls, directory, what: str, map_location: str = "cpu", config=None):
+    """Rebuild ``cls(config)`` from a checkpoint folder and load its weights; ``config``: the folder's config as
+    its caller has already read it (a policy's), else it is read here."""
     from lapa_bench.config import from_dict
 
-    cfg = {**read_config(directory, what), **overrides}
-    return load_weights(cls(from_dict(config_cls, cfg, where=f"{directory}/config.json")), directory, map_location)
+    if config is None:
+        config = from_dict(config_cls, read_config(directory, what), where=f"{directory}/config.json")
+    elif not (Path(directory) / MODEL_FILE).is_file():
+        raise MissingFile(f"{directory} is not {what} (needs {MODEL_FILE})")
+    return load_weights(cls(config), directory, map_location)
 
 
 # -- resume and done -----------------------------------------------------------------------

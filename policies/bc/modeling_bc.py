@@ -84,6 +84,6 @@ class BCModel(nn.Module):
         return checkpoint.save_module(self, directory, {"policy": policy_name}, self.config.to_dict())
 
     @classmethod
-    def from_pretrained(cls, directory, map_location: str = "cpu") -> "BCModel":
+    def from_pretrained(cls, directory, map_location: str = "cpu", config: BCConfig | None = None) -> "BCModel":
         return checkpoint.load_module(cls, BCConfig, directory,
-                                      "a bc checkpoint (train one with `lapa-bench bc train`)", map_location)
+                                      "a bc checkpoint (train one with `lapa-bench bc train`)", map_location, config)

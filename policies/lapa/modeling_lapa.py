@@ -359,16 +359,25 @@ class LAPAModel(nn.Module):
         return cls(config, vision, language, tok)
 
     @classmethod
-    def from_pretrained(cls, directory, map_location: str = "cpu", strict: bool = True, **overrides) -> "LAPAModel":
-        """Rebuild from a checkpoint folder (the backbones are *not* re-read: the weights are here)."""
+    def from_pretrained(cls, directory, map_location: str = "cpu", strict: bool = True,
+                        config: LAPAConfig | None = None) -> "LAPAModel":
+        """Rebuild from a checkpoint folder (the backbones are *not* re-read: the weights are here); ``config``: the
+        folder's config as the caller read it (a policy's, with its rollout settings), else read here."""
         from transformers import AutoTokenizer
 
         from lapa_bench.config import from_dict
 
         d = Path(directory)
-        cfg = checkpoint.read_config(d, "a LAPA checkpoint; train one with `lapa-bench lapa train`, `lapa-bench "
-                                        "lapa pretrain` or `lapa-bench scratch train`")
-        cfg.update(overrides)
-        model = cls(from_dict(LAPAConfig, cfg, where=f"{d}/config.json"), tokenizer=AutoTokenizer.from_pretrained(d))
-        model.policy_name = json.loads((d / checkpoint.CONFIG_FILE).read_text()).get("policy", "lapa")
+        what = ("a LAPA checkpoint; train one with `lapa-bench lapa train`, `lapa-bench lapa pretrain` or `lapa-bench "
+                "scratch train`")
+        if config is None:
+            payload = json.loads(checkpoint.config_text(d, what))
+            config = from_dict(LAPAConfig, dict(payload.get("config", payload)), where=f"{d}/config.json")
+            policy_name = payload.get("policy", "lapa")
+        else:
+            checkpoint.config_text(d, what, read=False)
+            policy_name = None
+        model = cls(config, tokenizer=AutoTokenizer.from_pretrained(d))
+        if policy_name:
+            model.policy_name = policy_name
         return checkpoint.load_weights(model, d, map_location, strict)

@@ -125,6 +125,7 @@ class VideoUNet(nn.Module):
         return checkpoint.save_module(self, directory, {"policy": policy_name}, self.config.to_dict())
 
     @classmethod
-    def from_pretrained(cls, directory, map_location: str = "cpu") -> "VideoUNet":
+    def from_pretrained(cls, directory, map_location: str = "cpu", config: UniPiConfig | None = None) -> "VideoUNet":
         return checkpoint.load_module(cls, UniPiConfig, directory,
-                                      "a UniPi checkpoint (train one with `lapa-bench unipi train`)", map_location)
+                                      "a UniPi checkpoint (train one with `lapa-bench unipi train`)", map_location,
+                                      config)

@@ -40,9 +40,8 @@ class UniPiPolicy(Policy):
         from lapa_bench.policies.idm.modeling_idm import IDM
         from lapa_bench.policies.unipi.modeling_unipi import VideoUNet
 
-        video = VideoUNet.from_pretrained(directory)
-        self.config = video.config
-        self._place(video, IDM.from_pretrained(directory / "idm"))
+        # the config from_pretrained read once, with the user's overrides (e.g. sample_steps)
+        self._place(VideoUNet.from_pretrained(directory, config=self.config), IDM.from_pretrained(directory / "idm"))
 
     @staticmethod
     def _generator(seed):
