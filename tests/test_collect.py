@@ -210,10 +210,15 @@ def test_a_collection_resumes_only_with_its_own_oracle_settings(tmp_path):
 
     meta = tmp_path / "carrot" / "meta"
     meta.mkdir(parents=True)
-    (meta / "info.json").write_text(json.dumps({"lapa_bench": {"noise": 0.002}}))  # before `dart` existed: 0
+    recorded = {"noise": 0.002, "dart": 0.0, "yaw_jitter": 180.0, "seed": 0, "keep_failures": False}  # as collect writes
+    (meta / "info.json").write_text(json.dumps({"lapa_bench": recorded}))
     cfg = CollectConfig(tasks=["carrot"], episodes=1, out=str(tmp_path))
     _check_resume(tmp_path / "carrot", cfg)
     with pytest.raises(ValueError, match="--dart 0.0"):
         _check_resume(tmp_path / "carrot", CollectConfig(tasks=["carrot"], episodes=1, out=str(tmp_path), dart=0.01))
     with pytest.raises(ValueError, match="--noise 0.002"):
         _check_resume(tmp_path / "carrot", CollectConfig(tasks=["carrot"], episodes=1, out=str(tmp_path), noise=0.0))
+    # a record that does not say how it was collected is not resumed as if it did
+    (meta / "info.json").write_text(json.dumps({"lapa_bench": {k: v for k, v in recorded.items() if k != "dart"}}))
+    with pytest.raises(ValueError, match="--dart None"):
+        _check_resume(tmp_path / "carrot", cfg)
