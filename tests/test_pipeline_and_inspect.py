@@ -10,7 +10,7 @@ from conftest import micro, requires_sim, tiny_dataset  # noqa: F401
 
 def test_pipeline_config_validation(tmp_path):
     from lapa_bench.config import ConfigError
-    from lapa_bench.app.pipeline import PipelineConfig
+    from lapa_bench.pipeline.config import PipelineConfig
 
     p = tmp_path / "c.yaml"
     p.write_text(yaml.safe_dump({"name": "x", "methods": {"scratch": {"finetune": {"steps": 5}}}}))
@@ -31,7 +31,7 @@ def test_pipeline_config_validation(tmp_path):
             PipelineConfig.from_yaml(p)
     for preset in ("configs/quickstart.yaml", "configs/mini.yaml"):
         assert PipelineConfig.from_yaml(preset).name in preset
-    from lapa_bench.app.pipeline import validate
+    from lapa_bench.pipeline.config import validate
 
     p.write_text(yaml.safe_dump({"name": "x", "demos": {"dart": 0.005}, "panda": {"dart": 0.005}}))
     cfg = PipelineConfig.from_yaml(p)
@@ -49,7 +49,7 @@ def test_pipeline_overrides_and_backbones_reach_the_model(tmp_path, monkeypatch)
     """YAML sections, per-run config and command-line overrides arrive in the config each method trains
     with, backbones included (they used to be overwritten); the same via `lapa-bench scratch train`."""
     from lapa_bench.app.cli import main
-    from lapa_bench.app.pipeline import PipelineConfig
+    from lapa_bench.pipeline.config import PipelineConfig
     from lapa_bench.training import registry
 
     p = tmp_path / "c.yaml"
@@ -186,7 +186,7 @@ def test_pipeline_micro_run_then_cached(tmp_path, capsys):
 def test_check_table_marks_a_cell_that_fails_its_learning_check(tmp_path):
     """The report's learning-check table: a cell that does not beat its references offline, or succeeds on fewer
     than half of its training layouts, is marked as failing; one without an offline check is judged closed loop."""
-    from lapa_bench.app.pipeline import check_failures, check_table
+    from lapa_bench.pipeline.tables import check_failures, check_table
 
     assert check_table(tmp_path) == ""
     (tmp_path / "checks").mkdir()
@@ -209,7 +209,7 @@ def test_check_table_marks_a_cell_that_fails_its_learning_check(tmp_path):
 
 
 def test_compute_table_counts_a_shared_stage_once():
-    from lapa_bench.app.pipeline import compute_table
+    from lapa_bench.pipeline.tables import compute_table
 
     laq = {"stage": "laq (shared by seed 0's cells)", "seconds": 600, "device": "cpu", "shared": "lapa/shared/s0/laq"}
     rows = [{"cell": "lapa/n10/s0", "stages": [laq, {"stage": "finetune", "seconds": 1200, "device": "cuda"}]},

@@ -313,7 +313,7 @@ def test_paired_bootstrap_against_an_independent_computation():
 
 
 def test_a_pipeline_whose_every_episode_errored_fails(tmp_path):
-    from lapa_bench.app.pipeline import _report
+    from lapa_bench.pipeline.run import write_report
 
     d = tmp_path / "e"
     d.mkdir()
@@ -323,16 +323,19 @@ def test_a_pipeline_whose_every_episode_errored_fails(tmp_path):
                                 "episode_id": i, "seed": 0, "success_at_end": False, "success_once": False,
                                 "grasped": False, "consecutive_grasp": False, "steps": 0, "error": "boom"}) + "\n")
     with pytest.raises(ValueError, match="every evaluated episode ended with an error"):
-        _report([d], tmp_path / "r", ["success_once"], None, [], None)
+        write_report([d], tmp_path / "r", ["success_once"], None, [], None)
     _write_run(tmp_path / "ok", "q", [("PutCarrotOnPlateInScene-v1", True)])
-    _report([d, tmp_path / "ok"], tmp_path / "r2", ["success_once"], None, ["x/n1/s0"], None)  # one good: no error
+    write_report([d, tmp_path / "ok"], tmp_path / "r2", ["success_once"], None, ["x/n1/s0"], None)  # one good: no error
     assert "Cells not yet run" in (tmp_path / "r2" / "table.md").read_text()
 
 
 def test_a_cell_still_being_evaluated_is_not_a_row(tmp_path):
     """The pipeline's report of a folder where another process is evaluating a cell: the finished cell is a row,
     the partial one is listed with its progress, not reported from a few layouts."""
-    from lapa_bench.app.pipeline import PipelineConfig, Stages, _report_cells, slug
+    from lapa_bench.pipeline.config import PipelineConfig
+    from lapa_bench.pipeline.stages import Stages
+    from lapa_bench.pipeline.run import report_cells
+    from lapa_bench.pipeline.cells import slug
 
     cfg = PipelineConfig.from_dict({
         "name": "t", "out": str(tmp_path), "demos": {"tasks": ["carrot"], "episodes": 2},
@@ -341,7 +344,7 @@ def test_a_cell_still_being_evaluated_is_not_a_row(tmp_path):
     _write_seeds(tmp_path / "eval" / slug("scratch seed 0"), "scratch", {0: [True, False, True, True]}, (0,), run_id="a",
                  train_seed=0)
     _write_seeds(tmp_path / "eval" / slug("scratch seed 1"), "scratch", {0: [True]}, (0,), run_id="b", train_seed=1)
-    _report_cells(cfg, {}, set(), tmp_path, Stages(tmp_path))
+    report_cells(cfg, {}, set(), tmp_path, Stages(tmp_path))
     md = (tmp_path / "report" / "table.md").read_text()
     assert "| scratch | 75.0 [" in md and "| 4 layouts |" in md
     assert "- `scratch/n2/s1` (evaluation in progress: 1 of 4 episodes)" in md

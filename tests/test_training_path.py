@@ -443,7 +443,8 @@ def test_pipeline_sweep_trains_each_size_and_seed_on_nested_subsets(tmp_path):
     """`demos_per_task: [2, 3]` x `train_seeds: [0, 1]`: one training per (size, seed) on the first N
     demonstrations per task (a complete subset dataset with its own stats), seeds added to every
     training stage's seed; sizes and seeds a run does not take are refused by name."""
-    from lapa_bench.app.pipeline import PipelineConfig, run
+    from lapa_bench.pipeline.config import PipelineConfig
+    from lapa_bench.pipeline.run import run
     from lapa_bench.config import ConfigError
     from lapa_bench.data import open_datasets
 
@@ -479,7 +480,8 @@ def test_pipeline_sweep_shares_lapas_video_stages(tmp_path):
     """In a sweep LAPA's LAQ and latent pretraining (videos only) train once per training seed and every
     labelled-set size finetunes from them (`shared_stages: per_seed`), or once for all seeds (`once`);
     other settings on the same folder are refused by name before any training."""
-    from lapa_bench.app.pipeline import PipelineConfig, run
+    from lapa_bench.pipeline.config import PipelineConfig
+    from lapa_bench.pipeline.run import run
 
     demos = tiny_dataset(tmp_path / "demos" / "carrot", episodes=4, T=6).parent
     videos = tiny_dataset(tmp_path / "videos" / "carrot", episodes=3, T=6).parent
@@ -506,24 +508,27 @@ def test_pipeline_sweep_shares_lapas_video_stages(tmp_path):
     assert sorted(p.name for p in (root / "shared").iterdir()) == ["s0", "s1"]
     # each seed's LAQ probed on the labelled demos (cached by the LAQ's and the data's fingerprints), and the
     # report's LAQ table: one row per trained seed
-    from lapa_bench.app.pipeline import Stages, _probe_laqs, cells, laq_table
+    from lapa_bench.pipeline.stages import Stages
+    from lapa_bench.pipeline.run import probe_laqs
+    from lapa_bench.pipeline.cells import cells
+    from lapa_bench.pipeline.tables import laq_table
 
     cfg = PipelineConfig.from_dict(raw)
     st = Stages(tmp_path / "run")
-    _probe_laqs(cfg, cells(cfg), {"demos": demos}, tmp_path / "run", st)
+    probe_laqs(cfg, cells(cfg), {"demos": demos}, tmp_path / "run", st)
     probes = [root / "shared" / f"s{s}" / "laq" / "probe.json" for s in (0, 1)]
     first = [json.loads(p.read_text()) for p in probes]
     assert all(pr["made_from"]["demos_per_task"] == 3 and pr["episodes"] == 3 for pr in first)
     table = laq_table(tmp_path / "run")
     assert table.count("\n| lapa | s") == 2 and "/8 |" in table  # the tiny LAQ's 8 codes
     stamp = [p.stat().st_mtime_ns for p in probes]
-    _probe_laqs(cfg, cells(cfg), {"demos": demos}, tmp_path / "run", st)
+    probe_laqs(cfg, cells(cfg), {"demos": demos}, tmp_path / "run", st)
     assert [p.stat().st_mtime_ns for p in probes] == stamp  # cached
     probes[0].write_text(json.dumps({**first[0], "made_from": {**first[0]["made_from"], "laq": "another"}}))
-    _probe_laqs(cfg, cells(cfg), {"demos": demos}, tmp_path / "run", st)
+    probe_laqs(cfg, cells(cfg), {"demos": demos}, tmp_path / "run", st)
     assert json.loads(probes[0].read_text())["made_from"] == first[0]["made_from"]  # another LAQ's probe: redone
     # `pipeline --plan` counts what the run trained: the shared stages once per seed, all of it cached now
-    from lapa_bench.app.pipeline import plan
+    from lapa_bench.pipeline.plan import plan
 
     p = plan(PipelineConfig.from_dict(raw))
     kinds = {k: v["trainings"] for k, v in p["per_stage"].items()}
@@ -634,7 +639,7 @@ def test_dataset_settings_outlive_the_data(tmp_path):
     a corpus that no remaining stage reads."""
     import shutil
 
-    from lapa_bench.app.pipeline import _sidecar_matches
+    from lapa_bench.pipeline.corpora import _sidecar_matches
     from lapa_bench.data.lerobot import dataset_settings, write_settings_sidecar
 
     ds = tiny_dataset(tmp_path / "videos" / "carrot", episodes=3).parent
@@ -663,7 +668,8 @@ def test_a_finished_collection_is_found_done(tmp_path):
     demonstrations (one dataset per task, by task name) and for Panda videos (``panda_<Task>``): a complete Panda
     collection was not recognised and its stage re-entered, replacing its recorded wall time by seconds."""
     from lapa_bench.app.panda_videos import dataset_name
-    from lapa_bench.app.pipeline import CorpusSpec, _collected
+    from lapa_bench.pipeline.config import CorpusSpec
+    from lapa_bench.pipeline.corpora import _collected
 
     panda = CorpusSpec(tasks=["PickCube-v1", "PushCube-v1"], episodes=3)
     for t in panda.tasks:
@@ -693,7 +699,8 @@ def test_a_setting_added_later_counts_as_its_default(tmp_path):
 def test_learning_check_keeps_the_rows_of_cells_checked_by_other_runs(tmp_path, capsys):
     """`--cells` checks a few cells at a time: checks/learning_check.json keeps every cell checked so far, a cell
     checked again replaces its own row."""
-    from lapa_bench.app.pipeline import Trained, learning_check
+    from lapa_bench.pipeline.cells import Trained
+    from lapa_bench.pipeline.run import learning_check
 
     def cell(name, err):
         ck = tmp_path / name.replace("/", "_")
@@ -792,7 +799,9 @@ def test_training_layout_check_of_other_weights_is_redone(tmp_path, monkeypatch)
     """A training-layout check names the weights it ran (their files' fingerprint); once the checkpoint holds
     other weights (e.g. converted to half precision), the pipeline checks again instead of reusing it."""
     from lapa_bench.app import replay
-    from lapa_bench.app.pipeline import Stages, Trained, learning_check
+    from lapa_bench.pipeline.stages import Stages
+    from lapa_bench.pipeline.cells import Trained
+    from lapa_bench.pipeline.run import learning_check
     from lapa_bench.fingerprint import files_fingerprint
     from lapa_bench.training import checkpoint
 

@@ -460,7 +460,8 @@ def _run_method_command(args) -> int:
 
 def cmd_pipeline(args) -> int:
     from lapa_bench import config
-    from lapa_bench.app.pipeline import PipelineConfig, run
+    from lapa_bench.pipeline.config import PipelineConfig
+    from lapa_bench.pipeline.run import run
 
     # values read as YAML, as in the config file: --demos.episodes 25, --demos_per_task '[10, 25]'
     extra = config.nest(config.yaml_values(config.parse_dotted(args.extra, "")))
@@ -470,11 +471,11 @@ def cmd_pipeline(args) -> int:
     if args.print_config:
         print(config.dump_yaml(cfg))
         return 0
-    from lapa_bench.app.pipeline import select_cells
+    from lapa_bench.pipeline.cells import select_cells
 
     select_cells(cfg, args.cells)  # unknown cells stop here, --plan included
     if args.plan or args.plan_json:
-        from lapa_bench.app.pipeline import format_plan, plan
+        from lapa_bench.pipeline.plan import format_plan, plan
 
         p = plan(cfg)
         print(format_plan(p))
@@ -486,7 +487,7 @@ def cmd_pipeline(args) -> int:
     if args.report:
         if args.cells:
             raise UserError("--report rebuilds the report of every cell evaluated in OUT: give it without --cells")
-        from lapa_bench.app.pipeline import report_only
+        from lapa_bench.pipeline.run import report_only
 
         report_only(cfg)
         return 0
