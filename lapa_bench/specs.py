@@ -61,13 +61,15 @@ def action_space():
 
 
 def observation_space(image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE):
+    import string
+
     import gymnasium as gym
 
     h, w = image_size
     return gym.spaces.Dict(
         {
             "image": gym.spaces.Box(0, 255, shape=(h, w, 3), dtype=np.uint8),
-            "instruction": gym.spaces.Text(max_length=256),
+            "instruction": gym.spaces.Text(max_length=256, charset=string.printable),
             "state": gym.spaces.Box(-np.inf, np.inf, shape=(STATE_DIM,), dtype=np.float32),
         }
     )

@@ -140,9 +140,12 @@ class SimplerBridgeEnv(gym.Env):
     # -- gymnasium API (one episode) -------------------------------------------------------
     def reset(self, *, seed=None, options=None):
         self._single()
+        super().reset(seed=seed)  # gymnasium's own np_random (the simulator is seeded below)
         options = dict(options or {})
-        if "episode_id" in options:
-            options["episode_id"] = int(options["episode_id"])
+        if "episode_id" not in options:  # one of SIMPLER's layouts, from the seed (ManiSkill would draw from torch's
+            # global generator, which no seed reaches: the same seed gave another layout)
+            options["episode_id"] = self.task.episode_ids[int(self.np_random.integers(len(self.task.episode_ids)))]
+        options["episode_id"] = int(options["episode_id"])
         obs, info = self._env.reset(seed=seed, options=options)
         return self._obs(obs, 0), self._info(info, 0)
 

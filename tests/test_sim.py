@@ -514,3 +514,25 @@ def test_held_out_layouts_are_new_disjoint_and_fixed_by_their_seed(tmp_path):
         assert np.linalg.norm(simpler - np.asarray(p)[:2], axis=1).min() >= 0.02
     finally:
         env.close()
+
+
+def test_the_tasks_are_gymnasium_ids_another_harness_can_make():
+    """`gymnasium.make("lapa_bench.tasks:lapa_bench/SimplerCarrot-v0")` from a process that imported nothing of
+    ours gives the env (gymnasium imports the module, which registers every task and embodiment); it passes
+    gymnasium's own env checker (a seed alone fixes the layout), and the floating gripper's id makes its env."""
+    code = """
+import gymnasium as gym
+from gymnasium.utils.env_checker import check_env
+env = gym.make("lapa_bench.tasks:lapa_bench/SimplerCarrot-v0", image_size=(64, 64))
+check_env(env.unwrapped, skip_render_check=True)
+a = env.reset(seed=3)[0]["image"]; b = env.reset(seed=3)[0]["image"]
+assert (a == b).all()
+env.close()
+g = gym.make("lapa_bench/SimplerEggplantFloatingGripper-v0", image_size=(64, 64))
+assert g.unwrapped.embodiment == "floating_gripper" and g.unwrapped.max_steps == 120
+print(sorted(k for k in gym.registry if k.startswith("lapa_bench/")))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ids = eval(out.stdout.strip().splitlines()[-1])
+    assert len(ids) == 8 and "lapa_bench/SimplerSpoon-v0" in ids
