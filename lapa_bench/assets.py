@@ -78,14 +78,28 @@ def _check_mani_skill_dir(root: Path) -> None:
         )
 
 
+def asset_fingerprint(root: Path | None = None) -> str:
+    """A short hash of the asset pack's files (their paths under ``data/`` and sizes): which assets ran, wherever
+    the pack lies on a machine."""
+    import hashlib
+
+    root = Path(root) if root else asset_root()
+    h = hashlib.sha1()
+    for f in sorted((root / "data").rglob("*")):
+        if f.is_file():
+            h.update(f"{f.relative_to(root).as_posix()}:{f.stat().st_size}\n".encode())
+    return h.hexdigest()[:12]
+
+
 def asset_source(root: Path | None = None) -> dict:
-    """Describe where the assets came from: the official download or a substituted pack."""
+    """Describe which assets ran: the official download or a substituted pack, and the pack's fingerprint (not its
+    path on this machine)."""
     root = Path(root) if root else asset_root()
     readme = root / "README.md"
     text = readme.read_text(errors="replace") if readme.is_file() else ""
     substituted = "Substitutions" in text or "substitut" in text.lower()
     return {
-        "dir": str(root.resolve()),
+        "fingerprint": asset_fingerprint(root),
         "kind": "substituted pack" if substituted else "official download",
         "note": (
             "shared SIMPLER asset pack with substitutions (box table stage; eggplant visual "

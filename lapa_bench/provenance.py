@@ -22,6 +22,18 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+def portable_path(path) -> str | None:
+    """``path`` as a record keeps it: relative to the working directory when it lies below it (a results folder
+    committed and cloned elsewhere reads the same), else as given."""
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix() if p.is_absolute() else p.as_posix()
+    except ValueError:
+        return str(path)
+
+
 def git_sha(path: Path | None = None) -> str | None:
     root = Path(path or Path(__file__).resolve().parent.parent)
     try:

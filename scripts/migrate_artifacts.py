@@ -15,6 +15,9 @@ What it rewrites (nothing that a result is computed from: no outcome, weight or 
    the committed checkpoint (whose weights have not changed since: a later conversion, ``checkpoint half``,
    records its own check).
 4. Records of checkpoint configs that stored the runtime ``device`` (not a setting of the model): the key goes.
+5. Paths of the machine that ran: an evaluation manifest's asset ``dir`` goes (today's record the pack's
+   fingerprint instead), its config's ``out`` and ``checkpoint``, and a training-layout check's ``checkpoint``,
+   become relative to the repository (``results/...``).
 
 Rerun it after a cell made by an older revision lands (it is idempotent).
 """
@@ -53,7 +56,7 @@ def _walk(o):
 
 def _in_repo(path: str) -> Path | None:
     """A path recorded on another machine (…/results/X) as this checkout's."""
-    p = Path(path)
+    p = Path(path) if Path(path).is_absolute() else REPO / path
     if p.is_dir():
         return p
     parts = p.parts
@@ -113,6 +116,33 @@ def runtime_device(path: Path, text: str, data) -> str | None:
     return _dump(path, text, data)
 
 
+def _relative(path):
+    """An absolute path of another machine's checkout (…/results/X) as the repository's ``results/X``."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return path
+    parts = Path(path).parts
+    return Path(*parts[parts.index("results"):]).as_posix() if "results" in parts else path
+
+
+def machine_paths(path: Path, text: str, data) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    changed = False
+    if path.name.startswith("manifest") and isinstance(data.get("assets"), dict) and "dir" in data["assets"]:
+        del data["assets"]["dir"]
+        changed = True
+    for holder, keys in ((data.get("config") if path.name.startswith("manifest") else None, ("out", "checkpoint")),
+                         (data if "episodes" in data else None, ("checkpoint",))):
+        if not isinstance(holder, dict):
+            continue
+        for k in keys:
+            new = _relative(holder.get(k))
+            if new != holder.get(k):
+                holder[k] = new
+                changed = True
+    return _dump(path, text, data) if changed else None
+
+
 def plan() -> dict[Path, str]:
     """Every file that changes -> its new text."""
     tracked = subprocess.run(["git", "ls-files", "results"], cwd=REPO, capture_output=True, text=True,
@@ -124,7 +154,7 @@ def plan() -> dict[Path, str]:
             continue
         text, data = _load(path)
         new = text
-        for step in (training_time, check_fingerprint, runtime_device):
+        for step in (training_time, check_fingerprint, runtime_device, machine_paths):
             got = step(path, new, json.loads(new))
             new = got if got is not None else new
         if new != text:

@@ -497,7 +497,10 @@ def test_held_out_layouts_are_new_disjoint_and_fixed_by_their_seed(tmp_path):
 
     a, b = run("a", layouts=7), run("b", layouts=7)
     assert a == b and all(r["success_once"] for r in a)
-    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["identity"]["layouts"] == 7
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["identity"]["layouts"] == 7
+    # which assets ran, by the pack's fingerprint, not by where it lies on this machine
+    assert "dir" not in manifest["assets"] and len(manifest["assets"]["fingerprint"]) == 12
     run("simpler")
     with pytest.raises(RunMismatchError):
         run("simpler", layouts=7)

@@ -177,8 +177,8 @@ def write_manifest(cfg: EvalConfig, out: Path, policy: Policy | None = None, run
             )
     manifest = {
         "identity": ident,
-        "config": {k: v for k, v in dataclasses.asdict(cfg).items()
-                   if k not in ("progress", "device", "retry_errors")},
+        "config": {k: provenance.portable_path(v) if k in ("out", "checkpoint") else v
+                   for k, v in dataclasses.asdict(cfg).items() if k not in ("progress", "device", "retry_errors")},
         "device": cfg.device,
         "policy_class": f"{type(policy).__module__}.{type(policy).__qualname__}" if policy else None,
         "resolved_policy_config": config_to_dict(policy.config) if policy else None,

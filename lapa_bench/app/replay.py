@@ -120,7 +120,9 @@ def replay_check(root, max_episodes=None, out=None, progress: bool = True, worke
         errors = [r["error"] for r in results if r["error"]]
         if errors:
             print(f"[replay-check] {len(errors)} episodes failed with an error, first: {errors[0]}")
-    summary = {"rate": rate, "n": len(rec), "policy": policy, "checkpoint": checkpoint,
+    from lapa_bench.provenance import portable_path
+
+    summary = {"rate": rate, "n": len(rec), "policy": policy, "checkpoint": portable_path(checkpoint),
                "policy_config": policy_config or {}, "episodes": results}
     if checkpoint:  # which weights were checked (a check of other weights is not reused: pipeline.learning_check)
         from lapa_bench.fingerprint import files_fingerprint

@@ -417,8 +417,8 @@ def dataset_settings(path) -> list[dict]:
     out = []
     for ds in open_datasets(path):
         extra = {k: v for k, v in ds.info.get("lapa_bench", {}).items() if k not in _WHERE_FROM}
-        if isinstance(extra.get("assets"), dict):
-            extra["assets"] = {k: v for k, v in extra["assets"].items() if k != "dir"}
+        if isinstance(extra.get("assets"), dict):  # which pack, not where it lay: the data's kind only
+            extra["assets"] = {k: v for k, v in extra["assets"].items() if k not in ("dir", "fingerprint")}
         out.append({"name": ds.root.name, "episodes": len(ds), "fps": ds.fps,
                     "shapes": {k: f.get("shape") for k, f in sorted(ds.info["features"].items())},
                     "collected": extra})
