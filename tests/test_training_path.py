@@ -550,6 +550,10 @@ def test_pipeline_sweep_shares_lapas_video_stages(tmp_path):
              for n in (2, 3) for s in (0, 1)}
     assert inits == {str(root / "shared" / "all_seeds" / "pretrain")}
 
+    # `--plan` asks the run's own question: a finished cell made with other settings is not shown as done
+    lr = {**raw, "shared_stages": "once", "methods": {"lapa": {**raw["methods"]["lapa"], "finetune": {**stage, "lr": 1e-4}}}}
+    finetunes = [t for t in plan(PipelineConfig.from_dict(lr))["trainings"] if t["stage"] == "lapa.finetune"]
+    assert finetunes and all(not t["done"] and "other settings" in t["refused"] for t in finetunes)
     longer = {**raw["methods"]["lapa"], "pretrain": {**stage, "steps": 3}}
     # a finished run of the old settings is refused by its own fingerprint, naming the key and both values, and
     # OUT/config.json keeps describing what is there

@@ -1,11 +1,12 @@
 """Cells: one (run, labelled demonstrations per task, trained seed) each, and how each is named and where it lives."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import NamedTuple
 
-from lapa_bench.errors import UserError
-from lapa_bench.pipeline.config import PipelineConfig, RunSpec
+from lapa_bench.errors import MissingFile, UserError
+from lapa_bench.pipeline.config import VIDEO_CORPORA, PipelineConfig, RunSpec
 
 
 def slug(label: str) -> str:
@@ -92,3 +93,32 @@ def _labelled_subset(demos: Path, n: int, folder: Path) -> Path:
     subset_datasets(demos, folder, n)
     return folder
 
+
+def check_cell(cfg: PipelineConfig, r: RunSpec, n: int, seed: int, run_out: Path, data: Path) -> None:
+    """Refuse (FingerprintMismatch) an evaluated cell whose training settings differ from what ``cfg`` asks for,
+    its inputs' settings taken from the data folders' sidecars (``data/*.settings.json``: the data need not be
+    here). The first ``n`` episodes per task of a collection have its settings with ``n`` episodes."""
+    from lapa_bench.data.lerobot import settings_sidecar
+    from lapa_bench.training.registry import claim_settings, get_method, training_settings
+
+    def recorded(spec, folder: Path, first: int | None = None) -> list[dict]:
+        from lapa_bench.data.lerobot import dataset_settings
+
+        side = settings_sidecar(folder)
+        if spec.path and Path(spec.path).is_dir():  # a dataset the config points at: its own settings
+            sets = json.loads(json.dumps(dataset_settings(spec.path)))
+        elif side.is_file():
+            sets = json.loads(side.read_text())["settings"]
+        else:
+            raise MissingFile(f"{side} is missing: the settings of the data cell {cell_id(r, n, seed)} "
+                              "trained on are unknown; run the cell's command instead")
+        return [{**d, "episodes": min(first, d["episodes"])} for d in sets] if first else sets
+
+    m = get_method(r.method)
+    corpora = {"data": [recorded(cfg.demos, data / "demos", n if cfg.demos_per_task else None)]}
+    if "videos" in m.needs:
+        c = VIDEO_CORPORA[r.videos]
+        corpora["videos"] = [recorded(getattr(cfg, c.key), data / c.key)]
+    claim_settings(m, training_settings(m, cfg.run_config(r, seed), corpora=corpora), run_out, exists=True,
+                   fix=f"rerun the cell ({cell_id(r, n, seed)}) with the settings that made it, or delete {run_out} "
+                       "and its evaluation to make it again")

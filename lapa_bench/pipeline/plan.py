@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lapa_bench.pipeline.cells import cell_id, headline_size, shared_folder, slug
+from lapa_bench.pipeline.cells import cell_id, check_cell, headline_size, shared_folder, slug
 from lapa_bench.pipeline.config import VIDEO_CORPORA, PipelineConfig
 
 
@@ -34,6 +34,7 @@ def plan(cfg: PipelineConfig) -> dict:
             sub = f"n{n}_s{seed}" if cfg.is_sweep else ""
             run_out = out / slug(r.label) / sub
             shared = shared_folder(cfg, out / slug(r.label), seed)
+            refused = _refused(cfg, r, n, seed, run_out, out / "data")
             for path, tc in train_stages(cfg.run_config(r, seed)):
                 where = shared if shared and path in m.shares else str(run_out)
                 if (where, path) in seen:
@@ -44,7 +45,8 @@ def plan(cfg: PipelineConfig) -> dict:
                 trainings.append({"cell": cell_id(r, n, seed), "run": r.label, "demos_per_task": n,
                                   "train_seed": seed, "stage": f"{r.method}.{path}",
                                   "steps": tc.steps, "batch_size": tc.batch_size, "shared": where != str(run_out),
-                                  "done": checkpoint.is_done(stage_dir)})
+                                  "done": checkpoint.is_done(stage_dir) and not refused,
+                                  **({"refused": refused} if refused else {})})
     ev, tasks = cfg.eval, n_tasks(cfg.eval.tasks)
     checkpoints = sum(len(cfg.sweep(r)) for r in cfg.runs)
     simulate = {"train-layout checks": checkpoints * ev.train_layouts * n_tasks(cfg.demos.tasks),
@@ -62,6 +64,24 @@ def plan(cfg: PipelineConfig) -> dict:
             "simulate": simulate}
 
 
+def _refused(cfg: PipelineConfig, r, n: int, seed: int, run_out: Path, data: Path) -> str | None:
+    """Why the run would refuse this finished cell (its recorded settings differ from the config's: the run's own
+    check, :func:`check_cell`), or None (not finished, or its settings match)."""
+    from lapa_bench.errors import MissingFile
+    from lapa_bench.fingerprint import FingerprintMismatch
+    from lapa_bench.training import checkpoint
+
+    if not checkpoint.is_done(run_out):
+        return None
+    try:
+        check_cell(cfg, r, n, seed, run_out, data)
+    except FingerprintMismatch as e:
+        return str(e)
+    except MissingFile:  # no record of its data's settings here: the run's own check decides
+        return None
+    return None
+
+
 def format_plan(p: dict) -> str:
     lines = ["[pipeline] plan: collections (episodes simulated)"]
     lines += [f"  {c['corpus']:<14} {c['episodes']:>7}" + (f"  (uses {c['path']})" if c["path"] else "")
@@ -71,7 +91,8 @@ def format_plan(p: dict) -> str:
     for t in p["trainings"]:
         lines.append(f"  {t['cell']:<22} {t['stage']:<22} "
                      f"{t['steps']:>6} x {t['batch_size']:<4}" + ("  shared" if t["shared"] else "")
-                     + ("  done" if t["done"] else ""))
+                     + ("  done" if t["done"] else "") + ("  REFUSED: settings differ (the run says how)"
+                                                          if t.get("refused") else ""))
     lines.append("[pipeline] plan: per stage kind (blind twins add their fraction of a finetuning stage)")
     lines += [f"  {k:<22} {v['trainings']:>3} x  {v['steps']:>8} steps  {v['samples']:>10} samples"
               for k, v in p["per_stage"].items()]

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from lapa_bench import config as C
-from lapa_bench.errors import MissingFile, UserError
-from lapa_bench.pipeline.cells import (Trained, cell_id, cell_names, cells, headline_size, labelled_demos,
-                                       select_cells, shared_folder, slug)
-from lapa_bench.pipeline.config import VIDEO_CORPORA, PipelineConfig, RunSpec, validate
+from lapa_bench.errors import UserError
+from lapa_bench.pipeline.cells import (Trained, cell_id, cell_names, cells, check_cell, headline_size,
+                                       labelled_demos, select_cells, shared_folder, slug)
+from lapa_bench.pipeline.config import VIDEO_CORPORA, PipelineConfig, validate
 from lapa_bench.pipeline.corpora import collect_corpora
 from lapa_bench.pipeline.stages import GROUPS, Stages, stop
 from lapa_bench.pipeline.tables import cell_compute, check_failures, check_table, compute_table, laq_table
@@ -61,35 +61,11 @@ def report_only(cfg: PipelineConfig) -> Path:
     for cell, (r, n, seed) in cells(cfg).items():
         names = cell_names(cfg, r, n, seed)
         if any((out / "eval" / slug(names.key)).glob("records*.jsonl")):
-            _check_cell(cfg, r, n, seed, out / slug(r.label) / names.sub, out / "data")
+            check_cell(cfg, r, n, seed, out / slug(r.label) / names.sub, out / "data")
     st = Stages(out, device=cfg.device)
     report_cells(cfg, {}, set(), out, st)
     print(f"[pipeline] table and plot (from the files in {out}): {out / 'report'}")
     return out
-
-
-def _check_cell(cfg: PipelineConfig, r: RunSpec, n: int, seed: int, run_out: Path, data: Path) -> None:
-    """Refuse (FingerprintMismatch) an evaluated cell whose training settings differ from what ``cfg`` asks for,
-    its inputs' settings taken from the data folders' sidecars (``data/*.settings.json``: the data need not be
-    here). The first ``n`` episodes per task of a collection have its settings with ``n`` episodes."""
-    from lapa_bench.data.lerobot import settings_sidecar
-    from lapa_bench.training.registry import claim_settings, get_method, training_settings
-
-    def recorded(folder: Path, first: int | None = None) -> list[dict]:
-        side = settings_sidecar(folder)
-        if not side.is_file():
-            raise MissingFile(f"{side} is missing: the settings of the data cell {cell_id(r, n, seed)} "
-                                    "trained on are unknown; run the cell's command instead of --report")
-        sets = json.loads(side.read_text())["settings"]
-        return [{**d, "episodes": min(first, d["episodes"])} for d in sets] if first else sets
-
-    m = get_method(r.method)
-    corpora = {"data": [recorded(data / "demos", n if cfg.demos_per_task else None)]}
-    if "videos" in m.needs:
-        corpora["videos"] = [recorded(data / VIDEO_CORPORA[r.videos].key)]
-    claim_settings(m, training_settings(m, cfg.run_config(r, seed), corpora=corpora), run_out, exists=True,
-                   fix=f"rerun the cell ({cell_id(r, n, seed)}) with the settings that made it, or delete {run_out} "
-                       "and its evaluation to make it again")
 
 
 def _train_cells(cfg: PipelineConfig, chosen: dict, where: dict, out: Path, st: "Stages") -> dict:
