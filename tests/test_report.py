@@ -348,3 +348,17 @@ def test_a_cell_still_being_evaluated_is_not_a_row(tmp_path):
     md = (tmp_path / "report" / "table.md").read_text()
     assert "| scratch | 75.0 [" in md and "| 4 layouts |" in md
     assert "- `scratch/n2/s1` (evaluation in progress: 1 of 4 episodes)" in md
+
+
+def test_a_reduced_resolution_evaluation_says_so_in_every_table(tmp_path):
+    """An evaluation rendered at --render-scale 0.5 (its manifest says) is labelled a development check in the
+    tables and the csv, not shown as a SIMPLER result; full resolution keeps its label."""
+    a = [("PutCarrotOnPlateInScene-v1", i < 2) for i in range(4)]
+    _write_run(tmp_path / "half", "pol", a)
+    (tmp_path / "half" / "manifest.json").write_text(json.dumps({"render": {"scale": 0.5}}))
+    _write_run(tmp_path / "full", "ref", a)
+    (tmp_path / "full" / "manifest.json").write_text(json.dumps({"render": {"scale": 1.0}}))
+    build_report([tmp_path / "half", tmp_path / "full"], tmp_path / "out", quiet=True)
+    md = (tmp_path / "out" / "table.md").read_text()
+    assert "| pol [rendered at 0.5x: development check] |" in md and "| ref |" in md
+    assert "pol [rendered at 0.5x: development check]" in set(pd.read_csv(tmp_path / "out" / "table.csv")["policy"])

@@ -42,6 +42,14 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def _reduced_render(run_dir: Path) -> str:
+    """What a row's label says of an evaluation rendered below SIMPLER's resolution (``eval --render-scale``): a
+    development check is never shown as a SIMPLER result, in any table or plot ("" at full resolution)."""
+    manifest = run_dir / "manifest.json"
+    scale = json.loads(manifest.read_text()).get("render", {}).get("scale", 1.0) if manifest.is_file() else 1.0
+    return "" if scale == 1.0 else f" [rendered at {scale:g}x: development check]"
+
+
 def load_records(run_dirs, planned: dict | None = None) -> pd.DataFrame:
     """The records of ``run_dirs``; ``planned`` ({run dir: set of (task, episode id, seed)}): only those
     episodes of a dir (a folder evaluated earlier with more episodes or seeds keeps its records; a report of the
@@ -65,9 +73,10 @@ def load_records(run_dirs, planned: dict | None = None) -> pd.DataFrame:
                   + (" ..." if len(skipped) > 3 else ""), file=sys.stderr)
         if not recs:
             raise UserError(f"run dir {d} has no episode records (records*.jsonl); did the eval run?")
+        mark = _reduced_render(d)
         for r in recs:
             r = dict(r)
-            r["label"] = r.get("label") or r["policy"]
+            r["label"] = (r.get("label") or r["policy"]) + mark
             r["run_dir"] = str(d)
             rows.append(r)
     df = pd.DataFrame(rows)
