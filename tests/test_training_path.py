@@ -838,3 +838,45 @@ def test_training_layout_check_of_other_weights_is_redone(tmp_path, monkeypatch)
     learning_check({"scratch/n25/s0": Trained("scratch", ck, "scratch", {}, "demos", {"execute": 2})},
                    tmp_path / "checks", 1, 1, st)
     assert len(runs) == 3
+
+
+def test_nan_in_the_actions_is_refused_before_training_and_a_nan_loss_stops_the_loop(tmp_path, capsys):
+    """NaN in a dataset's action column: `data info` warns, `scratch train` refuses before any step (it trained to
+    completion with a nan loss and exit 0); a loss that turns non-finite anyway stops the loop with the fix."""
+    import pandas as pd
+
+    from lapa_bench.app.cli import main
+    from lapa_bench.training.loop import TrainConfig, TrainingDiverged, train_model
+
+    ds = tiny_dataset(tmp_path / "ds", episodes=3)
+    part = next((ds / "data").rglob("episode_000001.parquet"))
+    df = pd.read_parquet(part)
+    df.at[2, "action"] = np.full(7, np.nan, np.float32)
+    df.to_parquet(part)
+    assert main(["data", "info", str(ds)]) == 0
+    assert "WARNING      non-finite actions (nan or inf) in 1 episodes" in capsys.readouterr().out
+    assert main(["scratch", "train", "--data", str(ds), "--out", str(tmp_path / "ck"), "--finetune.steps", "2",
+                 "--finetune.progress", "false", "--model.preset", "tiny"]) == 2
+    assert "non-finite actions (nan or inf) in ds episode 1" in capsys.readouterr().err
+
+    class Nan(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def loss(self, batch):
+            return self.w.sum() * float("nan"), {}
+
+        def save_pretrained(self, d):
+            pass
+
+    class Data:
+        def __len__(self):
+            return 8
+
+        def collate(self, idx):
+            return {"x": torch.zeros(len(idx))}
+
+    with pytest.raises(TrainingDiverged, match="the loss is nan at step 1"):
+        train_model(Nan(), Data(), TrainConfig(steps=3, batch_size=2, log_every=1, progress=False), tmp_path / "nan",
+                    device="cpu", name="nan")

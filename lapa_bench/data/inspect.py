@@ -23,6 +23,10 @@ def dataset_info(root, sheet=None, sheet_frames: int = 12) -> dict:
     if info["has_actions"]:
         acts = np.concatenate([ds.episode(i, with_frames=False)["action"] for ds in parts for i in range(len(ds))])
         info["action_stats"] = {k: np.round(getattr(np, k)(acts, 0), 4).tolist() for k in ("mean", "std", "min", "max")}
+        bad = [f"{Path(ds.root).name} episode {i}" for ds in parts for i in range(len(ds))
+               if not np.isfinite(ds.episode(i, with_frames=False)["action"]).all()]
+        if bad:
+            info["warnings"] = [f"non-finite actions (nan or inf) in {len(bad)} episodes: {', '.join(bad[:5])}"]
     attempts = {ds.root.name: max(e["attempt"] for e in ds.episodes) + 1 for ds in parts
                 if ds.episodes and all("attempt" in e for e in ds.episodes)}
     if attempts:  # a collection keeps its successes only: the oracle's success = successes / attempts played
@@ -78,5 +82,6 @@ def format_info(info: dict) -> str:
     if "action_stats" in info:
         for k, v in info["action_stats"].items():
             lines.append(f"action {k:<5} {v}")
+    lines += [f"WARNING      {w}" for w in info.get("warnings", [])]
     lines.append(f"contact sheet {info['contact_sheet']}")
     return "\n".join(lines)

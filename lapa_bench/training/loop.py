@@ -82,6 +82,10 @@ class TrainConfig:
         return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p))
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss stopped being a number: the run stops instead of finishing with nan weights."""
+
+
 def _loss_module(model):
     """``model.loss`` as a module's ``forward``, so that DDP (accelerate) sees the call and syncs gradients."""
     import torch
@@ -330,6 +334,10 @@ def train_model(model, data, cfg: TrainConfig, out, *, device: str = "auto", nam
             seen += bs
             bar.update(1)
             if rt.main and (step % cfg.log_every == 0 or step == cfg.steps):
+                if not math.isfinite(loss.item()):  # never a finished run of nan weights
+                    raise TrainingDiverged(f"[{name}] the loss is {loss.item()} at step {step}: the data hold "
+                                           "non-finite values (`lapa-bench data info DIR` says where) or the run "
+                                           f"diverged (lower the learning rate); delete {out} before rerunning")
                 row = {"step": step, "loss": f"{loss.item():.6f}", "lr": f"{opt.param_groups[0]['lr']:.3e}",
                        "samples_per_s": f"{seen / (time.perf_counter() - t0):.1f}",
                        **{k: f"{_scalar(v):.5g}" for k, v in {**metrics, **(extra or {})}.items()}}

@@ -254,7 +254,13 @@ def _train_actions(cfg: ScratchConfig, train_cfg: TrainConfig, sources, out: Pat
     train_eps, val_eps = split_episodes(sum(len(s) for s in sources), train_cfg.val_fraction, train_cfg.seed)
     # recorded in last/trainer_state.json: the training-layout check (data replay-check --policy) tells them apart
     state = {**(state or {}), "held_out_episodes": episode_keys(sources, val_eps)}
-    labelled_actions = [s.episode(i, with_frames=False)["action"] for s in stats_from for i in range(len(s))]
+    episodes = [(s, i) for s in stats_from for i in range(len(s))]
+    labelled_actions = [s.episode(i, with_frames=False)["action"] for s, i in episodes]
+    bad = [f"{s.root.name} episode {i}" for (s, i), a in zip(episodes, labelled_actions) if not np.isfinite(a).all()]
+    if bad:
+        raise UserError(f"non-finite actions (nan or inf) in {', '.join(bad[:3])}"
+                        + (f" and {len(bad) - 3} more episodes" if len(bad) > 3 else "")
+                        + ": fix or drop them (`lapa-bench data info` lists them) before training")
     source_size = stored_image_size(sources)
 
     def prepared(blind: bool):
