@@ -249,3 +249,21 @@ def test_laq_inspect_writes_atlas_stats_and_html(tmp_path):
     c = json.loads((tmp_path / "insp" / "consistency.json").read_text())
     assert {"perplexity", "probe_r2", "mi_code_task_bits", "mi_code_direction_bits"} <= set(c)
     assert res["codes_used"] >= 1
+
+
+def test_a_given_demos_folder_must_hold_what_the_cells_are_named_by(tmp_path, capsys):
+    """`demos: {path: DIR}` with 3 demonstrations per task: a cell named n10 (the default size, or
+    demos_per_task [10]) is refused before anything is written; the sizes it holds are accepted."""
+    from lapa_bench.app.cli import main
+    from lapa_bench.pipeline.config import PipelineConfig, validate
+
+    demos = tiny_dataset(tmp_path / "demos" / "carrot", episodes=3).parent
+    base = {"name": "given", "out": str(tmp_path / "out"), "demos": {"path": str(demos)},
+            "runs": [{"method": "scratch"}], "eval": {"bounds": []}}
+    for extra, why in (({}, "named by demos.episodes"), ({"demos_per_task": [2, 10]}, "fewer than the 10 per task")):
+        path = tmp_path / "c.yaml"
+        path.write_text(yaml.safe_dump({**base, **extra}))
+        assert main(["pipeline", str(path), "--until", "train"]) == 2
+        assert why in capsys.readouterr().err and not (tmp_path / "out").exists()
+    validate(PipelineConfig.from_dict({**base, "demos_per_task": [2, 3]}))
+    validate(PipelineConfig.from_dict({**base, "demos": {"path": str(demos), "episodes": 3}}))

@@ -287,7 +287,7 @@ def test_a_toy_trainable_method_from_its_own_folder_runs_through_the_pipeline(tm
     (toy / "train.py").write_text(textwrap.dedent(TOY_TRAIN))
     ds = tiny_dataset(tmp_path / "demos", episodes=3)
     cfg = {"name": "toy", "out": str(tmp_path / "run"), "workers": 1, "plugins": [str(toy)],
-           "demos": {"path": str(ds)}, "methods": {"toy": {"train": {"steps": 6}}}, "runs": [{"method": "toy"}],
+           "demos": {"path": str(ds), "episodes": 3}, "methods": {"toy": {"train": {"steps": 6}}}, "runs": [{"method": "toy"}],
            "eval": {"tasks": ["carrot"], "episodes": 1, "seeds": [0], "bounds": []}}
     (tmp_path / "toy.yaml").write_text(yaml.safe_dump(cfg))
     # --until data: the data stages only (here none to collect), nothing trained

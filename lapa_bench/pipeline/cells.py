@@ -85,10 +85,16 @@ def labelled_demos(cfg: PipelineConfig, where: dict, n: int, out: Path) -> Path:
 
 
 def _labelled_subset(demos: Path, n: int, folder: Path) -> Path:
-    """The first ``n`` demonstrations per task (cached; the whole collection when it has no more)."""
+    """The first ``n`` demonstrations per task (cached; the whole collection when it holds exactly that many); a
+    collection with fewer is refused (the cell would be named by ``n`` and train on less)."""
     from lapa_bench.data.lerobot import open_datasets, subset_datasets
 
-    if all(len(ds) <= n for ds in open_datasets(demos)):
+    sets = open_datasets(demos)
+    short = {ds.root.name: len(ds) for ds in sets if len(ds) < n}
+    if short:
+        raise UserError(f"{demos} holds {short} demonstrations, fewer than the {n} per task a cell asks for: collect "
+                        "more, or drop that size from demos_per_task")
+    if all(len(ds) == n for ds in sets):
         return demos
     subset_datasets(demos, folder, n)
     return folder

@@ -251,4 +251,26 @@ def validate(cfg: PipelineConfig) -> None:
     bad = [b for b in cfg.eval.bounds if b not in available_policies()]
     if bad:
         raise UserError(f"unknown bound policy {bad}; known: {', '.join(available_policies())}")
+    if cfg.demos.path:
+        _check_given_demos(cfg)
+
+
+def _check_given_demos(cfg: PipelineConfig) -> None:
+    """A ``demos.path`` must hold what the cells are named by: at least the largest labelled-set size per task in a
+    sweep (``demos_per_task``), exactly ``demos.episodes`` per task otherwise (the cells are named nN by it)."""
+    from lapa_bench.data.lerobot import open_datasets
+
+    if not Path(cfg.demos.path).is_dir():
+        raise MissingFile(f"demos.path {cfg.demos.path} does not exist")
+    have = {ds.root.name: len(ds) for ds in open_datasets(cfg.demos.path)}
+    if cfg.demos_per_task:
+        short = {k: v for k, v in have.items() if v < max(cfg.demos_per_task)}
+        if short:
+            raise UserError(f"demos.path {cfg.demos.path} holds {short} demonstrations, fewer than the "
+                            f"{max(cfg.demos_per_task)} per task demos_per_task asks for: collect more, or ask for at "
+                            f"most {min(have.values())}")
+    elif set(have.values()) != {cfg.demos.episodes}:
+        raise UserError(f"demos.path {cfg.demos.path} holds {have} demonstrations, but its cells are named by "
+                        f"demos.episodes ({cfg.demos.episodes} per task): set demos.episodes to what it holds (or use "
+                        "demos_per_task for the first N of it)")
 
