@@ -21,10 +21,11 @@ def dataset_info(root, sheet=None, sheet_frames: int = 12) -> dict:
             "success_rate": (float(np.mean(succ)) if succ else None),
             "source": extra.get("assets", {}).get("kind", "unknown"), "kind": extra.get("kind", "unknown")}
     if info["has_actions"]:
-        acts = np.concatenate([ds.episode(i, with_frames=False)["action"] for ds in parts for i in range(len(ds))])
+        per_episode = {f"{Path(ds.root).name} episode {i}": ds.episode(i, with_frames=False)["action"]
+                       for ds in parts for i in range(len(ds))}
+        acts = np.concatenate(list(per_episode.values()))
         info["action_stats"] = {k: np.round(getattr(np, k)(acts, 0), 4).tolist() for k in ("mean", "std", "min", "max")}
-        bad = [f"{Path(ds.root).name} episode {i}" for ds in parts for i in range(len(ds))
-               if not np.isfinite(ds.episode(i, with_frames=False)["action"]).all()]
+        bad = [name for name, a in per_episode.items() if not np.isfinite(a).all()]
         if bad:
             info["warnings"] = [f"non-finite actions (nan or inf) in {len(bad)} episodes: {', '.join(bad[:5])}"]
     attempts = {ds.root.name: max(e["attempt"] for e in ds.episodes) + 1 for ds in parts
