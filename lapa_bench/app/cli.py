@@ -326,7 +326,7 @@ BRIDGE_COLLECT_FLAGS = ("keep_failures", "noise", "dart", "yaw_jitter", "num_env
 
 
 def cmd_collect(args) -> int:
-    from lapa_bench.app.collect import CollectConfig, collect
+    from lapa_bench.app.collect import EMBODIMENT_OF_SOURCE, CollectConfig, collect
 
     if args.episodes < 1:
         raise UserError("--episodes must be >= 1")
@@ -342,7 +342,7 @@ def cmd_collect(args) -> int:
         collect_panda(PandaConfig(**common), workers=args.workers)
         return 0
     collect(CollectConfig(**common, **_given(args, BRIDGE_COLLECT_FLAGS),
-                          embodiment="floating_gripper" if args.source == "gripper" else "widowx"),
+                          embodiment=EMBODIMENT_OF_SOURCE[args.source]),
             workers=args.workers)
     return 0
 

@@ -22,6 +22,8 @@ from lapa_bench import assets, specs
 from lapa_bench.geometry import quat_mul
 
 MIN_EVAL_DISTANCE = 0.02  # m
+# who plays the oracle in a Bridge collection of each source (`collect --source`, a pipeline corpus's source)
+EMBODIMENT_OF_SOURCE = {"bridge": "widowx", "gripper": "floating_gripper"}
 
 
 @dataclass

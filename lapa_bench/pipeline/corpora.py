@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from lapa_bench import config as C
-from lapa_bench.app.collect import CollectConfig
+from lapa_bench.app.collect import EMBODIMENT_OF_SOURCE, CollectConfig
 from lapa_bench.pipeline.cells import cell_names, shared_folder, slug
 from lapa_bench.pipeline.config import VIDEO_CORPORA, CorpusSpec, PipelineConfig
 from lapa_bench.pipeline.stages import Stages
@@ -127,5 +127,5 @@ def _collect(spec: CorpusSpec, folder: Path, seed: int, source: str, workers: in
         collect(CollectConfig(tasks=spec.tasks, episodes=spec.episodes, out=str(folder),
                               image_size=tuple(spec.image_size), seed=seed, dart=spec.dart,
                               yaw_jitter=spec.yaw_jitter,
-                              embodiment="floating_gripper" if source == "gripper" else "widowx"), workers=workers)
+                              embodiment=EMBODIMENT_OF_SOURCE[source]), workers=workers)
 
