@@ -90,18 +90,23 @@ def to_half(directory, min_numel: int = HALF_MIN_NUMEL) -> dict:
             "bytes": {"before": before, "after": path.stat().st_size}}
 
 
-def config_text(directory, what: str, read: bool = True) -> str | None:
-    """A checkpoint folder's ``config.json`` (``read=False``: only check that the folder is one); ``what`` says
-    what the folder should be (for the error)."""
+def checkpoint_folder(directory, what: str) -> Path:
+    """``directory``, refused unless it holds a checkpoint (``config.json`` and the weights); ``what`` says what the
+    folder should be (for the error)."""
     d = Path(directory)
     if not (d / CONFIG_FILE).is_file() or not (d / MODEL_FILE).is_file():
         raise MissingFile(f"{d} is not {what} (needs {CONFIG_FILE} and {MODEL_FILE})")
-    return (d / CONFIG_FILE).read_text() if read else None
+    return d
+
+
+def read_payload(directory, what: str) -> dict:
+    """A checkpoint's ``config.json`` as written (``{"policy" or "model": ..., "config": {...}}``)."""
+    return json.loads((checkpoint_folder(directory, what) / CONFIG_FILE).read_text())
 
 
 def read_config(directory, what: str) -> dict:
     """The ``config`` dict of a checkpoint; ``what`` says what the folder should be (for the error)."""
-    payload = json.loads(config_text(directory, what))
+    payload = read_payload(directory, what)
     return dict(payload.get("config", payload))
 
 
@@ -125,8 +130,8 @@ def load_module(cls, config_cls, directory, what: str, map_location: str = "cpu"
 
     if config is None:
         config = from_dict(config_cls, read_config(directory, what), where=f"{directory}/config.json")
-    elif not (Path(directory) / MODEL_FILE).is_file():
-        raise MissingFile(f"{directory} is not {what} (needs {MODEL_FILE})")
+    else:
+        checkpoint_folder(directory, what)
     return load_weights(cls(config), directory, map_location)
 
 

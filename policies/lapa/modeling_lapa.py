@@ -9,7 +9,6 @@ the queries and the output layer are new). ``save_pretrained`` writes ``config.j
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from transformers.modeling_outputs import BaseModelOutput
@@ -371,11 +370,11 @@ class LAPAModel(nn.Module):
         what = ("a LAPA checkpoint; train one with `lapa-bench lapa train`, `lapa-bench lapa pretrain` or `lapa-bench "
                 "scratch train`")
         if config is None:
-            payload = json.loads(checkpoint.config_text(d, what))
+            payload = checkpoint.read_payload(d, what)
             config = from_dict(LAPAConfig, dict(payload.get("config", payload)), where=f"{d}/config.json")
             policy_name = payload.get("policy", "lapa")
         else:
-            checkpoint.config_text(d, what, read=False)
+            checkpoint.checkpoint_folder(d, what)
             policy_name = None
         model = cls(config, tokenizer=AutoTokenizer.from_pretrained(d))
         if policy_name:
