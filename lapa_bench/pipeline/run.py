@@ -125,7 +125,6 @@ def report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "Sta
     """The report of exactly the episodes the config asks for: the cells run now or, with ``--cells``, every cell
     evaluated in ``OUT`` so far (the others named as not yet run)."""
     from lapa_bench.app.evaluate import plan as eval_plan
-    from lapa_bench.records import done_keys
 
     ev = cfg.eval
     # success at any step first (the LAPA paper's definition), then at the end (SimplerEnv's), then grasping
@@ -139,14 +138,7 @@ def report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "Sta
     if selected is None:  # the cells of this run, and the bounds
         runs = [out / "eval" / slug(key) for key in ckpts] + [out / "eval" / b for b in ev.bounds]
     else:  # the report covers every cell evaluated so far (all its episodes), and names the others
-        for cell, (r, n, seed) in cells(cfg).items():
-            d = out / "eval" / slug(cell_names(cfg, r, n, seed).key)
-            have = len(want & done_keys(d)) if any(d.glob("records*.jsonl")) else 0
-            if have == len(want):
-                runs.append(d)
-            else:  # e.g. evaluated right now by another process: not a row until complete
-                missing.append(f"`{cell}`" + (f" (evaluation in progress: {have} of {len(want)} episodes)"
-                                                if have else ""))
+        runs, missing = evaluated_cells(cfg, out / "eval", want)
         runs += [out / "eval" / b for b in ev.bounds if any((out / "eval" / b).glob("records*.jsonl"))]
 
     # exactly the episodes the current config asks for (a folder may hold more from earlier settings)
@@ -167,6 +159,24 @@ def report_cells(cfg: PipelineConfig, ckpts: dict, selected, out: Path, st: "Sta
         (out / "report" / "NOTE.md").write_text(f"**{cfg.name}**: {cfg.note}\n")
 
 
+def evaluated_cells(cfg: PipelineConfig, root: Path, want: set, size: int | None = None) -> tuple[list, list]:
+    """The cells (of labelled-set ``size`` only, when given) whose evaluation folder under ``root`` holds every
+    episode of ``want``: (their folders, the others as report lines; one being evaluated says how far it is)."""
+    from lapa_bench.records import done_keys
+
+    runs, missing = [], []
+    for cell, (r, n, seed) in cells(cfg).items():
+        if size is not None and n != size:
+            continue
+        d = root / slug(cell_names(cfg, r, n, seed).key)
+        have = len(want & done_keys(d)) if any(d.glob("records*.jsonl")) else 0
+        if have == len(want):
+            runs.append(d)
+        else:  # e.g. evaluated right now by another process: not a row until complete
+            missing.append(f"`{cell}`" + (f" (evaluation in progress: {have} of {len(want)} episodes)" if have else ""))
+    return runs, missing
+
+
 def report_heldout(cfg: PipelineConfig, out: Path, metrics, st: "Stages") -> None:
     """``report/heldout``: the main size's cells (and the bounds) on the held-out layouts, every folder whose
     planned episodes are all done, with the paired differences against the same references."""
@@ -175,23 +185,19 @@ def report_heldout(cfg: PipelineConfig, out: Path, metrics, st: "Stages") -> Non
 
     ev = cfg.eval
     root = out / "eval_heldout"
-    runs, missing, planned = [], [], {}
 
-    def complete(d: Path, seeds) -> bool:
-        want = {(t.env_id, int(e), int(sd)) for t, e, sd in eval_plan(ev.tasks, ev.heldout_episodes, seeds,
+    def keys(seeds):
+        return {(t.env_id, int(e), int(sd)) for t, e, sd in eval_plan(ev.tasks, ev.heldout_episodes, seeds,
                                                                       ev.heldout_seed)}
-        if any(d.glob("records*.jsonl")) and want <= done_keys(d):
-            runs.append(d)
-            planned[str(d)] = want
-            return True
-        return False
 
-    for cell, (r, n, seed) in cells(cfg).items():
-        if (not cfg.is_sweep or n == headline_size(cfg)) and not complete(root / slug(cell_names(cfg, r, n, seed).key),
-                                                                       ev.seeds):
-            missing.append(f"`{cell}`")
+    want = keys(ev.seeds)
+    runs, missing = evaluated_cells(cfg, root, want, headline_size(cfg) if cfg.is_sweep else None)
+    planned = {str(d): want for d in runs}
     for b in ev.bounds:
-        complete(root / slug(b), ev.bound_seeds or ev.seeds)
+        d, bound = root / slug(b), keys(ev.bound_seeds or ev.seeds)
+        if any(d.glob("records*.jsonl")) and bound <= done_keys(d):
+            runs.append(d)
+            planned[str(d)] = bound
     if not runs:
         return
     note = (f"\nEvery cell on {ev.heldout_episodes} new random layouts per task (seed {ev.heldout_seed}, disjoint from "
