@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args, get_type_hints
 
 import numpy as np
 
@@ -42,9 +42,6 @@ class ScratchConfig:
     blind_twin_fraction: float = 0.5
 
 
-TARGETS = ("laq", "episode_shuffled", "corpus_shuffled")
-
-
 @dataclass
 class LAPATrainConfig(ScratchConfig):
     laq: LAQTrainConfig = field(default_factory=LAQTrainConfig)  # stage 1
@@ -55,6 +52,9 @@ class LAPATrainConfig(ScratchConfig):
     # step; corpus_shuffled: a permutation over every frame of the corpus (a target that carries nothing).
     # The controls keep the videos, steps and the codes' marginal distribution (shuffled_targets)
     targets: Literal["laq", "episode_shuffled", "corpus_shuffled"] = "laq"
+
+
+TARGETS = get_args(get_type_hints(LAPATrainConfig)["targets"])  # what stage 2 can predict (the field's own list)
 
 
 def shuffled_targets(codes: dict, how: str, seed: int) -> dict:
